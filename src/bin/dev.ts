@@ -1,0 +1,98 @@
+import { Connection } from 'rabbitmq-client';
+import { createPublicClient, createWalletClient, type Hex, http } from 'viem';
+import { testUsdtAbi } from '../chain/token.js';
+import { devnetAccount, devnetRmq, loadDevnetState } from '../devnet/devnet.js';
+import { parseAmount } from '../money/amount.js';
+import { stringifyMessage } from '../protocol/json.js';
+import { withSignature } from '../protocol/sign.js';
+
+/**
+ * `m2pool-payment dev …`: play the business system against the running devnet (`npm start` without a
+ * config). Reads ./data/devnet.json for the secret, token and node.
+ */
+function devnet(dataDir: string) {
+  const state = loadDevnetState(dataDir);
+  if (!state?.tokenAddress || !state.rpcUrl) {
+    throw new Error(`no devnet under ${dataDir}: run \`npm start\` (without a config file) first`);
+  }
+  return { ...state, tokenAddress: state.tokenAddress, rpcUrl: state.rpcUrl };
+}
+
+export async function devTopup(address: string, dataDir = './data'): Promise<number> {
+  const dn = devnet(dataDir);
+  const rmq = devnetRmq();
+  const msg = withSignature(
+    { chain: 'ETH', symbol: 'USDT', address, timestamp: Math.floor(Date.now() / 1000) },
+    dn.signKey,
+  );
+  const body = stringifyMessage(msg);
+  await publish(rmq.url, rmq.topup.exchange, rmq.topup.routing[0]!, body);
+  console.log(`published to ${rmq.topup.queue}: ${body}`);
+  return 0;
+}
+
+export async function devTransfer(
+  to: string,
+  amount: string,
+  fromIndex: number,
+  dataDir = './data',
+): Promise<number> {
+  const dn = devnet(dataDir);
+  const account = devnetAccount(fromIndex);
+  const wallet = createWalletClient({ account, transport: http(dn.rpcUrl) });
+  const client = createPublicClient({ transport: http(dn.rpcUrl), cacheTime: 0 });
+  const hash = await wallet.writeContract({
+    address: dn.tokenAddress,
+    abi: testUsdtAbi,
+    functionName: 'transfer',
+    args: [to as Hex, parseAmount(amount, 6)],
+    chain: null,
+  });
+  const receipt = await client.waitForTransactionReceipt({ hash, pollingInterval: 200 });
+  console.log(
+    `sent ${amount} USDT from ${account.address.toLowerCase()} to ${to}: ${hash} (block ${receipt.blockNumber})`,
+  );
+  return 0;
+}
+
+/** Prints every response on the three response queues until interrupted. */
+export async function devListen(dataDir = './data'): Promise<number> {
+  devnet(dataDir);
+  const rmq = devnetRmq();
+  const connection = new Connection(rmq.url);
+  for (const q of [rmq.topupResp, rmq.withdrawResp, rmq.payResp]) {
+    connection.createConsumer(
+      {
+        queue: q.queue,
+        queueOptions: { durable: true },
+        exchanges: [{ exchange: q.exchange, type: 'direct', durable: true }],
+        queueBindings: q.routing.map((routingKey) => ({ exchange: q.exchange, queue: q.queue, routingKey })),
+      },
+      async (msg) => {
+        const body = Buffer.isBuffer(msg.body) ? msg.body.toString('utf8') : JSON.stringify(msg.body);
+        console.log(`${q.queue}: ${body}`);
+      },
+    );
+  }
+  console.log('listening on the response queues (Ctrl-C to stop)');
+  await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  await connection.close();
+  return 0;
+}
+
+async function publish(url: string, exchange: string, routingKey: string, body: string) {
+  const connection = new Connection(url);
+  const publisher = connection.createPublisher({
+    confirm: true,
+    exchanges: [{ exchange, type: 'direct', durable: true }],
+  });
+  try {
+    await publisher.send(
+      { exchange, routingKey, durable: true, contentType: 'application/json' },
+      Buffer.from(body),
+    );
+  } finally {
+    await publisher.close();
+    await connection.close();
+  }
+}

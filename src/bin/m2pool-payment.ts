@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { normalizeLegacyFlags, resolveSignKey } from '../config/args.js';
+import { devListen, devTopup, devTransfer } from './dev.js';
+import { runSign } from './sign.js';
+import { runStart } from './start.js';
+
+const argv = normalizeLegacyFlags(process.argv);
+const program = new Command()
+  .name('m2pool-payment')
+  .description('Self-hosted stablecoin payment service: deposits, withdrawals and payments over RabbitMQ');
+
+program
+  .command('start')
+  .description('migrate the database, declare the topology, run until SIGINT/SIGTERM, then drain and exit 0')
+  .option('--config <path>', 'config file (default: CONFIG_PATH, else ./config.json; none: embedded devnet)')
+  .option('--key <secret>', 'message-signing secret (default: PAYMENT_SIGN_KEY)')
+  .action(async (flags: { config?: string; key?: string }) => {
+    // Exit explicitly: a stopped service must not linger on a stray timer or socket.
+    process.exit(await runStart(flags, argv));
+  });
+
+program
+  .command('sign')
+  .description('read a JSON message on standard input and print it with `sign` filled in')
+  .option('--key <secret>', 'message-signing secret (default: PAYMENT_SIGN_KEY)')
+  .action(async (flags: { key?: string }) => {
+    process.exitCode = await runSign(flags.key || resolveSignKey(argv, process.env));
+  });
+
+const dev = program
+  .command('dev')
+  .description('play the business system against the embedded devnet (`npm start`)');
+dev
+  .command('topup <address>')
+  .description('publish a signed topup request: the service watches the address')
+  .action(async (address: string) => {
+    process.exitCode = await devTopup(address);
+  });
+dev
+  .command('transfer <to> <amount>')
+  .description('send test USDT from a dev account')
+  .option('--from-index <n>', 'dev account index', '0')
+  .action(async (to: string, amount: string, flags: { fromIndex: string }) => {
+    process.exitCode = await devTransfer(to, amount, Number(flags.fromIndex));
+  });
+dev
+  .command('listen')
+  .description('print every response the service publishes')
+  .action(async () => {
+    process.exitCode = await devListen();
+  });
+
+await program.parseAsync(argv);

@@ -1,0 +1,102 @@
+import { existsSync } from 'node:fs';
+import { resolveConfigPath, resolveSignKey } from '../config/args.js';
+import { ConfigError } from '../config/errors.js';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { printDevnetBanner } from '../devnet/banner.js';
+import { type Devnet, startDevnet } from '../devnet/devnet.js';
+import { errorMessage, PaymentError } from '../internal/errors.js';
+import { createLogger } from '../internal/logger.js';
+import { createService } from '../service.js';
+
+export interface StartFlags {
+  config?: string;
+  key?: string;
+}
+
+/** How long a stop may take before the process exits anyway. */
+const STOP_DEADLINE_MS = 10_000;
+
+/**
+ * `m2pool-payment start`: with a config file, runs against it; with none (no --config, no CONFIG_PATH,
+ * no ./config.json), runs the embedded devnet. Resolves with the exit code once stopped.
+ */
+export async function runStart(flags: StartFlags, argv: readonly string[]): Promise<number> {
+  const logger = createLogger();
+  const env = process.env;
+  const explicit = Boolean(flags.config || env.CONFIG_PATH);
+  const path = resolveConfigPath(flags, env);
+  let config: Config;
+  let signKey = flags.key || resolveSignKey(argv, env);
+  let devnet: Devnet | undefined;
+  try {
+    if (!explicit && !existsSync(path)) {
+      logger.info('no config file: starting the embedded devnet (anvil, test USDT, SQLite under ./data)');
+      devnet = await startDevnet(logger);
+      config = devnet.config;
+      signKey ??= devnet.state.signKey;
+    } else {
+      config = loadConfig({ path, env });
+    }
+  } catch (err) {
+    return reportStartError(err);
+  }
+  if (!signKey) {
+    await devnet?.stop();
+    console.error('error: no signing secret: pass --key SECRET or set PAYMENT_SIGN_KEY');
+    return 2;
+  }
+
+  let service: Awaited<ReturnType<typeof createService>> | undefined;
+  try {
+    service = await createService({ config, signKey, logger });
+    await service.start();
+  } catch (err) {
+    await service?.stop();
+    await devnet?.stop();
+    return reportStartError(err);
+  }
+  if (devnet) printDevnetBanner(devnet, service.httpAddress());
+
+  const running = service;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, 'stopping: draining in-flight work');
+      const deadline = setTimeout(() => {
+        logger.error('stop took longer than 10 s: exiting');
+        process.exit(1);
+      }, STOP_DEADLINE_MS);
+      deadline.unref();
+      void running
+        .stop()
+        .then(() => devnet?.stop())
+        .then(() => resolve(0))
+        .catch((err) => {
+          logger.error({ err: errorMessage(err) }, 'error while stopping');
+          resolve(1);
+        });
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+function reportStartError(err: unknown): number {
+  if (err instanceof ConfigError) {
+    console.error('error: the configuration is not valid:');
+    for (const line of err.problems) console.error(`  ${line}`);
+    return 2;
+  }
+  if (err instanceof PaymentError) {
+    console.error(`error: ${err.message}`);
+    return 1;
+  }
+  console.error(`error: could not start: ${errorMessage(err)}`);
+  return 1;
+}

@@ -1,0 +1,115 @@
+import WebSocket from 'ws';
+import type { Logger } from '../internal/logger.js';
+
+export interface HeadSubscription {
+  isConnected(): boolean;
+  close(): void;
+}
+
+export interface SubscribeHeadsOptions {
+  wsUrl: string;
+  logger: Logger;
+  /** Called with the block number of every new head. */
+  onHead: (blockNumber: number) => void;
+  /** Called when the socket goes up or down, so the caller can poll while it is down. */
+  onStateChange?: (connected: boolean) => void;
+  /** A socket that has not answered a ping within this time is treated as dead. */
+  pingIntervalMs?: number;
+}
+
+/**
+ * New heads over WebSocket (`eth_subscribe newHeads`), reconnecting with backoff. The socket is only a
+ * wake-up signal: the watcher reads blocks over HTTP, so a lost notification costs latency, never a block.
+ */
+export function subscribeHeads(options: SubscribeHeadsOptions): HeadSubscription {
+  const { logger } = options;
+  const pingIntervalMs = options.pingIntervalMs ?? 5_000;
+  let socket: WebSocket | undefined;
+  let connected = false;
+  let closed = false;
+  let backoffMs = 250;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+  let pingTimer: NodeJS.Timeout | undefined;
+
+  function setConnected(value: boolean) {
+    if (connected === value) return;
+    connected = value;
+    options.onStateChange?.(value);
+  }
+
+  function connect() {
+    if (closed) return;
+    const ws = new WebSocket(options.wsUrl, { handshakeTimeout: 5_000 });
+    socket = ws;
+    let alive = true;
+    ws.on('open', () => {
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_subscribe', params: ['newHeads'] }));
+    });
+    ws.on('pong', () => {
+      alive = true;
+    });
+    ws.on('message', (data) => {
+      let msg: {
+        id?: number;
+        result?: unknown;
+        error?: unknown;
+        method?: string;
+        params?: { result?: { number?: string } };
+      };
+      try {
+        msg = JSON.parse(data.toString());
+      } catch {
+        return;
+      }
+      if (msg.id === 1) {
+        if (msg.error) {
+          logger.warn({ error: msg.error }, 'eth_subscribe newHeads refused; polling instead');
+          ws.terminate();
+          return;
+        }
+        backoffMs = 250;
+        setConnected(true);
+        logger.info({ wsUrl: options.wsUrl }, 'subscribed to new heads');
+        return;
+      }
+      const number = msg.params?.result?.number;
+      if (msg.method === 'eth_subscription' && typeof number === 'string')
+        options.onHead(Number(BigInt(number)));
+    });
+    ws.on('error', (err) => {
+      logger.debug({ err: err.message }, 'head socket error');
+    });
+    ws.on('close', () => {
+      if (socket === ws) socket = undefined;
+      clearInterval(pingTimer);
+      if (connected) logger.warn('head socket closed; polling over HTTP until it is back');
+      setConnected(false);
+      if (closed) return;
+      reconnectTimer = setTimeout(connect, backoffMs);
+      backoffMs = Math.min(backoffMs * 2, 10_000);
+    });
+    clearInterval(pingTimer);
+    pingTimer = setInterval(() => {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      if (!alive) {
+        logger.warn('head socket stopped answering pings; reconnecting');
+        ws.terminate();
+        return;
+      }
+      alive = false;
+      ws.ping();
+    }, pingIntervalMs);
+  }
+
+  connect();
+  return {
+    isConnected: () => connected,
+    close() {
+      closed = true;
+      clearTimeout(reconnectTimer);
+      clearInterval(pingTimer);
+      socket?.terminate();
+      setConnected(false);
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import { createPublicClient, type Hex, http, type PublicClient, toHex } from 'viem';
+import { PaymentError } from '../internal/errors.js';
+
+/** A block header as the watcher needs it. */
+export interface BlockHeader {
+  number: number;
+  hash: Hex;
+  parentHash: Hex;
+  timestamp: number;
+}
+
+/** A raw log as eth_getLogs returns it. */
+export interface RpcLog {
+  address: Hex;
+  topics: Hex[];
+  data: Hex;
+  blockNumber: Hex;
+  blockHash: Hex;
+  transactionHash: Hex;
+  logIndex: Hex;
+  removed?: boolean;
+}
+
+export interface ChainRpc {
+  /** viem public client (HTTP, no block-number cache) for the payout side. */
+  client: PublicClient;
+  getBlockNumber(): Promise<number>;
+  getBlockHeader(number: number): Promise<BlockHeader | null>;
+  getLogsByBlockHash(blockHash: Hex, addresses: Hex[], topic0: Hex): Promise<RpcLog[]>;
+  getLogsByRange(fromBlock: number, toBlock: number, addresses: Hex[], topic0: Hex): Promise<RpcLog[]>;
+  getChainId(): Promise<number>;
+  /** Time of the last successful call (ms), for /ready. */
+  lastOkAt(): number;
+}
+
+export interface CreateChainRpcOptions {
+  rpcUrl: string;
+  timeoutMs?: number;
+  /** Called with the JSON-RPC method of each failed call (metrics). */
+  onError?: (method: string, err: unknown) => void;
+}
+
+/** JSON-RPC over HTTP. Raw requests where the watcher wants speed and exact control of null answers. */
+export function createChainRpc(options: CreateChainRpcOptions): ChainRpc {
+  const client = createPublicClient({
+    transport: http(options.rpcUrl, { retryCount: 0, timeout: options.timeoutMs ?? 15_000 }),
+    cacheTime: 0,
+    pollingInterval: 1_000,
+  });
+  let lastOk = 0;
+
+  async function call<T>(method: string, params: unknown[]): Promise<T> {
+    try {
+      // biome-ignore lint/suspicious/noExplicitAny: raw JSON-RPC passthrough
+      const result = (await client.request({ method: method as any, params: params as any })) as T;
+      lastOk = Date.now();
+      return result;
+    } catch (err) {
+      options.onError?.(method, err);
+      throw new PaymentError('rpc_error', `${method} failed: ${shortMessage(err)}`, {
+        cause: err,
+        retryable: true,
+      });
+    }
+  }
+
+  return {
+    client: client as PublicClient,
+    async getBlockNumber() {
+      return Number(BigInt(await call<Hex>('eth_blockNumber', [])));
+    },
+    async getBlockHeader(number) {
+      const block = await call<{ number: Hex; hash: Hex; parentHash: Hex; timestamp: Hex } | null>(
+        'eth_getBlockByNumber',
+        [toHex(number), false],
+      );
+      if (!block) return null;
+      return {
+        number: Number(BigInt(block.number)),
+        hash: block.hash.toLowerCase() as Hex,
+        parentHash: block.parentHash.toLowerCase() as Hex,
+        timestamp: Number(BigInt(block.timestamp)),
+      };
+    },
+    getLogsByBlockHash(blockHash, addresses, topic0) {
+      return call<RpcLog[]>('eth_getLogs', [{ blockHash, address: addresses, topics: [topic0] }]);
+    },
+    getLogsByRange(fromBlock, toBlock, addresses, topic0) {
+      return call<RpcLog[]>('eth_getLogs', [
+        { fromBlock: toHex(fromBlock), toBlock: toHex(toBlock), address: addresses, topics: [topic0] },
+      ]);
+    },
+    async getChainId() {
+      return Number(BigInt(await call<Hex>('eth_chainId', [])));
+    },
+    lastOkAt: () => lastOk,
+  };
+}
+
+function shortMessage(err: unknown): string {
+  if (err && typeof err === 'object' && 'shortMessage' in err && typeof err.shortMessage === 'string') {
+    return err.shortMessage;
+  }
+  return err instanceof Error ? err.message.split('\n')[0]! : String(err);
+}

@@ -1,0 +1,376 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Hex } from 'viem';
+import { errorMessage, sleep } from '../internal/errors.js';
+import type { Logger } from '../internal/logger.js';
+import type { Database } from '../store/schema.js';
+import { subscribeHeads } from './heads.js';
+import type { BlockHeader, ChainRpc } from './rpc.js';
+import { decodeTransferLogs, TRANSFER_TOPIC, type TransferLog } from './transfers.js';
+
+/** What the watcher hands its consumer (the deposit tracker), inside the transaction that moves the cursor. */
+export interface WatcherSink {
+  /** Transfers of blocks up to and including `tipNumber`, in chain order; then whatever depth-based work. */
+  onBlocks(trx: Transaction<Database>, transfers: TransferLog[], tipNumber: number): Promise<void>;
+  /** Blocks from `firstRemoved` up were removed by a reorganisation. */
+  onReorg(trx: Transaction<Database>, firstRemoved: number): Promise<void>;
+  /** After each commit (e.g. wake the outbox relay). */
+  afterCommit?(): void;
+}
+
+export interface BlockEvent {
+  number: number;
+  hash: Hex;
+  transfers: number;
+}
+export interface ReorgEvent {
+  /** The common ancestor: the highest block still canonical. */
+  ancestor: number;
+  /** How many of our blocks were removed. */
+  depth: number;
+}
+
+export interface WatcherStatus {
+  tip: number | undefined;
+  nodeHead: number | undefined;
+  lag: number | undefined;
+  wsConnected: boolean;
+  backfilling: boolean;
+  caughtUp: boolean;
+}
+
+export interface WatcherTuning {
+  /** Poll interval while the WebSocket is down (ms). */
+  pollMs: number;
+  /** Poll interval while the WebSocket is up, as a safety net (ms). */
+  slowPollMs: number;
+  /** First eth_getLogs range size in backfill; it halves on refusal and doubles after successes. */
+  initialRange: number;
+  maxRange: number;
+  /** Backfill progress log interval (ms). */
+  progressMs: number;
+  /** Where to start when there is no cursor: a block number, or undefined for the head. */
+  startBlock: number | undefined;
+}
+
+export const defaultWatcherTuning: WatcherTuning = {
+  pollMs: 1_000,
+  slowPollMs: 5_000,
+  initialRange: 2_000,
+  maxRange: 10_000,
+  progressMs: 5_000,
+  startBlock: undefined,
+};
+
+export interface CreateBlockWatcherOptions {
+  logger: Logger;
+  db: Kysely<Database>;
+  rpc: ChainRpc;
+  chain: string;
+  wsUrl: string | undefined;
+  tokenAddresses: Hex[];
+  confirmHeight: number;
+  sink: WatcherSink;
+  tuning?: Partial<WatcherTuning>;
+}
+
+export type BlockWatcher = ReturnType<typeof createBlockWatcher>;
+
+/**
+ * Follows the chain: new heads over WebSocket (HTTP polling while it is down), each new block's logs
+ * fetched by block hash, a backfill by eth_getLogs ranges from the stored cursor, and reorganisations
+ * detected against the recent blocks kept in `chain_blocks`. Blocks older than `confirmHeight` below the
+ * head are taken by range: the service's confirmations already assume no reorganisation that deep.
+ */
+export function createBlockWatcher(options: CreateBlockWatcherOptions) {
+  const { db, rpc, chain, sink, confirmHeight } = options;
+  const logger = options.logger.child({ component: 'watcher' });
+  const tuning = { ...defaultWatcherTuning, ...options.tuning };
+  const keepBlocks = confirmHeight + 64;
+  const blockListeners: ((e: BlockEvent) => void)[] = [];
+  const reorgListeners: ((e: ReorgEvent) => void)[] = [];
+  const stopController = new AbortController();
+  let wake: (() => void) | undefined;
+  let wakePending = false;
+  let heads: ReturnType<typeof subscribeHeads> | undefined;
+  let loop: Promise<void> | undefined;
+  let tip: BlockHeader | undefined;
+  let nodeHead: number | undefined;
+  let backfilling = false;
+  let range = tuning.initialRange;
+  let rangeSuccesses = 0;
+
+  function signal() {
+    wakePending = true;
+    wake?.();
+  }
+
+  async function waitForWake(ms: number) {
+    if (wakePending) {
+      wakePending = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      wake = done;
+      stopController.signal.addEventListener('abort', done, { once: true });
+      function done() {
+        clearTimeout(timer);
+        stopController.signal.removeEventListener('abort', done);
+        wake = undefined;
+        resolve();
+      }
+    });
+    wakePending = false;
+  }
+
+  async function loadTip(): Promise<BlockHeader | undefined> {
+    const row = await db
+      .selectFrom('chain_blocks')
+      .selectAll()
+      .where('chain', '=', chain)
+      .orderBy('number', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      number: Number(row.number),
+      hash: row.hash as Hex,
+      parentHash: row.parent_hash as Hex,
+      timestamp: 0,
+    };
+  }
+
+  async function anchorAt(number: number): Promise<BlockHeader> {
+    const header = await rpc.getBlockHeader(Math.max(number, 0));
+    if (!header) throw new Error(`block ${number} not found while anchoring the watcher`);
+    await db
+      .insertInto('chain_blocks')
+      .values({ chain, number: header.number, hash: header.hash, parent_hash: header.parentHash })
+      .execute();
+    logger.info({ block: header.number }, 'watcher starts after this block');
+    return header;
+  }
+
+  async function commit(work: (trx: Transaction<Database>) => Promise<void>) {
+    await db.transaction().execute(work);
+    sink.afterCommit?.();
+  }
+
+  async function processBlock(header: BlockHeader) {
+    const logs = await rpc.getLogsByBlockHash(header.hash, options.tokenAddresses, TRANSFER_TOPIC);
+    const transfers = decodeTransferLogs(logs).filter((t) => t.blockHash === header.hash);
+    await commit(async (trx) => {
+      await trx
+        .insertInto('chain_blocks')
+        .values({ chain, number: header.number, hash: header.hash, parent_hash: header.parentHash })
+        .execute();
+      await trx
+        .deleteFrom('chain_blocks')
+        .where('chain', '=', chain)
+        .where('number', '<', header.number - keepBlocks)
+        .execute();
+      await sink.onBlocks(trx, transfers, header.number);
+    });
+    tip = header;
+    for (const l of blockListeners)
+      l({ number: header.number, hash: header.hash, transfers: transfers.length });
+  }
+
+  /** Walks back through the stored blocks to the common ancestor, and removes what is above it. */
+  async function resolveReorg(current: BlockHeader) {
+    const stored = await db
+      .selectFrom('chain_blocks')
+      .select(['number', 'hash'])
+      .where('chain', '=', chain)
+      .orderBy('number', 'desc')
+      .execute();
+    let ancestor: BlockHeader | undefined;
+    for (const row of stored) {
+      const onNode = await rpc.getBlockHeader(Number(row.number));
+      if (onNode && onNode.hash === row.hash) {
+        ancestor = onNode;
+        break;
+      }
+    }
+    let newAnchor: BlockHeader | undefined;
+    if (!ancestor) {
+      // Deeper than everything we kept: nothing to compare against. Restart from the node's block below
+      // our lowest one; deposits above it are treated as removed and re-found if they are still there.
+      const lowest = Number(stored.at(-1)?.number ?? current.number);
+      newAnchor = (await rpc.getBlockHeader(Math.max(lowest - 1, 0))) ?? undefined;
+      if (!newAnchor) throw new Error('node has no block to re-anchor on after a deep reorganisation');
+      ancestor = newAnchor;
+      logger.error({ lowestKept: lowest }, 'reorganisation deeper than the kept blocks');
+    }
+    const anc = ancestor;
+    const depth = current.number - anc.number;
+    await commit(async (trx) => {
+      await trx
+        .deleteFrom('chain_blocks')
+        .where('chain', '=', chain)
+        .where('number', '>', anc.number)
+        .execute();
+      if (newAnchor) {
+        await trx.deleteFrom('chain_blocks').where('chain', '=', chain).execute();
+        await trx
+          .insertInto('chain_blocks')
+          .values({ chain, number: anc.number, hash: anc.hash, parent_hash: anc.parentHash })
+          .execute();
+      }
+      await sink.onReorg(trx, anc.number + 1);
+    });
+    logger.warn({ ancestor: anc.number, depth }, 'chain reorganisation');
+    tip = anc;
+    for (const l of reorgListeners) l({ ancestor: anc.number, depth });
+  }
+
+  /** eth_getLogs over [from, to] in chunks that adapt to what the node accepts; the cursor moves with each. */
+  async function backfillRange(from: number, to: number) {
+    backfilling = true;
+    const total = to - from + 1;
+    const startedAt = Date.now();
+    let lastReport = startedAt;
+    let next = from;
+    logger.info({ from, to, blocks: total }, 'backfill started');
+    try {
+      while (next <= to && !stopController.signal.aborted) {
+        const end = Math.min(next + range - 1, to);
+        let logs: Awaited<ReturnType<ChainRpc['getLogsByRange']>>;
+        try {
+          logs = await rpc.getLogsByRange(next, end, options.tokenAddresses, TRANSFER_TOPIC);
+        } catch (err) {
+          if (range > 1) {
+            range = Math.max(1, Math.floor(range / 2));
+            rangeSuccesses = 0;
+            logger.debug({ range, err: errorMessage(err) }, 'eth_getLogs range refused; shrinking');
+            continue;
+          }
+          throw err;
+        }
+        if (++rangeSuccesses >= 3 && range < tuning.maxRange) {
+          range = Math.min(range * 2, tuning.maxRange);
+          rangeSuccesses = 0;
+        }
+        const anchor = await rpc.getBlockHeader(end);
+        if (!anchor) throw new Error(`block ${end} not found during backfill`);
+        const transfers = decodeTransferLogs(logs);
+        await commit(async (trx) => {
+          await sink.onBlocks(trx, transfers, end);
+          await trx.deleteFrom('chain_blocks').where('chain', '=', chain).execute();
+          await trx
+            .insertInto('chain_blocks')
+            .values({ chain, number: anchor.number, hash: anchor.hash, parent_hash: anchor.parentHash })
+            .execute();
+        });
+        tip = anchor;
+        for (const l of blockListeners)
+          l({ number: anchor.number, hash: anchor.hash, transfers: transfers.length });
+        next = end + 1;
+        const now = Date.now();
+        if (now - lastReport >= tuning.progressMs || next > to) {
+          lastReport = now;
+          const done = next - from;
+          const rate = done / Math.max((now - startedAt) / 1000, 0.001);
+          logger.info(
+            { done, total, rate: Math.round(rate), etaS: Math.round((total - done) / Math.max(rate, 0.001)) },
+            'backfill progress',
+          );
+        }
+      }
+    } finally {
+      backfilling = false;
+    }
+  }
+
+  async function syncToHead() {
+    const head = await rpc.getBlockNumber();
+    nodeHead = head;
+    let current = tip ?? (await loadTip());
+    if (!current) current = await anchorAt((tuning.startBlock ?? head) - 1);
+    tip = current;
+
+    const rangeTarget = head - confirmHeight;
+    if (rangeTarget - current.number > 1) {
+      await backfillRange(current.number + 1, rangeTarget);
+      current = tip;
+    }
+    while (!stopController.signal.aborted) {
+      if (current.number >= nodeHead) {
+        // Nothing new: make sure our tip was not replaced by a chain of the same or smaller height.
+        const onNode = await rpc.getBlockHeader(current.number);
+        if (onNode && onNode.hash === current.hash) return;
+        await resolveReorg(current);
+        current = tip;
+        nodeHead = await rpc.getBlockNumber();
+        continue;
+      }
+      const next = await rpc.getBlockHeader(current.number + 1);
+      if (!next) {
+        nodeHead = await rpc.getBlockNumber();
+        continue;
+      }
+      if (next.parentHash !== current.hash) {
+        await resolveReorg(current);
+        current = tip;
+        continue;
+      }
+      await processBlock(next);
+      current = next;
+    }
+  }
+
+  async function run() {
+    let failures = 0;
+    while (!stopController.signal.aborted) {
+      try {
+        await syncToHead();
+        failures = 0;
+      } catch (err) {
+        failures++;
+        tip = undefined; // reload from the database: a failed commit must not leave memory ahead of it
+        logger.warn({ err: errorMessage(err), failures }, 'watcher pass failed; retrying');
+        await sleep(Math.min(250 * 2 ** Math.min(failures, 6), 10_000), stopController.signal);
+        continue;
+      }
+      await waitForWake(heads?.isConnected() ? tuning.slowPollMs : tuning.pollMs);
+    }
+  }
+
+  return {
+    start() {
+      if (options.wsUrl) {
+        heads = subscribeHeads({
+          wsUrl: options.wsUrl,
+          logger,
+          onHead: () => signal(),
+          onStateChange: () => signal(),
+        });
+      }
+      loop = run();
+    },
+    async stop() {
+      stopController.abort();
+      heads?.close();
+      await loop;
+    },
+    /** Wake the loop now (e.g. a test mined a block). */
+    poke: signal,
+    onBlock(listener: (e: BlockEvent) => void) {
+      blockListeners.push(listener);
+    },
+    onReorg(listener: (e: ReorgEvent) => void) {
+      reorgListeners.push(listener);
+    },
+    status(): WatcherStatus {
+      const lag = tip && nodeHead !== undefined ? Math.max(nodeHead - tip.number, 0) : undefined;
+      return {
+        tip: tip?.number,
+        nodeHead,
+        lag,
+        wsConnected: heads?.isConnected() ?? false,
+        backfilling,
+        caughtUp: lag !== undefined && lag <= 1 && !backfilling,
+      };
+    },
+  };
+}

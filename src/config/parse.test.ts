@@ -1,0 +1,297 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './errors.js';
+import { parseConfig } from './parse.js';
+
+/** The v2 example from PROTOCOL §1, verbatim. */
+const V2_TEXT = `{
+  "rmq_config": {
+    "sub_addr": "amqp://m2pool:m2pool@localhost:5672",
+    "pay":           { "queue": "pay.auto.queue",            "exchange": "pay.exchange", "routing": ["pay.auto.routing.key"] },
+    "topup":         { "queue": "pay.recharge.queue",        "exchange": "pay.exchange", "routing": ["pay.recharge.routing.key"] },
+    "withdraw":      { "queue": "pay.withdraw.queue",        "exchange": "pay.exchange", "routing": ["pay.withdraw.routing.key"] },
+    "pay_resp":      { "queue": "pay.auto.return.queue",     "exchange": "pay.exchange", "routing": ["pay.auto.return.routing.key"] },
+    "topup_resp":    { "queue": "pay.recharge.return.queue", "exchange": "pay.exchange", "routing": ["pay.recharge.return.routing.key"] },
+    "withdraw_resp": { "queue": "pay.withdraw.return.queue", "exchange": "pay.exchange", "routing": ["pay.withdraw.return.routing.key"] }
+  },
+  "eth_config": {
+    "rpcUrl": "http://localhost:8545",
+    "wsUrl": "ws://localhost:8546",
+    "confirmHeight": 20,
+    "dbConfig": { "user": "root", "password": "", "host": "127.0.0.1", "port": 3306, "database": "payment",
+                  "maxOpenConns": 20, "maxIdleCoons": 20, "connMaxLife": 120 }
+  }
+}`;
+
+// biome-ignore lint/suspicious/noExplicitAny: the tests mutate deep JSON freely
+type Mutable = Record<string, any>;
+function v2(): Mutable {
+  return JSON.parse(V2_TEXT);
+}
+
+function problemsOf(json: unknown): string[] {
+  try {
+    parseConfig(json);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const error = err as ConfigError;
+    expect(error.code).toBe('invalid_config');
+    expect(error.message).toBe(error.problems.join('\n'));
+    return error.problems;
+  }
+  throw new Error('parseConfig did not throw');
+}
+
+describe('parseConfig', () => {
+  it('accepts the PROTOCOL example unchanged, with defaults', () => {
+    expect(parseConfig(v2())).toEqual({
+      rmq: {
+        url: 'amqp://m2pool:m2pool@localhost:5672',
+        topup: {
+          queue: 'pay.recharge.queue',
+          exchange: 'pay.exchange',
+          routing: ['pay.recharge.routing.key'],
+        },
+        withdraw: {
+          queue: 'pay.withdraw.queue',
+          exchange: 'pay.exchange',
+          routing: ['pay.withdraw.routing.key'],
+        },
+        pay: { queue: 'pay.auto.queue', exchange: 'pay.exchange', routing: ['pay.auto.routing.key'] },
+        topupResp: {
+          queue: 'pay.recharge.return.queue',
+          exchange: 'pay.exchange',
+          routing: ['pay.recharge.return.routing.key'],
+        },
+        withdrawResp: {
+          queue: 'pay.withdraw.return.queue',
+          exchange: 'pay.exchange',
+          routing: ['pay.withdraw.return.routing.key'],
+        },
+        payResp: {
+          queue: 'pay.auto.return.queue',
+          exchange: 'pay.exchange',
+          routing: ['pay.auto.return.routing.key'],
+        },
+      },
+      chain: {
+        name: 'ETH',
+        chainId: undefined,
+        rpcUrl: 'http://localhost:8545',
+        wsUrl: 'ws://localhost:8546',
+        confirmHeight: 20,
+        tokens: [{ symbol: 'USDT', addressLc: '0xdac17f958d2ee523a2206206994597c13d831ec7', decimals: 6 }],
+        collectionAddressLc: undefined,
+      },
+      db: {
+        driver: 'mysql',
+        host: '127.0.0.1',
+        port: 3306,
+        user: 'root',
+        password: '',
+        database: 'payment',
+        maxOpenConns: 20,
+        connMaxLifeS: 120,
+      },
+      http: { host: '127.0.0.1', port: 8080 },
+      signWindowS: 86_400,
+    });
+  });
+
+  it('reads the optional fields, ignoring unknown ones', () => {
+    const json = v2();
+    json.eth_config.chainId = 1;
+    json.eth_config.tokens = { USDC: { address: '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48', decimals: 6 } };
+    json.eth_config.collectionAddress = '0x1111111111111111111111111111111111111111';
+    json.eth_config.dbConfig = { driver: 'sqlite', file: '/tmp/pay.db' };
+    json.http_config = { addr: ':9090' };
+    json.sign_window_s = 0;
+    json.something_new = { x: 1 };
+    delete json.eth_config.confirmHeight;
+    const config = parseConfig(json);
+    expect(config.chain).toMatchObject({
+      chainId: 1,
+      confirmHeight: 20,
+      tokens: [{ symbol: 'USDC', addressLc: '0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48', decimals: 6 }],
+      collectionAddressLc: '0x1111111111111111111111111111111111111111',
+    });
+    expect(config.db).toEqual({ driver: 'sqlite', file: '/tmp/pay.db' });
+    expect(config.http).toEqual({ host: '0.0.0.0', port: 9090 });
+    expect(config.signWindowS).toBe(0);
+  });
+
+  it('parses IPv6 http addresses', () => {
+    expect(parseConfig({ ...v2(), http_config: { addr: '[::1]:8080' } }).http).toEqual({
+      host: '::1',
+      port: 8080,
+    });
+  });
+
+  it.each<[string, (json: Mutable) => void, string]>([
+    [
+      'confirmHeight',
+      (j) => {
+        j.eth_config.confirmHeight = 'abc';
+      },
+      'eth_config.confirmHeight: found "abc", expected a positive integer',
+    ],
+    [
+      'routing',
+      (j) => {
+        j.rmq_config.topup.routing = [];
+      },
+      'rmq_config.topup.routing: found [], expected a non-empty list of routing keys',
+    ],
+    [
+      'token address',
+      (j) => {
+        j.eth_config.tokens = { USDT: { address: '0x12', decimals: 6 } };
+      },
+      'eth_config.tokens.USDT.address: found "0x12", expected a 0x-prefixed 20-byte hex address',
+    ],
+    [
+      'token decimals',
+      (j) => {
+        j.eth_config.tokens = {
+          USDT: { address: '0xdAC17F958D2ee523a2206206994597C13D831ec7', decimals: 6.5 },
+        };
+      },
+      'eth_config.tokens.USDT.decimals: found 6.5, expected an integer from 0 to 255',
+    ],
+    [
+      'empty tokens',
+      (j) => {
+        j.eth_config.tokens = {};
+      },
+      'eth_config.tokens: found {}, expected at least one token',
+    ],
+    [
+      'rmq url',
+      (j) => {
+        j.rmq_config.sub_addr = 'http://guest:hunter2@localhost';
+      },
+      'rmq_config.sub_addr: found "http://guest:***@localhost", expected an amqp:// or amqps:// URL',
+    ],
+    [
+      'rpc url',
+      (j) => {
+        j.eth_config.rpcUrl = 'ws://localhost:8545';
+      },
+      'eth_config.rpcUrl: found "ws://localhost:8545", expected a http:// or https:// URL',
+    ],
+    [
+      'ws url',
+      (j) => {
+        delete j.eth_config.wsUrl;
+      },
+      'eth_config.wsUrl: found nothing, expected a ws:// or wss:// URL',
+    ],
+    [
+      'missing queue',
+      (j) => {
+        delete j.rmq_config.pay_resp;
+      },
+      'rmq_config.pay_resp: found nothing, expected an object',
+    ],
+    [
+      'shared queue',
+      (j) => {
+        j.rmq_config.withdraw.queue = 'pay.recharge.queue';
+      },
+      'rmq_config.withdraw.queue: found "pay.recharge.queue", expected a queue name not already used by rmq_config.topup',
+    ],
+    [
+      'driver',
+      (j) => {
+        j.eth_config.dbConfig.driver = 'postgres';
+      },
+      'eth_config.dbConfig.driver: found "postgres", expected "mysql" or "sqlite"',
+    ],
+    [
+      'sqlite file',
+      (j) => {
+        j.eth_config.dbConfig = { driver: 'sqlite' };
+      },
+      'eth_config.dbConfig.file: found nothing, expected a non-empty string',
+    ],
+    [
+      'password is never printed',
+      (j) => {
+        j.eth_config.dbConfig.password = 12345;
+      },
+      'eth_config.dbConfig.password: found a number, expected a string',
+    ],
+    [
+      'maxIdleCoons',
+      (j) => {
+        j.eth_config.dbConfig.maxIdleCoons = -1;
+      },
+      'eth_config.dbConfig.maxIdleCoons: found -1, expected a non-negative integer',
+    ],
+    [
+      'collection address',
+      (j) => {
+        j.eth_config.collectionAddress = 'me';
+      },
+      'eth_config.collectionAddress: found "me", expected a 0x-prefixed 20-byte hex address',
+    ],
+    [
+      'http addr',
+      (j) => {
+        j.http_config = { addr: 'localhost' };
+      },
+      'http_config.addr: found "localhost", expected host:port with a port from 0 to 65535, e.g. "127.0.0.1:8080"',
+    ],
+    [
+      'sign window',
+      (j) => {
+        j.sign_window_s = -5;
+      },
+      'sign_window_s: found -5, expected a non-negative number of seconds',
+    ],
+    [
+      'chainId',
+      (j) => {
+        j.eth_config.chainId = '1';
+      },
+      'eth_config.chainId: found "1", expected a positive integer',
+    ],
+    [
+      'symbols differing in case',
+      (j) => {
+        j.eth_config.tokens = {
+          USDT: { address: '0xdAC17F958D2ee523a2206206994597C13D831ec7', decimals: 6 },
+          usdt: { address: '0x1111111111111111111111111111111111111111', decimals: 6 },
+        };
+      },
+      'eth_config.tokens.usdt: found "usdt", expected a symbol different from USDT (symbols match in any case)',
+    ],
+  ])('reports %s', (_name, mutate, line) => {
+    const json = v2();
+    mutate(json);
+    expect(problemsOf(json)).toEqual([line]);
+  });
+
+  it('reports every problem, one line each', () => {
+    const json = v2();
+    json.rmq_config.sub_addr = 5;
+    json.rmq_config.pay.routing = ['ok', ''];
+    json.eth_config.confirmHeight = 0;
+    json.eth_config.dbConfig.port = 'x';
+    delete json.eth_config.dbConfig.database;
+    expect(problemsOf(json)).toEqual([
+      'rmq_config.sub_addr: found 5, expected an amqp:// or amqps:// URL',
+      'rmq_config.pay.routing[1]: found "", expected a non-empty string',
+      'eth_config.confirmHeight: found 0, expected a positive integer',
+      'eth_config.dbConfig.port: found "x", expected a port from 1 to 65535',
+      'eth_config.dbConfig.database: found nothing, expected a non-empty string',
+    ]);
+  });
+
+  it('reports a config that is not an object, or lacks its sections', () => {
+    expect(problemsOf([1])).toEqual(['config: found [1], expected an object']);
+    expect(problemsOf({})).toEqual([
+      'rmq_config: found nothing, expected an object',
+      'eth_config: found nothing, expected an object',
+    ]);
+  });
+});

@@ -1,0 +1,238 @@
+import type { Transaction } from 'kysely';
+import type { TransferLog } from '../chain/transfers.js';
+import type { WatcherSink } from '../chain/watcher.js';
+import type { QueueConfig, TokenConfig } from '../config/types.js';
+import type { Logger } from '../internal/logger.js';
+import { enqueueOutbox } from '../outbox/enqueue.js';
+import { topupResponse } from '../protocol/responses.js';
+import type { Database, DepositRow, NewDeposit } from '../store/schema.js';
+
+export interface CreateDepositTrackerOptions {
+  logger: Logger;
+  chain: string;
+  tokens: TokenConfig[];
+  confirmHeight: number;
+  topupResp: QueueConfig;
+  signKey: string;
+  /** Called after a transaction that changed deposit states commits. */
+  afterCommit?: () => void;
+  onStatus?: (status: 'pending' | 'confirmed' | 'failed' | 'moved', count: number) => void;
+}
+
+/** Rows per multi-row statement: well under MySQL's and SQLite's placeholder limits. */
+const BATCH = 500;
+
+/**
+ * Turns the watcher's transfers into deposits and their messages (PROTOCOL §5): `status 2` when a
+ * transfer to a watched address is first seen in a block, `status 1` at `confirmHeight` confirmations,
+ * `status 0` when a reorganisation removed it and it did not come back within `confirmHeight` blocks.
+ * Every state change and its outbox row are written in the watcher's transaction.
+ */
+export function createDepositTracker(options: CreateDepositTrackerOptions): WatcherSink {
+  const { chain, confirmHeight } = options;
+  const logger = options.logger.child({ component: 'deposits' });
+  const tokenByAddress = new Map(options.tokens.map((t) => [t.addressLc as string, t]));
+
+  function message(row: Pick<DepositRow, keyof DepositRow>, status: 0 | 1 | 2) {
+    const token = tokenByAddress.get(row.token_address);
+    return {
+      topic: 'topup',
+      exchange: options.topupResp.exchange,
+      routingKey: options.topupResp.routing[0]!,
+      body: topupResponse(
+        {
+          address: row.to_address,
+          status,
+          chain: row.chain,
+          symbol: row.symbol,
+          amountRaw: BigInt(row.amount_raw),
+          decimals: token?.decimals ?? 0,
+          txHash: row.tx_hash,
+          logIndex: row.log_index,
+          blockHeight: row.block_number,
+          fromAddress: row.from_address,
+        },
+        options.signKey,
+      ),
+    };
+  }
+
+  /** The transfers whose recipient is watched for that token. */
+  async function matchWatched(trx: Transaction<Database>, transfers: TransferLog[]) {
+    const candidates = transfers.filter((t) => tokenByAddress.has(t.tokenAddressLc));
+    if (candidates.length === 0) return [];
+    const recipients = [...new Set(candidates.map((t) => t.toLc))];
+    const watched = new Set<string>();
+    for (let i = 0; i < recipients.length; i += BATCH) {
+      const rows = await trx
+        .selectFrom('watched_addresses')
+        .select(['symbol', 'address'])
+        .where('chain', '=', chain)
+        .where('address', 'in', recipients.slice(i, i + BATCH))
+        .execute();
+      for (const r of rows) watched.add(`${r.symbol}:${r.address}`);
+    }
+    return candidates.filter((t) => watched.has(`${tokenByAddress.get(t.tokenAddressLc)!.symbol}:${t.toLc}`));
+  }
+
+  async function recordTransfers(trx: Transaction<Database>, transfers: TransferLog[], now: number) {
+    const matched = await matchWatched(trx, transfers);
+    if (matched.length === 0) return;
+    const existing = new Map<string, DepositRow>();
+    const hashes = [...new Set(matched.map((t) => t.txHash))];
+    for (let i = 0; i < hashes.length; i += BATCH) {
+      const rows = await trx
+        .selectFrom('deposits')
+        .selectAll()
+        .where('chain', '=', chain)
+        .where('tx_hash', 'in', hashes.slice(i, i + BATCH))
+        .execute();
+      for (const r of rows) existing.set(`${r.tx_hash}:${r.tx_log_ordinal}`, r);
+    }
+    const fresh: NewDeposit[] = [];
+    let moved = 0;
+    for (const t of matched) {
+      const found = existing.get(`${t.txHash}:${t.txLogOrdinal}`);
+      if (!found) {
+        fresh.push({
+          chain,
+          symbol: tokenByAddress.get(t.tokenAddressLc)!.symbol,
+          token_address: t.tokenAddressLc,
+          tx_hash: t.txHash,
+          tx_log_ordinal: t.txLogOrdinal,
+          log_index: t.logIndex,
+          block_number: t.blockNumber,
+          block_hash: t.blockHash,
+          from_address: t.fromLc,
+          to_address: t.toLc,
+          amount_raw: t.amountRaw.toString(),
+          status: 'pending',
+          orphaned_at: null,
+          created_at: now,
+          updated_at: now,
+        });
+        continue;
+      }
+      if (found.block_hash === t.blockHash) continue;
+      if (found.status === 'confirmed' || found.status === 'failed') {
+        logger.error(
+          { txHash: t.txHash, status: found.status, block: t.blockNumber },
+          'a finished deposit was seen again in another block; its outcome was already reported',
+        );
+        continue;
+      }
+      // Re-included after a reorganisation (or moved): follow it to its new block; no new status 2.
+      moved++;
+      await trx
+        .updateTable('deposits')
+        .set({
+          status: 'pending',
+          orphaned_at: null,
+          log_index: t.logIndex,
+          block_number: t.blockNumber,
+          block_hash: t.blockHash,
+          updated_at: now,
+        })
+        .where('id', '=', found.id)
+        .execute();
+      logger.info({ txHash: t.txHash, block: t.blockNumber }, 'deposit re-included in another block');
+    }
+    if (moved) options.onStatus?.('moved', moved);
+    if (fresh.length === 0) return;
+    for (let i = 0; i < fresh.length; i += BATCH) {
+      await trx
+        .insertInto('deposits')
+        .values(fresh.slice(i, i + BATCH))
+        .execute();
+    }
+    await enqueueOutbox(
+      trx,
+      fresh.map((d) => message({ ...d, id: 0, orphaned_at: null } as DepositRow, 2)),
+    );
+    for (const d of fresh) {
+      logger.info(
+        { txHash: d.tx_hash, address: d.to_address, amountRaw: d.amount_raw },
+        'deposit seen (status 2)',
+      );
+    }
+    options.onStatus?.('pending', fresh.length);
+  }
+
+  /** Pending deposits deep enough become confirmed; orphaned ones gone long enough become failed. */
+  async function settle(trx: Transaction<Database>, tipNumber: number, now: number) {
+    const deepest = tipNumber - confirmHeight + 1;
+    const confirmed = await trx
+      .selectFrom('deposits')
+      .selectAll()
+      .where('chain', '=', chain)
+      .where('status', '=', 'pending')
+      .where('block_number', '<=', deepest)
+      .orderBy('block_number')
+      .orderBy('log_index')
+      .execute();
+    const failed = await trx
+      .selectFrom('deposits')
+      .selectAll()
+      .where('chain', '=', chain)
+      .where('status', '=', 'orphaned')
+      .where('orphaned_at', '<=', deepest)
+      .orderBy('id')
+      .execute();
+    for (const [rows, status, code] of [
+      [confirmed, 'confirmed', 1],
+      [failed, 'failed', 0],
+    ] as const) {
+      if (rows.length === 0) continue;
+      const ids = rows.map((r) => r.id);
+      for (let i = 0; i < ids.length; i += BATCH) {
+        await trx
+          .updateTable('deposits')
+          .set({ status, updated_at: now })
+          .where('id', 'in', ids.slice(i, i + BATCH))
+          .execute();
+      }
+      await enqueueOutbox(
+        trx,
+        rows.map((r) => message(r, code)),
+      );
+      for (const r of rows) {
+        logger.info({ txHash: r.tx_hash, address: r.to_address, block: r.block_number }, `deposit ${status}`);
+      }
+      options.onStatus?.(status, rows.length);
+    }
+  }
+
+  return {
+    async onBlocks(trx, transfers, tipNumber) {
+      const now = Date.now();
+      await recordTransfers(trx, transfers, now);
+      await settle(trx, tipNumber, now);
+    },
+    async onReorg(trx, firstRemoved) {
+      const now = Date.now();
+      const lostConfirmed = await trx
+        .selectFrom('deposits')
+        .select(['tx_hash', 'block_number'])
+        .where('chain', '=', chain)
+        .where('status', '=', 'confirmed')
+        .where('block_number', '>=', firstRemoved)
+        .execute();
+      for (const r of lostConfirmed) {
+        logger.error(
+          { txHash: r.tx_hash, block: r.block_number },
+          'a confirmed deposit was removed by a reorganisation deeper than confirmHeight',
+        );
+      }
+      const result = await trx
+        .updateTable('deposits')
+        .set({ status: 'orphaned', orphaned_at: firstRemoved, updated_at: now })
+        .where('chain', '=', chain)
+        .where('status', '=', 'pending')
+        .where('block_number', '>=', firstRemoved)
+        .executeTakeFirst();
+      const n = Number(result.numUpdatedRows);
+      if (n > 0) logger.warn({ count: n, firstRemoved }, 'deposits orphaned by a reorganisation');
+    },
+    afterCommit: options.afterCommit,
+  };
+}

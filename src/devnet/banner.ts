@@ -1,0 +1,34 @@
+import type { Devnet } from './devnet.js';
+import { devnetAccount } from './devnet.js';
+
+/** What a person needs to try the devnet: addresses, queues, secrets (devnet-only) and commands to run. */
+export function printDevnetBanner(devnet: Devnet, http: { host: string; port: number } | undefined) {
+  const { config, state } = devnet;
+  const token = config.chain.tokens[0]!;
+  const rmq = config.rmq;
+  const user = devnetAccount(2).address.toLowerCase();
+  const lines = [
+    '',
+    '=== m2pool-payment devnet is running ===',
+    `node (anvil)     RPC ${config.chain.rpcUrl}   WebSocket ${config.chain.wsUrl}   chainId ${config.chain.chainId}`,
+    `test USDT        ${token.addressLc} (6 decimals; dev accounts 0-4 hold 1,000,000 each)`,
+    `confirmations    ${config.chain.confirmHeight} (one block a second)`,
+    `database         SQLite ${config.db.driver === 'sqlite' ? config.db.file : ''}`,
+    `RabbitMQ         ${rmq.url.replace(/\/\/[^@]*@/, '//***@')}`,
+    `  requests       topup ${rmq.topup.queue} | withdraw ${rmq.withdraw.queue} | pay ${rmq.pay.queue}`,
+    `  responses      topup ${rmq.topupResp.queue} | withdraw ${rmq.withdrawResp.queue} | pay ${rmq.payResp.queue}`,
+    `  exchange       ${rmq.topup.exchange}, routing keys ${rmq.topup.routing[0]} (topup), ...`,
+    http ? `HTTP             http://${http.host}:${http.port}/health  /ready` : '',
+    `signing secret   ${state.signKey}   (devnet only, kept in ${devnet.dataDir}/devnet.json)`,
+    `master key       ${state.masterKey}   (devnet only)`,
+    '',
+    'Try it, in another terminal:',
+    `  npx m2pool-payment dev topup ${user}          # signed topup request: watch this address`,
+    `  npx m2pool-payment dev transfer ${user} 12.5  # send it 12.5 USDT from dev account 0`,
+    '  npx m2pool-payment dev listen                 # print the responses (status 2, then 1)',
+    'Or sign a message yourself:',
+    `  echo '{"chain":"ETH","symbol":"USDT","address":"${user}","timestamp":'$(date +%s)'}' | npx m2pool-payment sign --key ${state.signKey}`,
+    '',
+  ];
+  console.log(lines.filter((l) => l !== undefined).join('\n'));
+}

@@ -1,0 +1,2 @@
+export { enqueueOutbox, type OutboxMessage } from './enqueue.js';
+export { createOutboxRelay, type OutboxRelay, type OutboxRelayDeps } from './relay.js';

@@ -1,0 +1,232 @@
+import type { Kysely } from 'kysely';
+import type { Broker } from '../amqp/connection.js';
+import { errorMessage, sleep } from '../internal/errors.js';
+import type { Logger } from '../internal/logger.js';
+import type { Database, OutboxRow } from '../store/schema.js';
+
+export interface OutboxRelayDeps {
+  db: Kysely<Database>;
+  broker: Pick<Broker, 'publish' | 'isConnected' | 'onConnected'>;
+  /** Rows read and published per round. Default 500. */
+  batchSize?: number;
+  /** Publishes awaiting their confirm at once. Default 100. */
+  maxInFlight?: number;
+  /** Safety-net poll when nobody calls `notify()`. Default 1000 ms. */
+  pollMs?: number;
+  /** Called with the number of rows confirmed and marked sent (metrics). */
+  onPublished?: (n: number) => void;
+}
+
+export interface OutboxRelay {
+  start(): void;
+  /** Finishes the round in progress, then stops. */
+  stop(): Promise<void>;
+  /** Wake up now: rows were just committed. */
+  notify(): void;
+  /** Publishes until nothing is pending (true) or `timeoutMs` passed (false). For shutdown. */
+  flush(timeoutMs: number): Promise<boolean>;
+  /** Rows not yet sent. */
+  backlog(): Promise<number>;
+}
+
+interface RoundResult {
+  /** Rows confirmed and marked sent. */
+  sent: number;
+  /** A full batch was read: there may be more right away. */
+  more: boolean;
+  /** The round stopped early (broker down, a publish failed). */
+  failed: boolean;
+}
+
+const MIN_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 5_000;
+
+/**
+ * Publishes outbox rows in id order with publisher confirms and marks them sent.
+ *
+ * Ordering: rows are published on one confirm channel, up to `maxInFlight` at a time; RabbitMQ keeps
+ * the order of one channel, so the queues receive them in id order. At the first failure no further
+ * row of the round is published, and the next round starts again from the lowest unsent row, so a
+ * row never goes out before an earlier row that has not been tried yet.
+ *
+ * Rows after the failed one that were already in flight and got confirmed are marked sent as well.
+ * They have reached the queue before the failed row already; publishing them again after it would
+ * not undo that, it would only add a duplicate. A connection loss (the usual failure) fails every
+ * unconfirmed publish together, so this only matters for a single nack or an unroutable return.
+ *
+ * Exactly once, except: a crash between confirm and mark, or a connection lost after the broker took
+ * a message but before its confirm arrived, publishes that row again on the next round. The copy is
+ * identical, including its AMQP message-id (`outbox-<id>`).
+ *
+ * Rows are selected by `sent_at IS NULL`, never by an id cursor, so a row of a transaction that
+ * committed after a later id was sent is still found. One relay per database (it takes no row locks).
+ */
+export function createOutboxRelay(common: { logger: Logger }, deps: OutboxRelayDeps): OutboxRelay {
+  const logger = common.logger.child({ component: 'outbox' });
+  const { db, broker } = deps;
+  const batchSize = deps.batchSize ?? 500;
+  const maxInFlight = deps.maxInFlight ?? 100;
+  const pollMs = deps.pollMs ?? 1_000;
+
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let wakeRequested = false;
+  let wake: (() => void) | undefined;
+  // After a failure only a reconnect (or stop) cuts the wait short, not every new commit.
+  let backingOff = false;
+  let unsubscribe: (() => void) | undefined;
+  // Rounds never overlap (the loop and flush() share this), or a row could be published twice.
+  let roundLock: Promise<unknown> = Promise.resolve();
+
+  function runRound(): Promise<RoundResult> {
+    const next = roundLock.then(publishRound);
+    roundLock = next.catch(() => {});
+    return next;
+  }
+
+  async function publishRound(): Promise<RoundResult> {
+    // Rows wait in the database while the broker is away; onConnected wakes us when it is back.
+    if (!broker.isConnected()) return { sent: 0, more: false, failed: true };
+    const rows = await db
+      .selectFrom('outbox')
+      .select(['id', 'exchange', 'routing_key', 'body'])
+      .where('sent_at', 'is', null)
+      .orderBy('id')
+      .limit(batchSize)
+      .execute();
+    if (rows.length === 0) return { sent: 0, more: false, failed: false };
+
+    const confirmed: number[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let failure: { id: number; err: unknown } | undefined;
+    for (const row of rows) {
+      while (inFlight.size >= maxInFlight && failure === undefined) await Promise.race(inFlight);
+      if (failure !== undefined) break;
+      if (!broker.isConnected()) {
+        // Do not hand rabbitmq-client a publish that it would hold until it reconnects.
+        failure = { id: row.id, err: new Error('broker disconnected') };
+        break;
+      }
+      const publish = publishRow(row).then(
+        () => {
+          confirmed.push(row.id);
+        },
+        (err: unknown) => {
+          if (failure === undefined || row.id < failure.id) failure = { id: row.id, err };
+        },
+      );
+      const tracked = publish.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+    }
+    await Promise.allSettled(inFlight);
+
+    if (confirmed.length > 0) {
+      await db.updateTable('outbox').set({ sent_at: Date.now() }).where('id', 'in', confirmed).execute();
+      deps.onPublished?.(confirmed.length);
+    }
+    if (failure !== undefined) {
+      logger.warn(
+        { id: failure.id, err: errorMessage(failure.err), sent: confirmed.length },
+        'outbox publish failed; will retry from this row',
+      );
+    }
+    return { sent: confirmed.length, more: rows.length === batchSize, failed: failure !== undefined };
+  }
+
+  function publishRow(row: Pick<OutboxRow, 'id' | 'exchange' | 'routing_key' | 'body'>): Promise<void> {
+    return broker.publish(row.exchange, row.routing_key, row.body, { messageId: `outbox-${row.id}` });
+  }
+
+  /** Sleeps until notify(), a reconnect, stop() or `ms`, whichever is first. */
+  async function idle(ms: number): Promise<void> {
+    if (wakeRequested || !running) return;
+    const ac = new AbortController();
+    wake = () => ac.abort();
+    await sleep(ms, ac.signal);
+    wake = undefined;
+  }
+
+  async function run(): Promise<void> {
+    let failures = 0;
+    while (running) {
+      wakeRequested = false;
+      let result: RoundResult;
+      try {
+        result = await runRound();
+      } catch (err) {
+        // The database is unavailable: same backoff as a broker failure.
+        logger.warn({ err: errorMessage(err) }, 'outbox round failed');
+        result = { sent: 0, more: false, failed: true };
+      }
+      if (result.failed) {
+        failures++;
+        // While disconnected, wait for the reconnect (or the poll) rather than a growing backoff.
+        const wait = broker.isConnected() ? Math.min(MIN_BACKOFF_MS * 2 ** (failures - 1), MAX_BACKOFF_MS) : pollMs;
+        wakeRequested = false;
+        backingOff = true;
+        await idle(wait);
+        backingOff = false;
+        continue;
+      }
+      failures = 0;
+      if (!result.more) await idle(pollMs);
+    }
+  }
+
+  function notify(): void {
+    wakeRequested = true;
+    if (!backingOff) wake?.();
+  }
+
+  function onReconnect(): void {
+    wakeRequested = true;
+    wake?.();
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      unsubscribe = broker.onConnected(onReconnect);
+      loop = run();
+    },
+
+    async stop() {
+      running = false;
+      unsubscribe?.();
+      wake?.();
+      await loop;
+      loop = undefined;
+    },
+
+    notify,
+
+    async flush(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (let failures = 0; ; ) {
+        let result: RoundResult;
+        try {
+          result = await runRound();
+        } catch (err) {
+          logger.warn({ err: errorMessage(err) }, 'outbox flush round failed');
+          result = { sent: 0, more: true, failed: true };
+        }
+        if (!result.failed && !result.more && (await backlog()) === 0) return true;
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
+        if (result.failed) await sleep(Math.min(MIN_BACKOFF_MS * 2 ** failures++, MAX_BACKOFF_MS, left));
+      }
+    },
+
+    backlog,
+  };
+
+  async function backlog(): Promise<number> {
+    const row = await db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('sent_at', 'is', null)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * The `error` codes of status-0 responses (PROTOCOL §5). They reach the business system, so the list
+ * only grows; a code is never renamed or reused.
+ */
+export const ERROR_CODES = [
+  'unknown_chain',
+  'unknown_token',
+  'invalid_address',
+  'invalid_amount',
+  'expired',
+  'insufficient_funds',
+  'would_revert',
+  'reverted',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The codes a request can be refused with by looking at the message alone (see messages.ts). */
+export type RequestRefusalCode = Extract<
+  ErrorCode,
+  'unknown_chain' | 'unknown_token' | 'invalid_address' | 'invalid_amount' | 'expired'
+>;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}

@@ -1,0 +1,176 @@
+import type { Hex } from 'viem';
+import { createBroker } from './amqp/connection.js';
+import { createChainRpc } from './chain/rpc.js';
+import { createBlockWatcher, type WatcherTuning } from './chain/watcher.js';
+import type { Config } from './config/types.js';
+import { createTopupHandler } from './deposits/topup.js';
+import { createDepositTracker } from './deposits/tracker.js';
+import { errorMessage, PaymentError } from './internal/errors.js';
+import { createLogger, type Logger } from './internal/logger.js';
+import { createOutboxRelay } from './outbox/relay.js';
+import { createHttpServer } from './server/http.js';
+import { createDatabase } from './store/db.js';
+import { migrateToLatest } from './store/migrate.js';
+
+export interface ServiceTuning {
+  watcher?: Partial<WatcherTuning>;
+  /** Unacknowledged messages a consumer may hold. */
+  prefetch?: number;
+  /** Listen on this HTTP port instead of the config's (tests pass 0). */
+  httpPort?: number;
+}
+
+export interface CreateServiceOptions {
+  config: Config;
+  /** The message-signing secret (PROTOCOL §2). */
+  signKey: string;
+  logger?: Logger;
+  tuning?: ServiceTuning;
+}
+
+export type Service = Awaited<ReturnType<typeof createService>>;
+
+/**
+ * Wires the parts: database (migrated), chain RPC and watcher, deposit tracker, RabbitMQ consumers, the
+ * outbox relay, and HTTP. `start()` returns once everything runs; `stop()` drains and closes.
+ */
+export async function createService(options: CreateServiceOptions) {
+  const { config, signKey } = options;
+  const logger = options.logger ?? createLogger();
+  const tuning = options.tuning ?? {};
+  if (!signKey)
+    throw new PaymentError('no_sign_key', 'no signing secret: pass --key SECRET or set PAYMENT_SIGN_KEY');
+
+  const store = await createDatabase(config.db, logger);
+  try {
+    await migrateToLatest(store.db);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+
+  const rpc = createChainRpc({ rpcUrl: config.chain.rpcUrl });
+  const broker = createBroker({ logger }, { url: config.rmq.url, rmq: config.rmq });
+  const relay = createOutboxRelay({ logger }, { db: store.db, broker });
+  const tracker = createDepositTracker({
+    logger,
+    chain: config.chain.name,
+    tokens: config.chain.tokens,
+    confirmHeight: config.chain.confirmHeight,
+    topupResp: config.rmq.topupResp,
+    signKey,
+    afterCommit: () => relay.notify(),
+  });
+  const watcher = createBlockWatcher({
+    logger,
+    db: store.db,
+    rpc,
+    chain: config.chain.name,
+    wsUrl: config.chain.wsUrl,
+    tokenAddresses: config.chain.tokens.map((t) => t.addressLc as Hex),
+    confirmHeight: config.chain.confirmHeight,
+    sink: tracker,
+    tuning: tuning.watcher,
+  });
+  const topupHandler = createTopupHandler({
+    logger,
+    db: store.db,
+    config,
+    signKey,
+    afterCommit: () => relay.notify(),
+  });
+  const http = createHttpServer({
+    logger,
+    host: config.http.host,
+    port: tuning.httpPort ?? config.http.port,
+    readiness: {
+      database: async () => {
+        await store.ping();
+        return undefined;
+      },
+      broker: async () => (broker.isConnected() ? undefined : 'not connected'),
+      node: async () => {
+        await rpc.getBlockNumber();
+        return undefined;
+      },
+      watcher: async () => {
+        const s = watcher.status();
+        if (s.caughtUp) return undefined;
+        return s.backfilling
+          ? `backfilling (block ${s.tip ?? '?'} of ${s.nodeHead ?? '?'})`
+          : `behind the head by ${s.lag ?? '?'} blocks`;
+      },
+    },
+  });
+  const consumers: { close(): Promise<void> }[] = [];
+  let httpAddress: { host: string; port: number } | undefined;
+  let stopped = false;
+
+  async function checkChainId() {
+    if (config.chain.chainId === undefined) return;
+    const actual = await rpc.getChainId();
+    if (actual !== config.chain.chainId) {
+      throw new PaymentError(
+        'chain_id_mismatch',
+        `eth_config.chainId is ${config.chain.chainId} but the node at ${config.chain.rpcUrl} is on chain ${actual}`,
+      );
+    }
+  }
+
+  return {
+    db: store.db,
+    watcher,
+    relay,
+    broker,
+    logger,
+    httpAddress: () => httpAddress,
+    async start() {
+      try {
+        await checkChainId();
+      } catch (err) {
+        await this.stop();
+        throw err;
+      }
+      httpAddress = await http.start();
+      relay.start();
+      watcher.start();
+      consumers.push(broker.createConsumer(config.rmq.topup, topupHandler, { prefetch: tuning.prefetch }));
+      logger.info(
+        {
+          chain: config.chain.name,
+          confirmHeight: config.chain.confirmHeight,
+          tokens: config.chain.tokens.map((t) => `${t.symbol}@${t.addressLc}`),
+          db: config.db.driver,
+        },
+        'service started',
+      );
+    },
+    /** Stops taking messages, finishes what is in flight, flushes the outbox if it can, closes everything. */
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      const steps: [string, () => Promise<unknown>][] = [
+        ['consumers', () => Promise.all(consumers.map((c) => c.close()))],
+        ['watcher', () => watcher.stop()],
+        [
+          'outbox',
+          async () => {
+            if (broker.isConnected()) await relay.flush(3_000);
+            await relay.stop();
+          },
+        ],
+        ['broker', () => broker.close()],
+        ['http', () => http.stop()],
+        ['database', () => store.close()],
+      ];
+      for (const [name, step] of steps) {
+        try {
+          await step();
+        } catch (err) {
+          logger.warn({ err: errorMessage(err), part: name }, 'error while stopping');
+        }
+      }
+      logger.info('service stopped');
+    },
+  };
+}
