@@ -135,6 +135,10 @@ export async function createService(options: CreateServiceOptions) {
       relay.start();
       watcher.start();
       consumers.push(broker.createConsumer(config.rmq.topup, topupHandler, { prefetch: tuning.prefetch }));
+      // Requests published before the queues exist would be dropped by the broker: give it a moment to
+      // declare them. A broker that is down does not stop the start: deposits are recorded meanwhile.
+      if (!(await broker.waitReady(5_000)))
+        logger.warn('RabbitMQ not reachable yet; retrying in the background');
       logger.info(
         {
           chain: config.chain.name,

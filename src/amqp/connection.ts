@@ -92,7 +92,10 @@ export function createBroker(common: { logger: Logger }, options: BrokerOptions)
             await ch.close().catch(() => {});
           }
           topologyDeclared = true;
-          logger.info({ queues: topology.queues.length, exchanges: topology.exchanges.length }, 'topology declared');
+          logger.info(
+            { queues: topology.queues.length, exchanges: topology.exchanges.length },
+            'topology declared',
+          );
           events.emit('connected');
           return;
         } catch (err) {
@@ -136,8 +139,15 @@ export function createBroker(common: { logger: Logger }, options: BrokerOptions)
     return isConnected();
   }
 
-  function createConsumer(queue: QueueConfig, handler: MessageHandler, consumerOptions: ConsumerOptions = {}) {
-    const consumer = new QueueConsumer({ logger }, { connection, publisher, queue, handler, options: consumerOptions });
+  function createConsumer(
+    queue: QueueConfig,
+    handler: MessageHandler,
+    consumerOptions: ConsumerOptions = {},
+  ) {
+    const consumer = new QueueConsumer(
+      { logger },
+      { connection, publisher, queue, handler, options: consumerOptions },
+    );
     consumers.add(consumer);
     consumer.start();
     return {

@@ -46,7 +46,14 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000
 
 describe('consumer', () => {
   it('declares the whole topology, the .dlq queues included', async () => {
-    for (const q of [queues.topup, queues.withdraw, queues.pay, queues.topupResp, queues.withdrawResp, queues.payResp]) {
+    for (const q of [
+      queues.topup,
+      queues.withdraw,
+      queues.pay,
+      queues.topupResp,
+      queues.withdrawResp,
+      queues.payResp,
+    ]) {
       expect(await biz.queueMessageCount(q.queue)).toBe(0);
     }
     for (const q of [queues.topup, queues.withdraw, queues.pay]) {

@@ -196,7 +196,9 @@ export class QueueConsumer {
     if (outcome === undefined) return;
     if (outcome !== 'ack') {
       const reason = outcome.deadLetter;
-      const moved = await this.#retry(ch, msg, 'dead-letter publish', () => this.#deadLetter(msg, raw, reason));
+      const moved = await this.#retry(ch, msg, 'dead-letter publish', () =>
+        this.#deadLetter(msg, raw, reason),
+      );
       if (moved === undefined) return;
       this.#logger.warn(
         { reason, messageId: msg.messageId, bytes: raw.length, dlq: dlqName(this.queue) },
@@ -211,8 +213,14 @@ export class QueueConsumer {
    * Runs `attempt` until it succeeds, waiting longer after each failure, so a database outage neither
    * loses the message nor spins it through the queue. Gives up (undefined) when the consumer closes
    * (the message is requeued) or when the delivery's channel is gone (the broker redelivers it).
+   * `attempt` must not resolve to undefined.
    */
-  async #retry<T>(ch: Channel, msg: AsyncMessage, what: string, attempt: () => Promise<T>): Promise<T | undefined> {
+  async #retry<T extends {}>(
+    ch: Channel,
+    msg: AsyncMessage,
+    what: string,
+    attempt: () => Promise<T>,
+  ): Promise<T | undefined> {
     for (let failures = 0; ; ) {
       if (this.#closing) {
         settle(ch, msg, 'requeue', this.#logger);
@@ -230,15 +238,13 @@ export class QueueConsumer {
     }
   }
 
-  async #deadLetter(msg: AsyncMessage, raw: Buffer, reason: string): Promise<void> {
+  async #deadLetter(msg: AsyncMessage, raw: Buffer, reason: string): Promise<true> {
     const dlq = dlqName(this.queue);
     // Declared with the topology, but a queue deleted by hand would make the broker drop the copy
     // silently (this publish cannot be matched to a basic.return), so make sure it exists; rare path.
-    console.log('declare');
     await this.#deps.connection.queueDeclare({ queue: dlq, durable: true });
-    console.log('publish', deadLetterEnvelope(msg, dlq, reason));
     await this.#deps.publisher.publishRaw(deadLetterEnvelope(msg, dlq, reason), raw);
-    console.log('published');
+    return true;
   }
 }
 
@@ -283,7 +289,15 @@ function toIncoming(msg: AsyncMessage, raw: Buffer): IncomingMessage {
     durable: _durable,
     ...properties
   } = msg;
-  return { body: raw.toString('utf8'), raw, properties, headers: headers ?? {}, exchange, routingKey, redelivered };
+  return {
+    body: raw.toString('utf8'),
+    raw,
+    properties,
+    headers: headers ?? {},
+    exchange,
+    routingKey,
+    redelivered,
+  };
 }
 
 function settle(ch: Channel, msg: AsyncMessage, how: 'ack' | 'requeue', logger: Logger): void {

@@ -7,4 +7,4 @@ export {
   REJECT_REASON_HEADER,
 } from './consumer.js';
 export type { PublishOptions } from './publisher.js';
-export { dlqName, describeTopology, requestQueues, responseQueues, type Topology } from './topology.js';
+export { describeTopology, dlqName, requestQueues, responseQueues, type Topology } from './topology.js';

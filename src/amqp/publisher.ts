@@ -42,7 +42,12 @@ export function createConfirmedPublisher(
   const returned = new Set<string>();
   publisher.on('basic.return', (msg: ReturnedMessage) => {
     logger.warn(
-      { exchange: msg.exchange, routingKey: msg.routingKey, replyText: msg.replyText, messageId: msg.messageId },
+      {
+        exchange: msg.exchange,
+        routingKey: msg.routingKey,
+        replyText: msg.replyText,
+        messageId: msg.messageId,
+      },
       'message returned unroutable; re-declaring topology',
     );
     if (msg.messageId !== undefined && awaiting.has(msg.messageId)) returned.add(msg.messageId);

@@ -25,7 +25,10 @@ export function keepRawBodies(ch: Channel): void {
   const internals = ch as unknown as ChannelInternals;
   const onHeader = internals._onHeader;
   if (typeof onHeader !== 'function') {
-    throw new PaymentError('amqp_raw_body', 'rabbitmq-client has no Channel._onHeader: cannot keep raw bodies');
+    throw new PaymentError(
+      'amqp_raw_body',
+      'rabbitmq-client has no Channel._onHeader: cannot keep raw bodies',
+    );
   }
   internals._onHeader = function (this: unknown, frame: HeaderFrame) {
     if (frame.fields.contentEncoding == null) frame.fields.contentEncoding = RAW_MARKER;

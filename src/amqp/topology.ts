@@ -36,7 +36,8 @@ export function describeTopology(rmq: Config['rmq']): Topology {
 
 /** Idempotent: declaring what exists with the same flags is a no-op for the broker. */
 export async function declareTopology(ch: Channel, topology: Topology): Promise<void> {
-  for (const exchange of topology.exchanges) await ch.exchangeDeclare({ exchange, type: 'direct', durable: true });
+  for (const exchange of topology.exchanges)
+    await ch.exchangeDeclare({ exchange, type: 'direct', durable: true });
   for (const queue of topology.queues) await ch.queueDeclare({ queue, durable: true });
   for (const binding of topology.bindings) await ch.queueBind(binding);
 }
@@ -46,7 +47,11 @@ export function queueTopology(queue: QueueConfig, withDlq: boolean): Topology {
   return {
     queues: withDlq ? [queue.queue, dlqName(queue.queue)] : [queue.queue],
     exchanges: [queue.exchange],
-    bindings: queue.routing.map((routingKey) => ({ queue: queue.queue, exchange: queue.exchange, routingKey })),
+    bindings: queue.routing.map((routingKey) => ({
+      queue: queue.queue,
+      exchange: queue.exchange,
+      routingKey,
+    })),
   };
 }
 

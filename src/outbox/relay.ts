@@ -161,7 +161,9 @@ export function createOutboxRelay(common: { logger: Logger }, deps: OutboxRelayD
       if (result.failed) {
         failures++;
         // While disconnected, wait for the reconnect (or the poll) rather than a growing backoff.
-        const wait = broker.isConnected() ? Math.min(MIN_BACKOFF_MS * 2 ** (failures - 1), MAX_BACKOFF_MS) : pollMs;
+        const wait = broker.isConnected()
+          ? Math.min(MIN_BACKOFF_MS * 2 ** (failures - 1), MAX_BACKOFF_MS)
+          : pollMs;
         wakeRequested = false;
         backingOff = true;
         await idle(wait);

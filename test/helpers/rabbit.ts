@@ -166,7 +166,8 @@ export async function createBusinessClient(url: string = TEST_AMQP_URL): Promise
 
       const collector: Collector = {
         messages,
-        waitFor: (predicate, timeoutMs = 10_000) => until(() => messages.find(predicate), timeoutMs, 'a message'),
+        waitFor: (predicate, timeoutMs = 10_000) =>
+          until(() => messages.find(predicate), timeoutMs, 'a message'),
         waitForCount: (n, timeoutMs = 10_000) =>
           until(() => (messages.length >= n ? messages : undefined), timeoutMs, `${n} messages`),
         async stop() {
