@@ -175,7 +175,10 @@ export class QueueConsumer {
 
   #onMessage(ch: Channel, msg: AsyncMessage): void {
     // Delivered between our basic.cancel and its reply: put it back for the next run.
-    if (this.#closing) return settle(ch, msg, 'requeue', this.#logger);
+    if (this.#closing) {
+      settle(ch, msg, 'requeue', this.#logger);
+      return;
+    }
     const job = this.#process(ch, msg)
       .catch((err) => this.#logger.error({ err: errorMessage(err) }, 'message processing failed'))
       .finally(() => this.#inFlight.delete(job));

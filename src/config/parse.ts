@@ -17,6 +17,8 @@ export const CONFIG_DEFAULTS = {
   ] as readonly TokenConfig[],
   httpAddr: '127.0.0.1:8080',
   signWindowS: 86_400,
+  maxFeeGwei: 500,
+  replaceAfterBlocks: 5,
   mysql: { host: '127.0.0.1', port: 3306, password: '', maxOpenConns: 20, connMaxLifeS: 120 },
 } as const;
 
@@ -170,9 +172,26 @@ function parseChain(c: Checker, obj: Json): Omit<Config['chain'], 'tokens'> | un
   const collectionAddressLc = hasCollection
     ? (toAddressLc(rawCollection) ?? c.problem('eth_config.collectionAddress', rawCollection, ADDRESS))
     : undefined;
+  // Payout fee cap and replacement delay: optional, with defaults (not in v2).
+  const maxFeeGwei = given(obj, 'maxFeeGwei')
+    ? c.integer('eth_config.maxFeeGwei', field(obj, 'maxFeeGwei'), 1, 1_000_000, 'a whole number of gwei from 1')
+    : CONFIG_DEFAULTS.maxFeeGwei;
+  const replaceAfterBlocks = given(obj, 'replaceAfterBlocks')
+    ? c.integer('eth_config.replaceAfterBlocks', field(obj, 'replaceAfterBlocks'), 1, 10_000, 'a positive integer')
+    : CONFIG_DEFAULTS.replaceAfterBlocks;
   if (!rpcUrl || !wsUrl || confirmHeight === undefined || !chainIdOk) return undefined;
   if (hasCollection && !collectionAddressLc) return undefined;
-  return { name: CONFIG_DEFAULTS.chainName, chainId, rpcUrl, wsUrl, confirmHeight, collectionAddressLc };
+  if (maxFeeGwei === undefined || replaceAfterBlocks === undefined) return undefined;
+  return {
+    name: CONFIG_DEFAULTS.chainName,
+    chainId,
+    rpcUrl,
+    wsUrl,
+    confirmHeight,
+    collectionAddressLc,
+    maxFeePerGasWei: BigInt(maxFeeGwei) * 1_000_000_000n,
+    replaceAfterBlocks,
+  };
 }
 
 /** `host:port`, `[v6]:port`, or `:port` (all interfaces, as in Go). */

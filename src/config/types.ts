@@ -55,6 +55,10 @@ export interface Config {
     tokens: TokenConfig[];
     /** Lowercase collection (hot) wallet address, when configured. */
     collectionAddressLc: `0x${string}` | undefined;
+    /** Payout fee cap: maxFeePerGas (or the legacy gas price) never goes above it (`eth_config.maxFeeGwei`). */
+    maxFeePerGasWei: bigint;
+    /** A payout not mined after this many blocks is replaced with higher fees (`eth_config.replaceAfterBlocks`). */
+    replaceAfterBlocks: number;
   };
   db: DbConfig;
   http: { host: string; port: number };

@@ -109,6 +109,8 @@ export async function startDevnet(logger: Logger, dataDirInput = './data'): Prom
         confirmHeight: DEVNET_CONFIRM_HEIGHT,
         tokens: [{ symbol: 'USDT', addressLc: tokenAddress.toLowerCase() as Hex, decimals: 6 }],
         collectionAddressLc: undefined,
+        maxFeePerGasWei: 500n * 10n ** 9n,
+        replaceAfterBlocks: 5,
       },
       db: { driver: 'sqlite', file: join(dataDir, 'payment.sqlite') },
       http: { host: '127.0.0.1', port: 8080 },

@@ -56,11 +56,24 @@ export interface OutboxTable {
   sent_at: number | null;
 }
 
+/** The key vault: private keys encrypted under PAYMENT_MASTER_KEY (src/vault/). */
+export interface WalletTable {
+  /** Lowercase 0x-address; also the associated data its key is encrypted with. */
+  address: string;
+  /** `v1:<nonce hex>:<ciphertext hex>:<tag hex>` (AES-256-GCM); never a plaintext key. */
+  encrypted_key: string;
+  created_at: number;
+}
+
 export interface Database {
   watched_addresses: WatchedAddressTable;
   deposits: DepositTable;
   chain_blocks: ChainBlockTable;
   outbox: OutboxTable;
+  wallets: WalletTable;
+  payouts: PayoutTable;
+  payout_txs: PayoutTxTable;
+  sender_nonces: SenderNonceTable;
 }
 
 export type DepositRow = Selectable<DepositTable>;
@@ -68,3 +81,60 @@ export type NewDeposit = Insertable<DepositTable>;
 export type DepositUpdate = Updateable<DepositTable>;
 export type OutboxRow = Selectable<OutboxTable>;
 export type NewOutbox = Insertable<OutboxTable>;
+
+export type PayoutState = 'accepted' | 'signed' | 'sent' | 'mined' | 'confirmed' | 'failed';
+
+/** A withdrawal or payment (PROTOCOL §5), keyed by its queue_id. */
+export interface PayoutTable {
+  queue_id: string;
+  kind: 'withdraw' | 'pay';
+  order_id: string | null;
+  chain: string;
+  symbol: string;
+  token_address: string;
+  /** The wallet the request asked to pay from. */
+  from_address: string;
+  to_address: string;
+  amount_raw: string;
+  /** The amount as a normalised decimal, for the response. */
+  amount_text: string;
+  state: PayoutState;
+  /** The wallet that pays (from_address or the collection wallet), once chosen. */
+  sender: string | null;
+  nonce: number | null;
+  gas_limit: string | null;
+  /** Hash of the latest transaction sent, or of the one mined. */
+  tx_hash: string | null;
+  /** Head block when the latest transaction was broadcast: replacement timing. */
+  last_sent_block: number | null;
+  mined_block: number | null;
+  mined_block_hash: string | null;
+  /** 1 when the mined transaction reverted. */
+  reverted: number;
+  fee_wei: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Every transaction signed for a payout: the first, and each replacement with the same nonce. */
+export interface PayoutTxTable {
+  tx_hash: string;
+  queue_id: string;
+  sender: string;
+  nonce: number;
+  raw_tx: string;
+  max_fee_per_gas: string | null;
+  max_priority_fee_per_gas: string | null;
+  gas_price: string | null;
+  created_at: number;
+}
+
+export interface SenderNonceTable {
+  address: string;
+  next_nonce: number;
+}
+
+export type PayoutRow = Selectable<PayoutTable>;
+export type PayoutTxRow = Selectable<PayoutTxTable>;

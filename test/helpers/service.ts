@@ -21,6 +21,9 @@ export interface TestConfigOptions {
   confirmHeight?: number;
   rpcUrl?: string;
   wsUrl?: string;
+  collectionAddressLc?: Hex;
+  maxFeePerGasWei?: bigint;
+  replaceAfterBlocks?: number;
 }
 
 export function testConfig(options: TestConfigOptions): Config {
@@ -33,7 +36,9 @@ export function testConfig(options: TestConfigOptions): Config {
       wsUrl: options.wsUrl ?? options.chain.anvil.wsUrl,
       confirmHeight: options.confirmHeight ?? 3,
       tokens: [{ symbol: 'USDT', addressLc: options.chain.token.toLowerCase() as Hex, decimals: 6 }],
-      collectionAddressLc: undefined,
+      collectionAddressLc: options.collectionAddressLc,
+      maxFeePerGasWei: options.maxFeePerGasWei ?? 500n * 10n ** 9n,
+      replaceAfterBlocks: options.replaceAfterBlocks ?? 3,
     },
     db: options.db,
     http: { host: '127.0.0.1', port: 0 },

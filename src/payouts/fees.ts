@@ -1,0 +1,61 @@
+import type { PublicClient } from 'viem';
+
+/** The fee fields of a transaction: EIP-1559, or a legacy gas price on chains without it. */
+export type Fees =
+  | { type: 'eip1559'; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
+  | { type: 'legacy'; gasPrice: bigint };
+
+const GWEI = 1_000_000_000n;
+/** Floor for the tip: nodes refuse or starve transactions with none. */
+const MIN_PRIORITY = GWEI / 10n;
+
+/**
+ * Fees from the node's fee history: the next block's base fee doubled (room for six full blocks of
+ * rises) plus the median tip of recent blocks, never above `cap`. A chain whose blocks have no base
+ * fee gets a legacy gas price.
+ */
+export async function suggestFees(client: PublicClient, cap: bigint): Promise<Fees> {
+  const history = await client.getFeeHistory({ blockCount: 5, rewardPercentiles: [50] });
+  const baseFee = history.baseFeePerGas.at(-1);
+  if (baseFee === undefined || history.baseFeePerGas.every((b) => b === 0n)) {
+    return { type: 'legacy', gasPrice: min(await client.getGasPrice(), cap) };
+  }
+  const tips = (history.reward ?? []).map((r) => r[0] ?? 0n).filter((t) => t > 0n).sort(compare);
+  const medianTip = tips.length ? tips[Math.floor(tips.length / 2)]! : GWEI;
+  const priority = max(medianTip, MIN_PRIORITY);
+  const maxFee = min(baseFee * 2n + priority, cap);
+  return { type: 'eip1559', maxFeePerGas: maxFee, maxPriorityFeePerGas: min(priority, maxFee) };
+}
+
+/**
+ * Fees for a replacement: each field at least 10% (plus 1 wei) above the old one, which nodes require,
+ * or today's suggestion if higher; capped. Undefined when the cap leaves no room for a valid bump.
+ */
+export function bumpFees(old: Fees, current: Fees, cap: bigint): Fees | undefined {
+  const up = (v: bigint) => v + v / 10n + 1n;
+  if (old.type === 'legacy') {
+    const currentPrice = current.type === 'legacy' ? current.gasPrice : current.maxFeePerGas;
+    const gasPrice = min(max(up(old.gasPrice), currentPrice), cap);
+    return gasPrice >= up(old.gasPrice) ? { type: 'legacy', gasPrice } : undefined;
+  }
+  const cur = current.type === 'eip1559' ? current : { maxFeePerGas: current.gasPrice, maxPriorityFeePerGas: 0n };
+  const maxFeePerGas = min(max(up(old.maxFeePerGas), cur.maxFeePerGas), cap);
+  const maxPriorityFeePerGas = min(max(up(old.maxPriorityFeePerGas), cur.maxPriorityFeePerGas), maxFeePerGas);
+  if (maxFeePerGas < up(old.maxFeePerGas) || maxPriorityFeePerGas < up(old.maxPriorityFeePerGas)) return undefined;
+  return { type: 'eip1559', maxFeePerGas, maxPriorityFeePerGas };
+}
+
+/** The most a transaction with these fees can cost per unit of gas. */
+export function maxGasPrice(fees: Fees): bigint {
+  return fees.type === 'legacy' ? fees.gasPrice : fees.maxFeePerGas;
+}
+
+function min(a: bigint, b: bigint) {
+  return a < b ? a : b;
+}
+function max(a: bigint, b: bigint) {
+  return a > b ? a : b;
+}
+function compare(a: bigint, b: bigint) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,117 @@
+import type { Kysely } from 'kysely';
+import type { HandlerOutcome, IncomingMessage } from '../amqp/consumer.js';
+import type { Config } from '../config/types.js';
+import type { Logger } from '../internal/logger.js';
+import { enqueueOutbox } from '../outbox/enqueue.js';
+import { validatePay, validateWithdraw } from '../protocol/messages.js';
+import { insertIgnore } from '../store/insert-ignore.js';
+import type { Database, PayoutTable } from '../store/schema.js';
+import { failure, payoutResponse } from './respond.js';
+
+export interface CreatePayoutRequestHandlerOptions {
+  logger: Logger;
+  db: Kysely<Database>;
+  config: Config;
+  signKey: string;
+  kind: 'withdraw' | 'pay';
+  /** After a commit: wake the outbox relay and the payout worker. */
+  afterCommit?: () => void;
+}
+
+/**
+ * A withdraw or pay request. Its queue_id is unique for ever: the row is inserted only if the id is new,
+ * so a repeated request causes nothing but a log line. A request that cannot be carried out is stored as
+ * failed together with its `status 0` answer; a valid one is stored `accepted` for the worker.
+ */
+export function createPayoutRequestHandler(options: CreatePayoutRequestHandlerOptions) {
+  const { db, config, signKey, kind } = options;
+  const logger = options.logger.child({ component: kind });
+  const validate = kind === 'pay' ? validatePay : validateWithdraw;
+
+  return async (msg: IncomingMessage): Promise<HandlerOutcome> => {
+    const result = validate(msg.body, {
+      secret: signKey,
+      signWindowS: config.signWindowS,
+      chainName: config.chain.name,
+      tokens: config.chain.tokens,
+      nowS: Math.floor(Date.now() / 1000),
+    });
+    if (result.kind === 'reject') {
+      logger.warn({ reason: result.reason }, `${kind} request rejected to the dead-letter queue`);
+      return { deadLetter: result.reason };
+    }
+    const now = Date.now();
+    let row: PayoutTable;
+    if (result.kind === 'refuse') {
+      const r = result.request;
+      row = {
+        queue_id: r.queueId,
+        kind,
+        order_id: r.type === 'pay' ? r.orderId : null,
+        chain: r.chain,
+        symbol: r.symbol,
+        token_address: '',
+        from_address: r.fromAddress.slice(0, 42),
+        to_address: r.toAddress.slice(0, 42),
+        amount_raw: '0',
+        amount_text: r.amountText.slice(0, 100),
+        state: 'failed',
+        error_code: result.code,
+        error_message: result.message.slice(0, 1000),
+        ...emptyProgress,
+        created_at: now,
+        updated_at: now,
+      };
+    } else {
+      const r = result.request;
+      row = {
+        queue_id: r.queueId,
+        kind,
+        order_id: r.type === 'pay' ? r.orderId : null,
+        chain: config.chain.name,
+        symbol: r.token.symbol,
+        token_address: r.token.addressLc,
+        from_address: r.fromAddressLc,
+        to_address: r.toAddressLc,
+        amount_raw: r.amountRaw.toString(),
+        amount_text: r.amountText,
+        state: 'accepted',
+        error_code: null,
+        error_message: null,
+        ...emptyProgress,
+        created_at: now,
+        updated_at: now,
+      };
+    }
+    const queueId = row.queue_id;
+    const inserted = await db.transaction().execute(async (trx) => {
+      const n = await insertIgnore(trx, 'payouts', row);
+      if (n > 0 && row.state === 'failed') {
+        await enqueueOutbox(trx, [
+          payoutResponse(config.rmq, signKey, row, failure(result.kind === 'refuse' ? result.code : 'reverted', row.error_message ?? '')),
+        ]);
+      }
+      return n > 0;
+    });
+    if (!inserted) {
+      logger.warn({ queueId }, `${kind} request with a queue_id seen before: ignored`);
+      return 'ack';
+    }
+    if (row.state === 'failed') logger.warn({ queueId, code: row.error_code, reason: row.error_message }, `${kind} refused`);
+    else logger.info({ queueId, to: row.to_address, amount: row.amount_text }, `${kind} accepted`);
+    options.afterCommit?.();
+    return 'ack';
+  };
+}
+
+const emptyProgress = {
+  sender: null,
+  nonce: null,
+  gas_limit: null,
+  tx_hash: null,
+  last_sent_block: null,
+  mined_block: null,
+  mined_block_hash: null,
+  reverted: 0,
+  fee_wei: null,
+} as const;

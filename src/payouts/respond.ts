@@ -1,0 +1,36 @@
+import type { Config } from '../config/types.js';
+import type { OutboxMessage } from '../outbox/enqueue.js';
+import type { ErrorCode } from '../protocol/errors.js';
+import { payResponse, type PayoutOutcome, withdrawResponse } from '../protocol/responses.js';
+import type { PayoutRow } from '../store/schema.js';
+
+/** The one response of a payout, as an outbox row: `status 1`, or `status 0` with its error. */
+export function payoutResponse(
+  rmq: Config['rmq'],
+  signKey: string,
+  row: Pick<
+    PayoutRow,
+    'queue_id' | 'kind' | 'order_id' | 'chain' | 'symbol' | 'amount_text' | 'tx_hash' | 'sender' | 'from_address' | 'to_address' | 'fee_wei'
+  >,
+  outcome: PayoutOutcome,
+): OutboxMessage {
+  const queue = row.kind === 'pay' ? rmq.payResp : rmq.withdrawResp;
+  const input = {
+    queueId: row.queue_id,
+    amountText: row.amount_text,
+    chain: row.chain,
+    symbol: row.symbol,
+    txHash: row.tx_hash ?? '',
+    fromAddress: row.sender ?? row.from_address,
+    toAddress: row.to_address,
+    feeWei: BigInt(row.fee_wei ?? '0'),
+    ...outcome,
+  };
+  const body =
+    row.kind === 'pay' ? payResponse({ ...input, orderId: row.order_id ?? '' }, signKey) : withdrawResponse(input, signKey);
+  return { topic: row.kind, exchange: queue.exchange, routingKey: queue.routing[0]!, body };
+}
+
+export function failure(error: ErrorCode, errorMessage: string): PayoutOutcome {
+  return { status: 0, error, errorMessage };
+}

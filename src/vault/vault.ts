@@ -1,0 +1,172 @@
+import { secp256k1 } from '@noble/curves/secp256k1';
+import type { Kysely } from 'kysely';
+import {
+  bytesToHex,
+  type Hex,
+  keccak256,
+  numberToHex,
+  publicKeyToAddress,
+  serializeTransaction,
+  type TransactionSerializable,
+} from 'viem';
+import { PaymentError } from '../internal/errors.js';
+import { insertIgnore } from '../store/insert-ignore.js';
+import type { Database } from '../store/schema.js';
+import { decodeHex32, decryptPrivateKey, encryptPrivateKey } from './crypto.js';
+import type { MasterKey } from './master-key.js';
+
+export interface VaultOptions {
+  db: Kysely<Database>;
+  masterKey: MasterKey;
+  /** Unix ms, for `created_at`. */
+  now?: () => number;
+}
+
+export interface Vault {
+  /** Stores a hex private key (with or without 0x); resolves to its lowercase address. Idempotent. */
+  importKey(hex: string): Promise<Hex>;
+  /** Creates and stores a random key; resolves to its lowercase address. */
+  newKey(): Promise<Hex>;
+  /** Every stored address, lowercase, oldest first. */
+  list(): Promise<Hex[]>;
+  /** Whether the vault holds the key of this address. */
+  has(addressLc: string): Promise<boolean>;
+  /** Decrypts one stored key (none stored: nothing to check); master_key_wrong when it does not open. */
+  verifyMasterKey(): Promise<void>;
+  /** The signed, serialized transaction (ready for eth_sendRawTransaction) from this address's key. */
+  signTransaction(addressLc: string, tx: TransactionSerializable): Promise<Hex>;
+}
+
+/**
+ * The key vault. Keys live encrypted in `wallets`; one is decrypted into a Uint8Array only for the
+ * moment of a signature and zeroed right after, and never becomes a string. (noble-curves keeps its
+ * own short-lived copies while signing, a bigint among them; JavaScript gives no way to wipe those.)
+ */
+export function createVault({ db, masterKey, now = Date.now }: VaultOptions): Vault {
+  // Addresses known to be stored. Only hits are cached: a miss asks the database, so a key added by
+  // `wallet import` while the service runs is found without a restart.
+  const known = new Set<string>();
+  let verified = false;
+
+  const findRow = (address: string) =>
+    db.selectFrom('wallets').select('encrypted_key').where('address', '=', address).executeTakeFirst();
+
+  async function verifyMasterKey(): Promise<void> {
+    const row = await db
+      .selectFrom('wallets')
+      .select(['address', 'encrypted_key'])
+      .orderBy('address')
+      .limit(1)
+      .executeTakeFirst();
+    if (row) decryptPrivateKey(masterKey, row.address, row.encrypted_key).fill(0);
+    verified = true;
+  }
+
+  /** Stores `keyBytes` (which the caller zeroes). */
+  async function store(keyBytes: Uint8Array): Promise<Hex> {
+    const address = addressOf(keyBytes);
+    // Never write a key under another master key than the one already there: it could not be read back.
+    if (!verified) await verifyMasterKey();
+    const existing = await findRow(address);
+    if (existing) {
+      // Idempotent; and the stored row must open with this master key, or the import would lie.
+      decryptPrivateKey(masterKey, address, existing.encrypted_key).fill(0);
+    } else {
+      const encrypted_key = encryptPrivateKey(masterKey, address, keyBytes);
+      await insertIgnore(db, 'wallets', { address, encrypted_key, created_at: now() });
+    }
+    known.add(address);
+    return address;
+  }
+
+  return {
+    async importKey(hex) {
+      const keyBytes = parsePrivateKey(hex);
+      try {
+        return await store(keyBytes);
+      } finally {
+        keyBytes.fill(0);
+      }
+    },
+
+    async newKey() {
+      const keyBytes = secp256k1.utils.randomPrivateKey();
+      try {
+        return await store(keyBytes);
+      } finally {
+        keyBytes.fill(0);
+      }
+    },
+
+    list: () => listWallets(db),
+
+    async has(addressLc) {
+      const address = addressLc.toLowerCase();
+      if (known.has(address)) return true;
+      if (!(await findRow(address))) return false;
+      known.add(address);
+      return true;
+    },
+
+    verifyMasterKey,
+
+    async signTransaction(addressLc, tx) {
+      const address = addressLc.toLowerCase();
+      const row = await findRow(address);
+      if (!row) throw new PaymentError('wallet_unknown', `the vault holds no key for ${address}`);
+      // As viem does: a blob transaction is signed without its sidecars. Serialized before the key
+      // is decrypted, so a malformed transaction never touches it.
+      const signable = tx.type === 'eip4844' ? { ...tx, sidecars: false as const } : tx;
+      const hash = keccak256(serializeTransaction(signable), 'bytes');
+      const keyBytes = decryptPrivateKey(masterKey, address, row.encrypted_key);
+      let sig: { r: bigint; s: bigint; recovery: number };
+      try {
+        sig = secp256k1.sign(hash, keyBytes, { lowS: true });
+      } finally {
+        keyBytes.fill(0);
+      }
+      return serializeTransaction(tx, {
+        r: numberToHex(sig.r, { size: 32 }),
+        s: numberToHex(sig.s, { size: 32 }),
+        // `v` for legacy transactions (viem turns it into EIP-155's), yParity for typed ones.
+        v: sig.recovery ? 28n : 27n,
+        yParity: sig.recovery,
+      });
+    },
+  };
+}
+
+/** Every stored address, lowercase, oldest first; needs no master key (`wallet list`). */
+export async function listWallets(db: Kysely<Database>): Promise<Hex[]> {
+  const rows = await db.selectFrom('wallets').select('address').orderBy('created_at').orderBy('address').execute();
+  return rows.map((r) => r.address as Hex);
+}
+
+/**
+ * A hex private key, with or without 0x and surrounding whitespace, to 32 bytes the caller zeroes.
+ * The messages never echo the input.
+ */
+export function parsePrivateKey(hex: string): Uint8Array {
+  const text = hex.trim().replace(/^0x/i, '');
+  const bytes = decodeHex32(text);
+  if (!bytes) {
+    throw new PaymentError(
+      'private_key_invalid',
+      `not a private key: expected 64 hex characters (32 bytes), with or without 0x; found ${text.length} characters`,
+    );
+  }
+  if (!secp256k1.utils.isValidPrivateKey(bytes)) {
+    bytes.fill(0);
+    throw new PaymentError(
+      'private_key_invalid',
+      'not a valid secp256k1 private key: it must be above zero and below the curve order',
+    );
+  }
+  return bytes;
+}
+
+function addressOf(keyBytes: Uint8Array): Hex {
+  // The public key is not secret; hex is fine from here on.
+  const publicKey = bytesToHex(secp256k1.getPublicKey(keyBytes, false));
+  return publicKeyToAddress(publicKey).toLowerCase() as Hex;
+}
