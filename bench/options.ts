@@ -21,6 +21,8 @@ export interface BenchOptions {
   confirmHeight: number;
   /** Write a CPU profile of each service child into this folder (BENCH_PROFILE=dir). */
   profileDir: string | undefined;
+  /** Parts to run (BENCH_ONLY=ingest,latency,memory); default all. */
+  only: Set<string>;
 }
 
 function int(name: string, fallback: number): number {
@@ -47,5 +49,6 @@ export function benchOptions(): BenchOptions {
     latencyTransfersPerBlock: int('BENCH_LATENCY_TRANSFERS', 4),
     confirmHeight: int('BENCH_CONFIRM_HEIGHT', 12),
     profileDir: process.env.BENCH_PROFILE || undefined,
+    only: new Set((process.env.BENCH_ONLY || 'ingest,latency,payout,memory').split(',')),
   };
 }

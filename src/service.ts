@@ -8,12 +8,18 @@ import { createDepositTracker } from './deposits/tracker.js';
 import { errorMessage, PaymentError } from './internal/errors.js';
 import { createLogger, type Logger } from './internal/logger.js';
 import { createOutboxRelay } from './outbox/relay.js';
+import { createPayoutClient } from './payouts/chain.js';
+import { createPayoutEngine, type PayoutTuning } from './payouts/engine.js';
+import { createPayoutRequestHandler } from './payouts/requests.js';
 import { createHttpServer } from './server/http.js';
 import { createDatabase } from './store/db.js';
 import { migrateToLatest } from './store/migrate.js';
+import { parseMasterKey } from './vault/master-key.js';
+import { createVault } from './vault/vault.js';
 
 export interface ServiceTuning {
   watcher?: Partial<WatcherTuning>;
+  payouts?: Partial<PayoutTuning>;
   /** Unacknowledged messages a consumer may hold. */
   prefetch?: number;
   /** Listen on this HTTP port instead of the config's (tests pass 0). */
@@ -24,6 +30,8 @@ export interface CreateServiceOptions {
   config: Config;
   /** The message-signing secret (PROTOCOL §2). */
   signKey: string;
+  /** PAYMENT_MASTER_KEY: 64 hex characters (PROTOCOL §2). */
+  masterKey: string | undefined;
   logger?: Logger;
   tuning?: ServiceTuning;
 }
@@ -40,6 +48,7 @@ export async function createService(options: CreateServiceOptions) {
   const tuning = options.tuning ?? {};
   if (!signKey)
     throw new PaymentError('no_sign_key', 'no signing secret: pass --key SECRET or set PAYMENT_SIGN_KEY');
+  const masterKey = parseMasterKey(options.masterKey);
 
   const store = await createDatabase(config.db, logger);
   try {
@@ -49,7 +58,23 @@ export async function createService(options: CreateServiceOptions) {
     throw err;
   }
 
+  const vault = createVault({ db: store.db, masterKey });
+  try {
+    await vault.verifyMasterKey();
+    const collection = config.chain.collectionAddressLc;
+    if (collection && !(await vault.has(collection))) {
+      throw new PaymentError(
+        'collection_key_missing',
+        `eth_config.collectionAddress ${collection} is not in the vault: import its key with \`m2pool-payment wallet import\``,
+      );
+    }
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+
   const rpc = createChainRpc({ rpcUrl: config.chain.rpcUrl });
+  const chainId = config.chain.chainId ?? (await rpc.getChainId());
   const broker = createBroker({ logger }, { url: config.rmq.url, rmq: config.rmq });
   const relay = createOutboxRelay({ logger }, { db: store.db, broker });
   const tracker = createDepositTracker({
@@ -79,6 +104,31 @@ export async function createService(options: CreateServiceOptions) {
     signKey,
     afterCommit: () => relay.notify(),
   });
+  const payouts = createPayoutEngine({
+    logger,
+    db: store.db,
+    client: createPayoutClient(config.chain.rpcUrl),
+    config,
+    chainId,
+    signKey,
+    vault,
+    afterCommit: () => relay.notify(),
+    tuning: tuning.payouts,
+  });
+  watcher.onBlock(() => payouts.poke());
+  watcher.onReorg(() => payouts.poke(true));
+  const payoutHandler = (kind: 'withdraw' | 'pay') =>
+    createPayoutRequestHandler({
+      logger,
+      db: store.db,
+      config,
+      signKey,
+      kind,
+      afterCommit: () => {
+        relay.notify();
+        payouts.poke();
+      },
+    });
   const http = createHttpServer({
     logger,
     host: config.http.host,
@@ -120,6 +170,8 @@ export async function createService(options: CreateServiceOptions) {
   return {
     db: store.db,
     watcher,
+    payouts,
+    vault,
     relay,
     broker,
     logger,
@@ -134,7 +186,11 @@ export async function createService(options: CreateServiceOptions) {
       httpAddress = await http.start();
       relay.start();
       watcher.start();
-      consumers.push(broker.createConsumer(config.rmq.topup, topupHandler, { prefetch: tuning.prefetch }));
+      payouts.start();
+      const prefetch = { prefetch: tuning.prefetch };
+      consumers.push(broker.createConsumer(config.rmq.topup, topupHandler, prefetch));
+      consumers.push(broker.createConsumer(config.rmq.withdraw, payoutHandler('withdraw'), prefetch));
+      consumers.push(broker.createConsumer(config.rmq.pay, payoutHandler('pay'), prefetch));
       // Requests published before the queues exist would be dropped by the broker: give it a moment to
       // declare them. A broker that is down does not stop the start: deposits are recorded meanwhile.
       if (!(await broker.waitReady(5_000)))
@@ -155,6 +211,7 @@ export async function createService(options: CreateServiceOptions) {
       stopped = true;
       const steps: [string, () => Promise<unknown>][] = [
         ['consumers', () => Promise.all(consumers.map((c) => c.close()))],
+        ['payouts', () => payouts.stop()],
         ['watcher', () => watcher.stop()],
         [
           'outbox',

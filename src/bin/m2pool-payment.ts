@@ -4,6 +4,7 @@ import { normalizeLegacyFlags, resolveSignKey } from '../config/args.js';
 import { devListen, devTopup, devTransfer } from './dev.js';
 import { runSign } from './sign.js';
 import { runStart } from './start.js';
+import { runWallet, type WalletAction } from './wallet.js';
 
 const argv = normalizeLegacyFlags(process.argv);
 const program = new Command()
@@ -27,6 +28,27 @@ program
   .action(async (flags: { key?: string }) => {
     process.exitCode = await runSign(flags.key || resolveSignKey(argv, process.env));
   });
+
+const wallet = program
+  .command('wallet')
+  .description('the key vault: private keys stored encrypted under PAYMENT_MASTER_KEY');
+const walletCommands: [WalletAction, string][] = [
+  ['import', 'read one hex private key from standard input, store it encrypted, print its address'],
+  ['new', 'create a key, store it encrypted, print its address'],
+  ['list', 'print the stored addresses, never the keys'],
+];
+for (const [action, description] of walletCommands) {
+  wallet
+    .command(action)
+    .description(description)
+    .option(
+      '--config <path>',
+      'config file (default: CONFIG_PATH, else ./config.json; none: the devnet under ./data)',
+    )
+    .action(async (flags: { config?: string }) => {
+      process.exitCode = await runWallet(action, flags);
+    });
+}
 
 const dev = program
   .command('dev')

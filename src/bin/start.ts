@@ -9,6 +9,19 @@ import { errorMessage, PaymentError } from '../internal/errors.js';
 import { createLogger } from '../internal/logger.js';
 import { createService } from '../service.js';
 
+/**
+ * Where the configuration comes from: the file of --config or CONFIG_PATH (which must exist), else
+ * ./config.json when it exists, else the embedded devnet.
+ */
+export function resolveConfigSource(
+  flags: { config?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): { devnet: false; path: string } | { devnet: true } {
+  const explicit = Boolean(flags.config || env.CONFIG_PATH);
+  const path = resolveConfigPath(flags, env);
+  return !explicit && !existsSync(path) ? { devnet: true } : { devnet: false, path };
+}
+
 export interface StartFlags {
   config?: string;
   key?: string;
@@ -24,19 +37,18 @@ const STOP_DEADLINE_MS = 10_000;
 export async function runStart(flags: StartFlags, argv: readonly string[]): Promise<number> {
   const logger = createLogger();
   const env = process.env;
-  const explicit = Boolean(flags.config || env.CONFIG_PATH);
-  const path = resolveConfigPath(flags, env);
+  const source = resolveConfigSource(flags, env);
   let config: Config;
   let signKey = flags.key || resolveSignKey(argv, env);
   let devnet: Devnet | undefined;
   try {
-    if (!explicit && !existsSync(path)) {
+    if (source.devnet) {
       logger.info('no config file: starting the embedded devnet (anvil, test USDT, SQLite under ./data)');
       devnet = await startDevnet(logger);
       config = devnet.config;
       signKey ??= devnet.state.signKey;
     } else {
-      config = loadConfig({ path, env });
+      config = loadConfig({ path: source.path, env });
     }
   } catch (err) {
     return reportStartError(err);
@@ -49,7 +61,7 @@ export async function runStart(flags: StartFlags, argv: readonly string[]): Prom
 
   let service: Awaited<ReturnType<typeof createService>> | undefined;
   try {
-    service = await createService({ config, signKey, logger });
+    service = await createService({ config, signKey, masterKey: devnet?.state.masterKey ?? env.PAYMENT_MASTER_KEY, logger });
     await service.start();
   } catch (err) {
     await service?.stop();
@@ -87,7 +99,8 @@ export async function runStart(flags: StartFlags, argv: readonly string[]): Prom
   });
 }
 
-function reportStartError(err: unknown): number {
+/** Prints a failure to start (every config problem on its own line); resolves to the exit code. */
+export function reportStartError(err: unknown): number {
   if (err instanceof ConfigError) {
     console.error('error: the configuration is not valid:');
     for (const line of err.problems) console.error(`  ${line}`);

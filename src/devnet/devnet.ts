@@ -5,7 +5,7 @@ import { createPublicClient, createWalletClient, type Hex, http } from 'viem';
 import { mnemonicToAccount } from 'viem/accounts';
 import { type AnvilInstance, findFreePort, startAnvil } from '../chain/anvil.js';
 import { testTokenArtifact, testUsdtAbi } from '../chain/token.js';
-import type { Config, QueueConfig } from '../config/types.js';
+import type { Config, QueueConfig, SqliteDbConfig } from '../config/types.js';
 import type { Logger } from '../internal/logger.js';
 
 /** anvil's well-known development mnemonic: its accounts hold test ether only. */
@@ -50,6 +50,11 @@ export function devnetRmq(url = 'amqp://guest:guest@127.0.0.1:5672'): Config['rm
 
 export function devnetAccount(index: number) {
   return mnemonicToAccount(DEVNET_MNEMONIC, { addressIndex: index });
+}
+
+/** The devnet's database, for the service and for the `wallet` commands. */
+export function devnetDbConfig(dataDir: string): SqliteDbConfig {
+  return { driver: 'sqlite', file: join(resolve(dataDir), 'payment.sqlite') };
 }
 
 export function loadDevnetState(dataDir: string): DevnetState | undefined {
@@ -112,7 +117,7 @@ export async function startDevnet(logger: Logger, dataDirInput = './data'): Prom
         maxFeePerGasWei: 500n * 10n ** 9n,
         replaceAfterBlocks: 5,
       },
-      db: { driver: 'sqlite', file: join(dataDir, 'payment.sqlite') },
+      db: devnetDbConfig(dataDir),
       http: { host: '127.0.0.1', port: 8080 },
       signWindowS: 86_400,
     };

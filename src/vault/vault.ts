@@ -5,10 +5,10 @@ import {
   type Hex,
   keccak256,
   numberToHex,
-  publicKeyToAddress,
   serializeTransaction,
   type TransactionSerializable,
 } from 'viem';
+import { publicKeyToAddress } from 'viem/accounts';
 import { PaymentError } from '../internal/errors.js';
 import { insertIgnore } from '../store/insert-ignore.js';
 import type { Database } from '../store/schema.js';
@@ -48,8 +48,17 @@ export function createVault({ db, masterKey, now = Date.now }: VaultOptions): Va
   const known = new Set<string>();
   let verified = false;
 
-  const findRow = (address: string) =>
-    db.selectFrom('wallets').select('encrypted_key').where('address', '=', address).executeTakeFirst();
+  // Encrypted keys of addresses seen, so signing needs no query: the payout worker signs inside the
+  // transaction that takes the nonce (where, on SQLite, a query outside it would wait forever). A row never
+  // changes once written, and what is cached is ciphertext only.
+  const encrypted = new Map<string, string>();
+  async function findRow(address: string) {
+    const cached = encrypted.get(address);
+    if (cached) return { encrypted_key: cached };
+    const row = await db.selectFrom('wallets').select('encrypted_key').where('address', '=', address).executeTakeFirst();
+    if (row) encrypted.set(address, row.encrypted_key);
+    return row;
+  }
 
   async function verifyMasterKey(): Promise<void> {
     const row = await db
@@ -138,7 +147,12 @@ export function createVault({ db, masterKey, now = Date.now }: VaultOptions): Va
 
 /** Every stored address, lowercase, oldest first; needs no master key (`wallet list`). */
 export async function listWallets(db: Kysely<Database>): Promise<Hex[]> {
-  const rows = await db.selectFrom('wallets').select('address').orderBy('created_at').orderBy('address').execute();
+  const rows = await db
+    .selectFrom('wallets')
+    .select('address')
+    .orderBy('created_at')
+    .orderBy('address')
+    .execute();
   return rows.map((r) => r.address as Hex);
 }
 

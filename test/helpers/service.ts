@@ -13,6 +13,7 @@ import { createTestDatabase } from './db.js';
 import type { TestQueues } from './rabbit.js';
 
 export const TEST_SIGN_KEY = 'test-sign-key-0123456789';
+export const TEST_MASTER_KEY = 'a1'.repeat(32);
 
 export interface TestConfigOptions {
   chain: TestChain;
@@ -71,7 +72,7 @@ export function captureLogger(): { logger: Logger; lines: string[] } {
 
 export async function startTestService(config: Config, tuning: ServiceTuning = testTuning) {
   const { logger, lines } = captureLogger();
-  const service: Service = await createService({ config, signKey: TEST_SIGN_KEY, logger, tuning });
+  const service: Service = await createService({ config, signKey: TEST_SIGN_KEY, masterKey: TEST_MASTER_KEY, logger, tuning });
   await service.start();
   return { service, logs: lines };
 }

@@ -1,7 +1,7 @@
 import type { Migration } from 'kysely';
 import * as core from './0001_core.js';
-import * as payouts from './0003_payouts.js';
 import * as wallets from './0002_wallets.js';
+import * as payouts from './0003_payouts.js';
 
 /**
  * Every migration, in code rather than found on disk, so they ship inside dist/ and a bundle.

@@ -1,0 +1,25 @@
+/** Messages between the bench and a service child, and a JSON form of its config (bigints included). */
+export type ChildRequest = { type: 'memory'; gc: boolean } | { type: 'counts' } | { type: 'stop' };
+
+export type ChildReply =
+  | { type: 'starting'; at: number }
+  | { type: 'started'; at: number }
+  | { type: 'block'; number: number; transfers: number; at: number }
+  | { type: 'memory'; rss: number; heapUsed: number; maxRss: number }
+  | { type: 'counts'; deposits: number; outbox: number; unsent: number }
+  | { type: 'stopped'; at: number };
+
+/** Wall-clock milliseconds with sub-ms precision, comparable between processes on one machine. */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export function encodeJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v));
+}
+
+export function decodeJson(text: string): unknown {
+  return JSON.parse(text, (_key, v) =>
+    v && typeof v === 'object' && typeof v.$bigint === 'string' ? BigInt(v.$bigint) : v,
+  );
+}

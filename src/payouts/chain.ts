@@ -1,0 +1,77 @@
+import {
+  BaseError,
+  createPublicClient,
+  encodeFunctionData,
+  ExecutionRevertedError,
+  type Hex,
+  http,
+  NonceTooLowError,
+  type PublicClient,
+} from 'viem';
+import { usdtAbi } from '../chain/token.js';
+
+/** What the payout engine asks of the node. Requests made together go out as one JSON-RPC batch. */
+export function createPayoutClient(rpcUrl: string): PublicClient {
+  return createPublicClient({
+    transport: http(rpcUrl, { batch: { batchSize: 200, wait: 0 }, retryCount: 0, timeout: 20_000 }),
+    cacheTime: 0,
+  }) as PublicClient;
+}
+
+export interface RawReceipt {
+  transactionHash: Hex;
+  blockHash: Hex;
+  blockNumber: Hex;
+  status: Hex;
+  gasUsed: Hex;
+  effectiveGasPrice?: Hex;
+}
+
+/** null while the transaction is not in the canonical chain. */
+export async function getReceipt(client: PublicClient, hash: string): Promise<RawReceipt | null> {
+  return (await client.request({
+    method: 'eth_getTransactionReceipt',
+    params: [hash as Hex],
+  })) as unknown as RawReceipt | null;
+}
+
+export function transferCalldata(to: Hex, amountRaw: bigint): Hex {
+  return encodeFunctionData({ abi: usdtAbi, functionName: 'transfer', args: [to, amountRaw] });
+}
+
+export async function tokenBalance(client: PublicClient, token: Hex, owner: Hex): Promise<bigint> {
+  return client.readContract({ address: token, abi: usdtAbi, functionName: 'balanceOf', args: [owner] });
+}
+
+/**
+ * The outcome of a broadcast, mapped where the node's error enters:
+ * - `sent`: the node took it;
+ * - `known`: the node has it already, or its nonce is used (ours may be mined): look at the receipts, never
+ *   sign again;
+ * - `retry`: anything else (node down, underpriced replacement, …): the stored transaction is sent again later.
+ */
+export type BroadcastOutcome = { kind: 'sent' } | { kind: 'known' } | { kind: 'retry'; reason: string };
+
+export async function broadcast(client: PublicClient, raw: Hex): Promise<BroadcastOutcome> {
+  try {
+    await client.request({ method: 'eth_sendRawTransaction', params: [raw] });
+    return { kind: 'sent' };
+  } catch (err) {
+    const message = errorDetails(err);
+    if (NonceTooLowError.nodeMessage.test(message)) return { kind: 'known' };
+    return { kind: 'retry', reason: message.split('\n')[0] ?? message };
+  }
+}
+
+/** Whether an estimateGas/eth_call failure means "this call reverts" (not a node or network problem). */
+export function isRevert(err: unknown): boolean {
+  if (err instanceof BaseError) {
+    if (err.walk((e) => e instanceof ExecutionRevertedError)) return true;
+  }
+  return ExecutionRevertedError.nodeMessage.test(errorDetails(err));
+}
+
+export function errorDetails(err: unknown): string {
+  if (err instanceof BaseError) return `${err.details ?? ''} ${err.shortMessage}`.trim();
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,312 @@
+import type { Hex } from 'viem';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../src/config/types.js';
+import { jsonNumber, parseJsonLossless } from '../src/protocol/json.js';
+import { verifySignature } from '../src/protocol/sign.js';
+import type { PayoutRow } from '../src/store/schema.js';
+import { createTestChain, type TestChain } from './helpers/chain.js';
+import { createTestDatabase, dbKinds, type TestDatabase } from './helpers/db.js';
+import {
+  type BusinessClient,
+  type Collector,
+  createBusinessClient,
+  createTestQueues,
+  type TestQueues,
+} from './helpers/rabbit.js';
+import { importWallets, newWallet, queueId, signedWithdraw, type TestWallet } from './helpers/payouts.js';
+import { randomAddress, startTestService, TEST_MASTER_KEY, TEST_SIGN_KEY, testConfig, until } from './helpers/service.js';
+
+const CONFIRM = 3;
+const USDT = 1_000_000n;
+const ETH = 10n ** 18n;
+
+interface PayoutMsg {
+  queue_id: string;
+  status: number;
+  tx_hash: string;
+  from_address: string;
+  to_address: string;
+  error?: string;
+  order_id?: string;
+  fee: unknown;
+}
+
+async function startPayoutStack(chain: TestChain, kind: (typeof dbKinds)[number], wallets: TestWallet[], collection: TestWallet) {
+  const db: TestDatabase = await createTestDatabase(kind);
+  await importWallets(db.config, [...wallets, collection]);
+  const queues: TestQueues = createTestQueues();
+  const config: Config = testConfig({
+    chain,
+    queues,
+    db: db.config,
+    confirmHeight: CONFIRM,
+    collectionAddressLc: collection.address,
+    replaceAfterBlocks: 2,
+  });
+  const business: BusinessClient = await createBusinessClient();
+  const withdrawResp: Collector = await business.collect(queues.withdrawResp);
+  const payResp: Collector = await business.collect(queues.payResp);
+  const started = await startTestService(config);
+  const service = started.service;
+
+  const stack = {
+    config,
+    queues,
+    business,
+    withdrawResp,
+    payResp,
+    service,
+    logs: started.logs,
+    payout: (id: string) =>
+      service.db.selectFrom('payouts').selectAll().where('queue_id', '=', id).executeTakeFirst() as Promise<PayoutRow | undefined>,
+    async waitState(id: string, states: string[]) {
+      return until(
+        async () => {
+          const p = await stack.payout(id);
+          return p && states.includes(p.state) ? p : undefined;
+        },
+        30_000,
+        `payout ${id} in ${states.join('/')}`,
+      );
+    },
+    responses(id: string, collector: Collector = withdrawResp): PayoutMsg[] {
+      return collector.messages.map((m) => m.json as PayoutMsg).filter((m) => m.queue_id === id);
+    },
+    /** Mines a block at a time until `done` holds (the service needs a block to move payouts on). */
+    async mineUntil(done: () => Promise<boolean> | boolean, what: string, maxBlocks = 40) {
+      for (let i = 0; i < maxBlocks; i++) {
+        if (await done()) return;
+        await chain.mine(1);
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      if (!(await done())) throw new Error(`not reached after ${maxBlocks} blocks: ${what}`);
+    },
+    async response(id: string, collector: Collector = withdrawResp) {
+      await stack.mineUntil(() => stack.responses(id, collector).length > 0, `response to ${id}`);
+      return stack.responses(id, collector)[0]!;
+    },
+    async withdraw(fields: Parameters<typeof signedWithdraw>[0], queue = queues.withdraw) {
+      await business.publishRequest(queue, signedWithdraw(fields));
+    },
+    async stop() {
+      await service.stop();
+      await withdrawResp.stop();
+      await payResp.stop();
+      await business.close();
+      await queues.cleanup();
+      await db.cleanup();
+    },
+  };
+  return stack;
+}
+
+describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
+  let chain: TestChain;
+  let stack: Awaited<ReturnType<typeof startPayoutStack>>;
+  const collection = newWallet();
+  const user = newWallet(); // tokens and gas
+  const noGas = newWallet(); // tokens, no gas
+  const blacklisted = newWallet();
+  const busy = newWallet(); // 40 payouts at once
+  const wallets = [user, noGas, blacklisted, busy];
+
+  beforeAll(async () => {
+    chain = await createTestChain({ noMining: true });
+    await chain.deployToken();
+    for (const w of [collection, user, blacklisted, busy]) await chain.setEthBalance(w.address, 10n * ETH);
+    await chain.mint(collection.address, 1_000n * USDT);
+    await chain.mint(user.address, 100n * USDT);
+    await chain.mint(noGas.address, 100n * USDT);
+    await chain.mint(blacklisted.address, 100n * USDT);
+    await chain.mint(busy.address, 1_000n * USDT);
+    await chain.addBlackList(blacklisted.address);
+    stack = await startPayoutStack(chain, kind, wallets, collection);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await chain?.stop();
+  });
+
+  it('pays from the user wallet when it holds the token and the gas, and answers once when final', async () => {
+    const id = queueId('w');
+    const to = randomAddress();
+    await stack.withdraw({ queue_id: id, from_address: user.address, to_address: to, amount: jsonNumber('12.345678') as never });
+    const msg = await stack.response(id);
+    expect(msg).toMatchObject({ status: 1, from_address: user.address, to_address: to });
+    expect(msg.tx_hash).toMatch(/^0x[0-9a-f]{64}$/);
+    const raw = stack.withdrawResp.messages.find((m) => (m.json as PayoutMsg).queue_id === id)!;
+    expect(raw.text).toContain('"amount":12.345678');
+    expect(raw.text).toMatch(/"fee":0\.\d+/);
+    expect(verifySignature(parseJsonLossless(raw.text) as Record<string, unknown>, TEST_SIGN_KEY)).toBe(true);
+    expect(await chain.balanceOf(to)).toBe(12_345_678n);
+    expect(await chain.balanceOf(user.address)).toBe(100n * USDT - 12_345_678n);
+    const receipt = await chain.publicClient.getTransactionReceipt({ hash: msg.tx_hash as Hex });
+    const head = await chain.blockNumber();
+    expect(head - receipt.blockNumber + 1n).toBeGreaterThanOrEqual(BigInt(CONFIRM));
+    expect((await stack.payout(id))?.state).toBe('confirmed');
+  });
+
+  it('falls back to the collection wallet when the user wallet has no gas', async () => {
+    const id = queueId('w');
+    const to = randomAddress();
+    await stack.withdraw({ queue_id: id, from_address: noGas.address, to_address: to, amount: '5' });
+    const msg = await stack.response(id);
+    expect(msg).toMatchObject({ status: 1, from_address: collection.address });
+    expect(await chain.balanceOf(to)).toBe(5n * USDT);
+    expect(await chain.balanceOf(noGas.address)).toBe(100n * USDT);
+  });
+
+  it('answers a payment with its order_id', async () => {
+    const id = queueId('p');
+    const to = randomAddress();
+    await stack.withdraw({ queue_id: id, from_address: user.address, to_address: to, amount: '1.5', order_id: 'order-42' }, stack.queues.pay);
+    const msg = await stack.response(id, stack.payResp);
+    expect(msg).toMatchObject({ status: 1, order_id: 'order-42', from_address: user.address });
+    expect(await chain.balanceOf(to)).toBe(1_500_000n);
+  });
+
+  it('refuses when no wallet can pay, and sends nothing', async () => {
+    const id = queueId('w');
+    const to = randomAddress();
+    await stack.withdraw({ queue_id: id, from_address: user.address, to_address: to, amount: '1000000' });
+    const msg = await stack.response(id);
+    expect(msg).toMatchObject({ status: 0, error: 'insufficient_funds', tx_hash: '' });
+    expect(await chain.balanceOf(to)).toBe(0n);
+    expect(await stack.service.db.selectFrom('payout_txs').select('tx_hash').where('queue_id', '=', id).execute()).toHaveLength(0);
+  });
+
+  it('refuses over-precise amounts and bad addresses with their codes', async () => {
+    const a = queueId('w');
+    const b = queueId('w');
+    await stack.withdraw({ queue_id: a, from_address: user.address, to_address: randomAddress(), amount: jsonNumber('1.1234567') as never });
+    await stack.withdraw({ queue_id: b, from_address: user.address, to_address: '0x1234', amount: '1' });
+    const [ma, mb] = [await stack.response(a), await stack.response(b)];
+    expect(ma).toMatchObject({ status: 0, error: 'invalid_amount', tx_hash: '' });
+    expect(mb).toMatchObject({ status: 0, error: 'invalid_address', tx_hash: '' });
+  });
+
+  it('does nothing for a queue_id seen before: no second transfer, no second response', async () => {
+    const id = queueId('w');
+    const to = randomAddress();
+    await stack.withdraw({ queue_id: id, from_address: user.address, to_address: to, amount: '2' });
+    await stack.withdraw({ queue_id: id, from_address: user.address, to_address: to, amount: '2' });
+    // Same id, other content: still nothing.
+    await stack.withdraw({ queue_id: id, from_address: user.address, to_address: randomAddress(), amount: '3' });
+    await stack.response(id);
+    await chain.mine(CONFIRM + 2);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(stack.responses(id)).toHaveLength(1);
+    expect(await chain.balanceOf(to)).toBe(2n * USDT);
+    expect(await stack.service.db.selectFrom('payout_txs').select('tx_hash').where('queue_id', '=', id).execute()).toHaveLength(1);
+  });
+
+  it('refuses a transfer that would revert (paused token, blacklisted sender) before sending anything', async () => {
+    const nonceBefore = await chain.publicClient.getTransactionCount({ address: blacklisted.address });
+    const black = queueId('w');
+    await stack.withdraw({ queue_id: black, from_address: blacklisted.address, to_address: randomAddress(), amount: '1' });
+    expect(await stack.response(black)).toMatchObject({ status: 0, error: 'would_revert', tx_hash: '' });
+    expect(await chain.publicClient.getTransactionCount({ address: blacklisted.address })).toBe(nonceBefore);
+
+    await chain.pause();
+    try {
+      const paused = queueId('w');
+      const to = randomAddress();
+      await stack.withdraw({ queue_id: paused, from_address: user.address, to_address: to, amount: '1' });
+      expect(await stack.response(paused)).toMatchObject({ status: 0, error: 'would_revert', tx_hash: '' });
+      expect(await stack.service.db.selectFrom('payout_txs').select('tx_hash').where('queue_id', '=', paused).execute()).toHaveLength(0);
+    } finally {
+      await chain.unpause();
+    }
+  });
+
+  it('pipelines 40 payouts from one wallet: 40 transfers, 40 answers, consecutive nonces', async () => {
+    const startNonce = await chain.publicClient.getTransactionCount({ address: busy.address });
+    const jobs = Array.from({ length: 40 }, (_, i) => ({ id: queueId('busy'), to: randomAddress(), amount: `${i + 1}` }));
+    await Promise.all(jobs.map((j) => stack.withdraw({ queue_id: j.id, from_address: busy.address, to_address: j.to, amount: j.amount })));
+    // All 40 are broadcast before a single block is mined: several nonces in flight at once.
+    await until(
+      async () => {
+        const rows = await stack.service.db.selectFrom('payouts').select('state').where('queue_id', 'in', jobs.map((j) => j.id)).execute();
+        return rows.length === 40 && rows.every((r) => r.state === 'sent');
+      },
+      30_000,
+      '40 payouts sent',
+    );
+    await stack.mineUntil(() => jobs.every((j) => stack.responses(j.id).length > 0), '40 responses');
+    for (const j of jobs) {
+      expect(stack.responses(j.id)).toHaveLength(1);
+      expect(stack.responses(j.id)[0]).toMatchObject({ status: 1, from_address: busy.address });
+      expect(await chain.balanceOf(j.to)).toBe(BigInt(j.amount) * USDT);
+    }
+    const rows = await stack.service.db.selectFrom('payouts').select(['nonce', 'mined_block']).where('queue_id', 'in', jobs.map((j) => j.id)).execute();
+    const nonces = rows.map((r) => Number(r.nonce)).sort((a, b) => a - b);
+    expect(nonces).toEqual(Array.from({ length: 40 }, (_, i) => startNonce + i));
+    expect(new Set(rows.map((r) => r.mined_block)).size).toBe(1);
+    expect(await chain.publicClient.getTransactionCount({ address: busy.address })).toBe(startNonce + 40);
+  });
+
+  it('replaces a transaction stuck below the base fee (same nonce, fees +10%) and confirms it once', async () => {
+    const id = queueId('stuck');
+    const to = randomAddress();
+    await stack.withdraw({ queue_id: id, from_address: user.address, to_address: to, amount: '3' });
+    const sent = await stack.waitState(id, ['sent']);
+    const first = await stack.service.db.selectFrom('payout_txs').selectAll().where('tx_hash', '=', sent.tx_hash!).executeTakeFirstOrThrow();
+    const stuckBelow = BigInt(first.max_fee_per_gas!) + 1n;
+    // Keep every block's base fee above the first transaction's fee cap: it can never be included.
+    await stack.mineUntil(
+      async () => {
+        await chain.testClient.setNextBlockBaseFeePerGas({ baseFeePerGas: stuckBelow });
+        return stack.responses(id).length > 0;
+      },
+      'the replacement confirmed',
+    );
+    const msg = stack.responses(id)[0]!;
+    expect(msg.status).toBe(1);
+    const txs = await stack.service.db.selectFrom('payout_txs').selectAll().where('queue_id', '=', id).orderBy('created_at').execute();
+    expect(txs.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(txs.map((t) => Number(t.nonce))).size).toBe(1);
+    const second = txs[1]!;
+    expect(BigInt(second.max_fee_per_gas!) * 10n).toBeGreaterThanOrEqual(BigInt(first.max_fee_per_gas!) * 11n);
+    expect(BigInt(second.max_priority_fee_per_gas!) * 10n).toBeGreaterThanOrEqual(BigInt(first.max_priority_fee_per_gas!) * 11n);
+    expect(msg.tx_hash).not.toBe(first.tx_hash);
+    expect(await chain.publicClient.getTransactionReceipt({ hash: first.tx_hash as Hex }).catch(() => null)).toBeNull();
+    await chain.mine(CONFIRM);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(stack.responses(id)).toHaveLength(1);
+    expect(await chain.balanceOf(to)).toBe(3n * USDT);
+  });
+
+  it('follows a mined payout removed by a reorganisation and confirms it once mined again', async () => {
+    const id = queueId('reorg');
+    const to = randomAddress();
+    await stack.withdraw({ queue_id: id, from_address: user.address, to_address: to, amount: '4' });
+    await stack.waitState(id, ['sent']);
+    await stack.mineUntil(async () => (await stack.payout(id))?.state === 'mined', 'payout mined');
+    const mined = (await stack.payout(id))!;
+    await chain.reorg(1); // the block with the payout is replaced by an empty one
+    await until(async () => (await stack.payout(id))?.state === 'sent', 30_000, 'payout back to sent');
+    const msg = await stack.response(id);
+    expect(msg).toMatchObject({ status: 1, tx_hash: mined.tx_hash });
+    const after = (await stack.payout(id))!;
+    expect(after.mined_block_hash).not.toBe(mined.mined_block_hash);
+    await chain.mine(CONFIRM);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(stack.responses(id)).toHaveLength(1);
+    expect(await chain.balanceOf(to)).toBe(4n * USDT);
+  });
+
+  it('never writes a private key to the logs or in clear to the database', async () => {
+    const keys = [...wallets, collection].flatMap((w) => [w.privateKey.slice(2), w.privateKey.slice(2).toUpperCase()]);
+    keys.push(TEST_MASTER_KEY);
+    const logs = stack.logs.join('');
+    expect(logs.length).toBeGreaterThan(1000);
+    for (const k of keys) expect(logs.includes(k)).toBe(false);
+    const tables = ['wallets', 'payouts', 'payout_txs', 'outbox', 'deposits', 'sender_nonces'] as const;
+    for (const table of tables) {
+      const rows = await stack.service.db.selectFrom(table).selectAll().execute();
+      const dump = JSON.stringify(rows).toLowerCase();
+      for (const k of keys) expect(dump.includes(k.toLowerCase())).toBe(false);
+    }
+  });
+});
