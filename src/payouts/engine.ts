@@ -211,6 +211,8 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
   /** Nonces for one sender's payouts, signed and stored in one transaction with the state change. */
   async function signForSender(sender: Hex, group: (Decision & { kind: 'pay' })[], fee: Fees) {
     const chainNonce = await client.getTransactionCount({ address: sender, blockTag: 'latest' });
+    // Loads the sender's encrypted key now: inside the transaction below, signing must not query the database.
+    if (!(await vault.has(sender))) throw new Error(`the vault lost the key of ${sender}`);
     const now = Date.now();
     const signed: { queueId: string; hash: Hex; nonce: number }[] = [];
     await db.transaction().execute(async (trx) => {
