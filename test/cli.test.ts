@@ -44,13 +44,23 @@ describe('m2pool-payment start: configuration errors', () => {
     const result = await runCli(['start', '--config', path, '--key', 'secret']);
     expect(result.code).toBe(2);
     const lines = result.stderr.split('\n');
-    expect(lines.some((l) => /rmq_config\.sub_addr: found "http:\/\/localhost:5672", expected .*amqp/.test(l))).toBe(true);
-    expect(lines.some((l) => /eth_config\.confirmHeight: found "abc", expected a positive integer/.test(l))).toBe(true);
+    expect(
+      lines.some((l) => /rmq_config\.sub_addr: found "http:\/\/localhost:5672", expected .*amqp/.test(l)),
+    ).toBe(true);
+    expect(
+      lines.some((l) => /eth_config\.confirmHeight: found "abc", expected a positive integer/.test(l)),
+    ).toBe(true);
     expect(lines.some((l) => /eth_config\.rpcUrl: found nothing, expected/.test(l))).toBe(true);
   });
 
   it('reports a file that is not JSON and a file that does not exist', async () => {
-    const notJson = await runCli(['start', '--config', writeConfig('broken.json', '{"rmq_config": '), '--key', 'k']);
+    const notJson = await runCli([
+      'start',
+      '--config',
+      writeConfig('broken.json', '{"rmq_config": '),
+      '--key',
+      'k',
+    ]);
     expect(notJson.code).toBe(2);
     expect(notJson.stderr).toMatch(/broken\.json: not valid JSON/);
     const missing = await runCli(['start', '--config', join(dir, 'nope.json'), '--key', 'k']);
@@ -84,7 +94,9 @@ describe('m2pool-payment sign', () => {
       stdin: '{"address":"0xab","chain":"ETH","symbol":"USDT","timestamp":1758610297}',
     });
     const { createHmac } = await import('node:crypto');
-    const expected = createHmac('sha256', 'k').update('address=0xab&chain=ETH&symbol=USDT&timestamp=1758610297').digest('hex');
+    const expected = createHmac('sha256', 'k')
+      .update('address=0xab&chain=ETH&symbol=USDT&timestamp=1758610297')
+      .digest('hex');
     expect(JSON.parse(result.stdout).sign).toBe(expected);
   });
 

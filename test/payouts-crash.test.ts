@@ -43,17 +43,30 @@ describe.each(dbKinds)('a service killed with SIGKILL mid-flow on %s', (kind) =>
     let service = spawnService(configPath, env);
     try {
       await service.waitForLog(/"msg":"service started"/);
-      const jobs = Array.from({ length: 20 }, (_, i) => ({ id: queueId('crash'), to: randomAddress(), amount: BigInt(i + 1) }));
+      const jobs = Array.from({ length: 20 }, (_, i) => ({
+        id: queueId('crash'),
+        to: randomAddress(),
+        amount: BigInt(i + 1),
+      }));
       for (const j of jobs) {
         await business.publishRequest(
           queues.withdraw,
-          signedWithdraw({ queue_id: j.id, from_address: wallet.address, to_address: j.to, amount: j.amount.toString() }),
+          signedWithdraw({
+            queue_id: j.id,
+            from_address: wallet.address,
+            to_address: j.to,
+            amount: j.amount.toString(),
+          }),
         );
       }
       // Kill it while payouts are in flight: some signed or sent, one block mined under some of them.
       await until(
         async () => {
-          const rows = await view.db.selectFrom('payouts').select('state').where('state', 'in', ['signed', 'sent']).execute();
+          const rows = await view.db
+            .selectFrom('payouts')
+            .select('state')
+            .where('state', 'in', ['signed', 'sent'])
+            .execute();
           return rows.length >= 5;
         },
         30_000,
@@ -68,7 +81,14 @@ describe.each(dbKinds)('a service killed with SIGKILL mid-flow on %s', (kind) =>
 
       service = spawnService(configPath, env);
       await service.waitForLog(/"msg":"service started"/);
-      for (let i = 0; i < 60 && !jobs.every((j) => responses.messages.some((m) => (m.json as { queue_id: string }).queue_id === j.id)); i++) {
+      for (
+        let i = 0;
+        i < 60 &&
+        !jobs.every((j) =>
+          responses.messages.some((m) => (m.json as { queue_id: string }).queue_id === j.id),
+        );
+        i++
+      ) {
         await chain.mine(1);
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -76,7 +96,9 @@ describe.each(dbKinds)('a service killed with SIGKILL mid-flow on %s', (kind) =>
       await new Promise((r) => setTimeout(r, 1_500));
 
       for (const j of jobs) {
-        const answers = responses.messages.map((m) => m.json as { queue_id: string; status: number }).filter((m) => m.queue_id === j.id);
+        const answers = responses.messages
+          .map((m) => m.json as { queue_id: string; status: number })
+          .filter((m) => m.queue_id === j.id);
         expect(answers, j.id).toHaveLength(1);
         expect(answers[0]!.status).toBe(1);
         expect(await chain.balanceOf(j.to)).toBe(j.amount * USDT);

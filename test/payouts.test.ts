@@ -6,6 +6,7 @@ import { verifySignature } from '../src/protocol/sign.js';
 import type { PayoutRow } from '../src/store/schema.js';
 import { createTestChain, type TestChain } from './helpers/chain.js';
 import { createTestDatabase, dbKinds, type TestDatabase } from './helpers/db.js';
+import { importWallets, newWallet, queueId, signedWithdraw, type TestWallet } from './helpers/payouts.js';
 import {
   type BusinessClient,
   type Collector,
@@ -13,8 +14,14 @@ import {
   createTestQueues,
   type TestQueues,
 } from './helpers/rabbit.js';
-import { importWallets, newWallet, queueId, signedWithdraw, type TestWallet } from './helpers/payouts.js';
-import { randomAddress, startTestService, TEST_MASTER_KEY, TEST_SIGN_KEY, testConfig, until } from './helpers/service.js';
+import {
+  randomAddress,
+  startTestService,
+  TEST_MASTER_KEY,
+  TEST_SIGN_KEY,
+  testConfig,
+  until,
+} from './helpers/service.js';
 
 const CONFIRM = 3;
 const USDT = 1_000_000n;
@@ -31,7 +38,12 @@ interface PayoutMsg {
   fee: unknown;
 }
 
-async function startPayoutStack(chain: TestChain, kind: (typeof dbKinds)[number], wallets: TestWallet[], collection: TestWallet) {
+async function startPayoutStack(
+  chain: TestChain,
+  kind: (typeof dbKinds)[number],
+  wallets: TestWallet[],
+  collection: TestWallet,
+) {
   const db: TestDatabase = await createTestDatabase(kind);
   await importWallets(db.config, [...wallets, collection]);
   const queues: TestQueues = createTestQueues();
@@ -58,7 +70,9 @@ async function startPayoutStack(chain: TestChain, kind: (typeof dbKinds)[number]
     service,
     logs: started.logs,
     payout: (id: string) =>
-      service.db.selectFrom('payouts').selectAll().where('queue_id', '=', id).executeTakeFirst() as Promise<PayoutRow | undefined>,
+      service.db.selectFrom('payouts').selectAll().where('queue_id', '=', id).executeTakeFirst() as Promise<
+        PayoutRow | undefined
+      >,
     async waitState(id: string, states: string[]) {
       return until(
         async () => {
@@ -131,7 +145,12 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
   it('pays from the user wallet when it holds the token and the gas, and answers once when final', async () => {
     const id = queueId('w');
     const to = randomAddress();
-    await stack.withdraw({ queue_id: id, from_address: user.address, to_address: to, amount: jsonNumber('12.345678') as never });
+    await stack.withdraw({
+      queue_id: id,
+      from_address: user.address,
+      to_address: to,
+      amount: jsonNumber('12.345678') as never,
+    });
     const msg = await stack.response(id);
     expect(msg).toMatchObject({ status: 1, from_address: user.address, to_address: to });
     expect(msg.tx_hash).toMatch(/^0x[0-9a-f]{64}$/);
@@ -160,7 +179,10 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
   it('answers a payment with its order_id', async () => {
     const id = queueId('p');
     const to = randomAddress();
-    await stack.withdraw({ queue_id: id, from_address: user.address, to_address: to, amount: '1.5', order_id: 'order-42' }, stack.queues.pay);
+    await stack.withdraw(
+      { queue_id: id, from_address: user.address, to_address: to, amount: '1.5', order_id: 'order-42' },
+      stack.queues.pay,
+    );
     const msg = await stack.response(id, stack.payResp);
     expect(msg).toMatchObject({ status: 1, order_id: 'order-42', from_address: user.address });
     expect(await chain.balanceOf(to)).toBe(1_500_000n);
@@ -173,13 +195,20 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
     const msg = await stack.response(id);
     expect(msg).toMatchObject({ status: 0, error: 'insufficient_funds', tx_hash: '' });
     expect(await chain.balanceOf(to)).toBe(0n);
-    expect(await stack.service.db.selectFrom('payout_txs').select('tx_hash').where('queue_id', '=', id).execute()).toHaveLength(0);
+    expect(
+      await stack.service.db.selectFrom('payout_txs').select('tx_hash').where('queue_id', '=', id).execute(),
+    ).toHaveLength(0);
   });
 
   it('refuses over-precise amounts and bad addresses with their codes', async () => {
     const a = queueId('w');
     const b = queueId('w');
-    await stack.withdraw({ queue_id: a, from_address: user.address, to_address: randomAddress(), amount: jsonNumber('1.1234567') as never });
+    await stack.withdraw({
+      queue_id: a,
+      from_address: user.address,
+      to_address: randomAddress(),
+      amount: jsonNumber('1.1234567') as never,
+    });
     await stack.withdraw({ queue_id: b, from_address: user.address, to_address: '0x1234', amount: '1' });
     const [ma, mb] = [await stack.response(a), await stack.response(b)];
     expect(ma).toMatchObject({ status: 0, error: 'invalid_amount', tx_hash: '' });
@@ -192,19 +221,31 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
     await stack.withdraw({ queue_id: id, from_address: user.address, to_address: to, amount: '2' });
     await stack.withdraw({ queue_id: id, from_address: user.address, to_address: to, amount: '2' });
     // Same id, other content: still nothing.
-    await stack.withdraw({ queue_id: id, from_address: user.address, to_address: randomAddress(), amount: '3' });
+    await stack.withdraw({
+      queue_id: id,
+      from_address: user.address,
+      to_address: randomAddress(),
+      amount: '3',
+    });
     await stack.response(id);
     await chain.mine(CONFIRM + 2);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(stack.responses(id)).toHaveLength(1);
     expect(await chain.balanceOf(to)).toBe(2n * USDT);
-    expect(await stack.service.db.selectFrom('payout_txs').select('tx_hash').where('queue_id', '=', id).execute()).toHaveLength(1);
+    expect(
+      await stack.service.db.selectFrom('payout_txs').select('tx_hash').where('queue_id', '=', id).execute(),
+    ).toHaveLength(1);
   });
 
   it('refuses a transfer that would revert (paused token, blacklisted sender) before sending anything', async () => {
     const nonceBefore = await chain.publicClient.getTransactionCount({ address: blacklisted.address });
     const black = queueId('w');
-    await stack.withdraw({ queue_id: black, from_address: blacklisted.address, to_address: randomAddress(), amount: '1' });
+    await stack.withdraw({
+      queue_id: black,
+      from_address: blacklisted.address,
+      to_address: randomAddress(),
+      amount: '1',
+    });
     expect(await stack.response(black)).toMatchObject({ status: 0, error: 'would_revert', tx_hash: '' });
     expect(await chain.publicClient.getTransactionCount({ address: blacklisted.address })).toBe(nonceBefore);
 
@@ -214,7 +255,13 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
       const to = randomAddress();
       await stack.withdraw({ queue_id: paused, from_address: user.address, to_address: to, amount: '1' });
       expect(await stack.response(paused)).toMatchObject({ status: 0, error: 'would_revert', tx_hash: '' });
-      expect(await stack.service.db.selectFrom('payout_txs').select('tx_hash').where('queue_id', '=', paused).execute()).toHaveLength(0);
+      expect(
+        await stack.service.db
+          .selectFrom('payout_txs')
+          .select('tx_hash')
+          .where('queue_id', '=', paused)
+          .execute(),
+      ).toHaveLength(0);
     } finally {
       await chain.unpause();
     }
@@ -222,12 +269,28 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
 
   it('pipelines 40 payouts from one wallet: 40 transfers, 40 answers, consecutive nonces', async () => {
     const startNonce = await chain.publicClient.getTransactionCount({ address: busy.address });
-    const jobs = Array.from({ length: 40 }, (_, i) => ({ id: queueId('busy'), to: randomAddress(), amount: `${i + 1}` }));
-    await Promise.all(jobs.map((j) => stack.withdraw({ queue_id: j.id, from_address: busy.address, to_address: j.to, amount: j.amount })));
+    const jobs = Array.from({ length: 40 }, (_, i) => ({
+      id: queueId('busy'),
+      to: randomAddress(),
+      amount: `${i + 1}`,
+    }));
+    await Promise.all(
+      jobs.map((j) =>
+        stack.withdraw({ queue_id: j.id, from_address: busy.address, to_address: j.to, amount: j.amount }),
+      ),
+    );
     // All 40 are broadcast before a single block is mined: several nonces in flight at once.
     await until(
       async () => {
-        const rows = await stack.service.db.selectFrom('payouts').select('state').where('queue_id', 'in', jobs.map((j) => j.id)).execute();
+        const rows = await stack.service.db
+          .selectFrom('payouts')
+          .select('state')
+          .where(
+            'queue_id',
+            'in',
+            jobs.map((j) => j.id),
+          )
+          .execute();
         return rows.length === 40 && rows.every((r) => r.state === 'sent');
       },
       30_000,
@@ -239,7 +302,15 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
       expect(stack.responses(j.id)[0]).toMatchObject({ status: 1, from_address: busy.address });
       expect(await chain.balanceOf(j.to)).toBe(BigInt(j.amount) * USDT);
     }
-    const rows = await stack.service.db.selectFrom('payouts').select(['nonce', 'mined_block']).where('queue_id', 'in', jobs.map((j) => j.id)).execute();
+    const rows = await stack.service.db
+      .selectFrom('payouts')
+      .select(['nonce', 'mined_block'])
+      .where(
+        'queue_id',
+        'in',
+        jobs.map((j) => j.id),
+      )
+      .execute();
     const nonces = rows.map((r) => Number(r.nonce)).sort((a, b) => a - b);
     expect(nonces).toEqual(Array.from({ length: 40 }, (_, i) => startNonce + i));
     expect(new Set(rows.map((r) => r.mined_block)).size).toBe(1);
@@ -251,26 +322,38 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
     const to = randomAddress();
     await stack.withdraw({ queue_id: id, from_address: user.address, to_address: to, amount: '3' });
     const sent = await stack.waitState(id, ['sent']);
-    const first = await stack.service.db.selectFrom('payout_txs').selectAll().where('tx_hash', '=', sent.tx_hash!).executeTakeFirstOrThrow();
+    const first = await stack.service.db
+      .selectFrom('payout_txs')
+      .selectAll()
+      .where('tx_hash', '=', sent.tx_hash!)
+      .executeTakeFirstOrThrow();
     const stuckBelow = BigInt(first.max_fee_per_gas!) + 1n;
     // Keep every block's base fee above the first transaction's fee cap: it can never be included.
-    await stack.mineUntil(
-      async () => {
-        await chain.testClient.setNextBlockBaseFeePerGas({ baseFeePerGas: stuckBelow });
-        return stack.responses(id).length > 0;
-      },
-      'the replacement confirmed',
-    );
+    await stack.mineUntil(async () => {
+      await chain.testClient.setNextBlockBaseFeePerGas({ baseFeePerGas: stuckBelow });
+      return stack.responses(id).length > 0;
+    }, 'the replacement confirmed');
     const msg = stack.responses(id)[0]!;
     expect(msg.status).toBe(1);
-    const txs = await stack.service.db.selectFrom('payout_txs').selectAll().where('queue_id', '=', id).orderBy('created_at').execute();
+    const txs = await stack.service.db
+      .selectFrom('payout_txs')
+      .selectAll()
+      .where('queue_id', '=', id)
+      .orderBy('created_at')
+      .execute();
     expect(txs.length).toBeGreaterThanOrEqual(2);
     expect(new Set(txs.map((t) => Number(t.nonce))).size).toBe(1);
     const second = txs[1]!;
-    expect(BigInt(second.max_fee_per_gas!) * 10n).toBeGreaterThanOrEqual(BigInt(first.max_fee_per_gas!) * 11n);
-    expect(BigInt(second.max_priority_fee_per_gas!) * 10n).toBeGreaterThanOrEqual(BigInt(first.max_priority_fee_per_gas!) * 11n);
+    expect(BigInt(second.max_fee_per_gas!) * 10n).toBeGreaterThanOrEqual(
+      BigInt(first.max_fee_per_gas!) * 11n,
+    );
+    expect(BigInt(second.max_priority_fee_per_gas!) * 10n).toBeGreaterThanOrEqual(
+      BigInt(first.max_priority_fee_per_gas!) * 11n,
+    );
     expect(msg.tx_hash).not.toBe(first.tx_hash);
-    expect(await chain.publicClient.getTransactionReceipt({ hash: first.tx_hash as Hex }).catch(() => null)).toBeNull();
+    expect(
+      await chain.publicClient.getTransactionReceipt({ hash: first.tx_hash as Hex }).catch(() => null),
+    ).toBeNull();
     await chain.mine(CONFIRM);
     await new Promise((r) => setTimeout(r, 500));
     expect(stack.responses(id)).toHaveLength(1);
@@ -297,7 +380,10 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
   });
 
   it('never writes a private key to the logs or in clear to the database', async () => {
-    const keys = [...wallets, collection].flatMap((w) => [w.privateKey.slice(2), w.privateKey.slice(2).toUpperCase()]);
+    const keys = [...wallets, collection].flatMap((w) => [
+      w.privateKey.slice(2),
+      w.privateKey.slice(2).toUpperCase(),
+    ]);
     keys.push(TEST_MASTER_KEY);
     const logs = stack.logs.join('');
     expect(logs.length).toBeGreaterThan(1000);

@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { Connection } from 'rabbitmq-client';
 import { createPublicClient, createWalletClient, type Hex, http } from 'viem';
 import { testUsdtAbi } from '../chain/token.js';
-import { devnetAccount, devnetRmq, loadDevnetState } from '../devnet/devnet.js';
+import { DEVNET_COLLECTION_INDEX, devnetAccount, devnetRmq, loadDevnetState } from '../devnet/devnet.js';
 import { parseAmount } from '../money/amount.js';
 import { stringifyMessage } from '../protocol/json.js';
 import { withSignature } from '../protocol/sign.js';
@@ -28,6 +29,35 @@ export async function devTopup(address: string, dataDir = './data'): Promise<num
   const body = stringifyMessage(msg);
   await publish(rmq.url, rmq.topup.exchange, rmq.topup.routing[0]!, body);
   console.log(`published to ${rmq.topup.queue}: ${body}`);
+  return 0;
+}
+
+/** A signed withdraw request, or a pay request when `orderId` is given; prints its queue_id. */
+export async function devPayout(
+  to: string,
+  amount: string,
+  options: { from?: string; orderId?: string },
+  dataDir = './data',
+): Promise<number> {
+  const dn = devnet(dataDir);
+  const rmq = devnetRmq();
+  const queue = options.orderId ? rmq.pay : rmq.withdraw;
+  const msg = withSignature(
+    {
+      queue_id: `dev-${Date.now()}-${randomBytes(3).toString('hex')}`,
+      from_address: options.from ?? devnetAccount(DEVNET_COLLECTION_INDEX).address.toLowerCase(),
+      to_address: to,
+      amount,
+      chain: 'ETH',
+      symbol: 'USDT',
+      ...(options.orderId ? { order_id: options.orderId } : {}),
+      timestamp: Math.floor(Date.now() / 1000),
+    },
+    dn.signKey,
+  );
+  const body = stringifyMessage(msg);
+  await publish(rmq.url, queue.exchange, queue.routing[0]!, body);
+  console.log(`published to ${queue.queue}: ${body}`);
   return 0;
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { normalizeLegacyFlags, resolveSignKey } from '../config/args.js';
-import { devListen, devTopup, devTransfer } from './dev.js';
+import { devListen, devPayout, devTopup, devTransfer } from './dev.js';
 import { runSign } from './sign.js';
 import { runStart } from './start.js';
 import { runWallet, type WalletAction } from './wallet.js';
@@ -65,6 +65,20 @@ dev
   .option('--from-index <n>', 'dev account index', '0')
   .action(async (to: string, amount: string, flags: { fromIndex: string }) => {
     process.exitCode = await devTransfer(to, amount, Number(flags.fromIndex));
+  });
+dev
+  .command('withdraw <to> <amount>')
+  .description('publish a signed withdraw request (default sender: the collection wallet)')
+  .option('--from <address>', 'the wallet to pay from')
+  .action(async (to: string, amount: string, flags: { from?: string }) => {
+    process.exitCode = await devPayout(to, amount, { from: flags.from });
+  });
+dev
+  .command('pay <to> <amount> <orderId>')
+  .description('publish a signed pay request for a merchant order')
+  .option('--from <address>', 'the wallet to pay from')
+  .action(async (to: string, amount: string, orderId: string, flags: { from?: string }) => {
+    process.exitCode = await devPayout(to, amount, { from: flags.from, orderId });
   });
 dev
   .command('listen')

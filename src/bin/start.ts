@@ -61,7 +61,12 @@ export async function runStart(flags: StartFlags, argv: readonly string[]): Prom
 
   let service: Awaited<ReturnType<typeof createService>> | undefined;
   try {
-    service = await createService({ config, signKey, masterKey: devnet?.state.masterKey ?? env.PAYMENT_MASTER_KEY, logger });
+    service = await createService({
+      config,
+      signKey,
+      masterKey: devnet?.state.masterKey ?? env.PAYMENT_MASTER_KEY,
+      logger,
+    });
     await service.start();
   } catch (err) {
     await service?.stop();

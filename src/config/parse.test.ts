@@ -81,6 +81,8 @@ describe('parseConfig', () => {
         confirmHeight: 20,
         tokens: [{ symbol: 'USDT', addressLc: '0xdac17f958d2ee523a2206206994597c13d831ec7', decimals: 6 }],
         collectionAddressLc: undefined,
+        maxFeePerGasWei: 500_000_000_000n,
+        replaceAfterBlocks: 5,
       },
       db: {
         driver: 'mysql',
@@ -293,5 +295,26 @@ describe('parseConfig', () => {
       'rmq_config: found nothing, expected an object',
       'eth_config: found nothing, expected an object',
     ]);
+  });
+});
+
+describe('payout settings', () => {
+  it('reads eth_config.maxFeeGwei and replaceAfterBlocks, and reports bad values', () => {
+    const config = v2();
+    config.eth_config.maxFeeGwei = 30;
+    config.eth_config.replaceAfterBlocks = 8;
+    const parsed = parseConfig(config);
+    expect(parsed.chain.maxFeePerGasWei).toBe(30_000_000_000n);
+    expect(parsed.chain.replaceAfterBlocks).toBe(8);
+    config.eth_config.maxFeeGwei = 0;
+    config.eth_config.replaceAfterBlocks = 'soon';
+    expect(() => parseConfig(config)).toThrow(ConfigError);
+    try {
+      parseConfig(config);
+    } catch (err) {
+      const problems = (err as ConfigError).problems;
+      expect(problems.some((p) => p.startsWith('eth_config.maxFeeGwei: found 0'))).toBe(true);
+      expect(problems.some((p) => p.startsWith('eth_config.replaceAfterBlocks: found "soon"'))).toBe(true);
+    }
   });
 });

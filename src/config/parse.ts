@@ -174,10 +174,22 @@ function parseChain(c: Checker, obj: Json): Omit<Config['chain'], 'tokens'> | un
     : undefined;
   // Payout fee cap and replacement delay: optional, with defaults (not in v2).
   const maxFeeGwei = given(obj, 'maxFeeGwei')
-    ? c.integer('eth_config.maxFeeGwei', field(obj, 'maxFeeGwei'), 1, 1_000_000, 'a whole number of gwei from 1')
+    ? c.integer(
+        'eth_config.maxFeeGwei',
+        field(obj, 'maxFeeGwei'),
+        1,
+        1_000_000,
+        'a whole number of gwei from 1',
+      )
     : CONFIG_DEFAULTS.maxFeeGwei;
   const replaceAfterBlocks = given(obj, 'replaceAfterBlocks')
-    ? c.integer('eth_config.replaceAfterBlocks', field(obj, 'replaceAfterBlocks'), 1, 10_000, 'a positive integer')
+    ? c.integer(
+        'eth_config.replaceAfterBlocks',
+        field(obj, 'replaceAfterBlocks'),
+        1,
+        10_000,
+        'a positive integer',
+      )
     : CONFIG_DEFAULTS.replaceAfterBlocks;
   if (!rpcUrl || !wsUrl || confirmHeight === undefined || !chainIdOk) return undefined;
   if (hasCollection && !collectionAddressLc) return undefined;

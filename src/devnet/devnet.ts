@@ -1,17 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createPublicClient, createWalletClient, type Hex, http } from 'viem';
+import { bytesToHex, createPublicClient, createWalletClient, type Hex, http } from 'viem';
 import { mnemonicToAccount } from 'viem/accounts';
 import { type AnvilInstance, findFreePort, startAnvil } from '../chain/anvil.js';
 import { testTokenArtifact, testUsdtAbi } from '../chain/token.js';
 import type { Config, QueueConfig, SqliteDbConfig } from '../config/types.js';
 import type { Logger } from '../internal/logger.js';
+import { createDatabase } from '../store/db.js';
+import { migrateToLatest } from '../store/migrate.js';
+import { parseMasterKey } from '../vault/master-key.js';
+import { createVault } from '../vault/vault.js';
 
 /** anvil's well-known development mnemonic: its accounts hold test ether only. */
 export const DEVNET_MNEMONIC = 'test test test test test test test test test test test junk';
 export const DEVNET_CHAIN_ID = 31337;
 export const DEVNET_CONFIRM_HEIGHT = 6;
+/** Dev account used as the collection (hot) wallet: 10,000 test ether and a million test USDT. */
+export const DEVNET_COLLECTION_INDEX = 5;
 
 /** What the devnet keeps under ./data between runs. */
 export interface DevnetState {
@@ -113,7 +119,7 @@ export async function startDevnet(logger: Logger, dataDirInput = './data'): Prom
         wsUrl: anvil.wsUrl,
         confirmHeight: DEVNET_CONFIRM_HEIGHT,
         tokens: [{ symbol: 'USDT', addressLc: tokenAddress.toLowerCase() as Hex, decimals: 6 }],
-        collectionAddressLc: undefined,
+        collectionAddressLc: devnetAccount(DEVNET_COLLECTION_INDEX).address.toLowerCase() as Hex,
         maxFeePerGasWei: 500n * 10n ** 9n,
         replaceAfterBlocks: 5,
       },
@@ -121,6 +127,7 @@ export async function startDevnet(logger: Logger, dataDirInput = './data'): Prom
       http: { host: '127.0.0.1', port: 8080 },
       signWindowS: 86_400,
     };
+    await importCollectionKey(config, state.masterKey);
     return { config, state, dataDir, anvil, stop: () => anvil.stop() };
   } catch (err) {
     await anvil.stop();
@@ -128,7 +135,7 @@ export async function startDevnet(logger: Logger, dataDirInput = './data'): Prom
   }
 }
 
-/** Deploys the test token from dev account 0 and gives dev accounts 0–4 a million USDT each. */
+/** Deploys the test token from dev account 0 and gives dev accounts 0–5 a million USDT each. */
 export async function deployTestToken(rpcUrl: string): Promise<Hex> {
   const owner = devnetAccount(0);
   const wallet = createWalletClient({ account: owner, transport: http(rpcUrl) });
@@ -138,7 +145,7 @@ export async function deployTestToken(rpcUrl: string): Promise<Hex> {
   const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 100 });
   const token = receipt.contractAddress;
   if (!token) throw new Error('test token deployment has no contract address');
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i <= DEVNET_COLLECTION_INDEX; i++) {
     const mint = await wallet.writeContract({
       address: token,
       abi: testUsdtAbi,
@@ -158,4 +165,18 @@ async function isPortFree(port: number): Promise<boolean> {
     server.once('error', () => resolvePort(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolvePort(true)));
   });
+}
+
+/** Puts the collection wallet's key (a well-known dev key) in the devnet's vault, once. */
+async function importCollectionKey(config: Config, masterKey: string) {
+  const handle = await createDatabase(config.db);
+  try {
+    await migrateToLatest(handle.db);
+    const vault = createVault({ db: handle.db, masterKey: parseMasterKey(masterKey) });
+    const key = devnetAccount(DEVNET_COLLECTION_INDEX).getHdKey().privateKey;
+    if (!key) throw new Error('dev account has no private key');
+    await vault.importKey(bytesToHex(key));
+  } finally {
+    await handle.close();
+  }
 }

@@ -1,8 +1,8 @@
 import {
   BaseError,
   createPublicClient,
-  encodeFunctionData,
   ExecutionRevertedError,
+  encodeFunctionData,
   type Hex,
   http,
   NonceTooLowError,

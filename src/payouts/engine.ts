@@ -136,7 +136,12 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
         }
       }
       const where = candidates[i]!.length ? candidates[i]!.join(' or ') : 'no wallet the vault holds';
-      return { row, kind: 'fail', code: 'insufficient_funds', message: `not enough token or gas in ${where}` };
+      return {
+        row,
+        kind: 'fail',
+        code: 'insufficient_funds',
+        message: `not enough token or gas in ${where}`,
+      };
     });
   }
 
@@ -152,7 +157,12 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
       return { ...decision, gas: (gas * BigInt(100 + tuning.gasMarginPct)) / 100n };
     } catch (err) {
       if (isRevert(err)) {
-        return { row, kind: 'fail', code: 'would_revert', message: `the transfer would revert: ${errorMessage(err).split('\n')[0]}` };
+        return {
+          row,
+          kind: 'fail',
+          code: 'would_revert',
+          message: `the transfer would revert: ${errorMessage(err).split('\n')[0]}`,
+        };
       }
       logger.warn({ queueId: row.queue_id, err: errorMessage(err) }, 'gas estimate failed; retrying later');
       return { row, kind: 'later' };
@@ -167,12 +177,19 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
       for (const d of decisions) {
         const updated = await trx
           .updateTable('payouts')
-          .set({ state: 'failed', error_code: d.code, error_message: d.message.slice(0, 1000), updated_at: now })
+          .set({
+            state: 'failed',
+            error_code: d.code,
+            error_message: d.message.slice(0, 1000),
+            updated_at: now,
+          })
           .where('queue_id', '=', d.row.queue_id)
           .where('state', '=', d.row.state)
           .executeTakeFirst();
         if (Number(updated.numUpdatedRows) === 1) {
-          messages.push(payoutResponse(config.rmq, signKey, { ...d.row, sender: null }, failure(d.code, d.message)));
+          messages.push(
+            payoutResponse(config.rmq, signKey, { ...d.row, sender: null }, failure(d.code, d.message)),
+          );
         }
       }
       await enqueueOutbox(trx, messages);
@@ -184,7 +201,9 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
     options.afterCommit?.();
   }
 
-  function txFields(fee: Fees): Pick<PayoutTxRow, 'max_fee_per_gas' | 'max_priority_fee_per_gas' | 'gas_price'> {
+  function txFields(
+    fee: Fees,
+  ): Pick<PayoutTxRow, 'max_fee_per_gas' | 'max_priority_fee_per_gas' | 'gas_price'> {
     return fee.type === 'legacy'
       ? { max_fee_per_gas: null, max_priority_fee_per_gas: null, gas_price: fee.gasPrice.toString() }
       : {
@@ -194,7 +213,12 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
         };
   }
 
-  function serializable(row: Pick<PayoutRow, 'token_address' | 'to_address' | 'amount_raw'>, nonce: number, gas: bigint, fee: Fees): TransactionSerializable {
+  function serializable(
+    row: Pick<PayoutRow, 'token_address' | 'to_address' | 'amount_raw'>,
+    nonce: number,
+    gas: bigint,
+    fee: Fees,
+  ): TransactionSerializable {
     const base = {
       chainId,
       to: row.token_address as Hex,
@@ -205,7 +229,12 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
     };
     return fee.type === 'legacy'
       ? { ...base, type: 'legacy', gasPrice: fee.gasPrice }
-      : { ...base, type: 'eip1559', maxFeePerGas: fee.maxFeePerGas, maxPriorityFeePerGas: fee.maxPriorityFeePerGas };
+      : {
+          ...base,
+          type: 'eip1559',
+          maxFeePerGas: fee.maxFeePerGas,
+          maxPriorityFeePerGas: fee.maxPriorityFeePerGas,
+        };
   }
 
   /** Nonces for one sender's payouts, signed and stored in one transaction with the state change. */
@@ -223,15 +252,31 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
         const hash = keccak256(raw);
         await trx
           .insertInto('payout_txs')
-          .values({ tx_hash: hash, queue_id: d.row.queue_id, sender, nonce, raw_tx: raw, ...txFields(fee), created_at: now })
+          .values({
+            tx_hash: hash,
+            queue_id: d.row.queue_id,
+            sender,
+            nonce,
+            raw_tx: raw,
+            ...txFields(fee),
+            created_at: now,
+          })
           .execute();
         const updated = await trx
           .updateTable('payouts')
-          .set({ state: 'signed', sender, nonce, gas_limit: d.gas!.toString(), tx_hash: hash, updated_at: now })
+          .set({
+            state: 'signed',
+            sender,
+            nonce,
+            gas_limit: d.gas!.toString(),
+            tx_hash: hash,
+            updated_at: now,
+          })
           .where('queue_id', '=', d.row.queue_id)
           .where('state', '=', 'accepted')
           .executeTakeFirst();
-        if (Number(updated.numUpdatedRows) !== 1) throw new Error(`payout ${d.row.queue_id} changed under the worker`);
+        if (Number(updated.numUpdatedRows) !== 1)
+          throw new Error(`payout ${d.row.queue_id} changed under the worker`);
         signed.push({ queueId: d.row.queue_id, hash, nonce });
       }
     });
@@ -271,20 +316,29 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
     const txs = await db
       .selectFrom('payout_txs')
       .select(['tx_hash', 'raw_tx', 'sender', 'nonce'])
-      .where('tx_hash', 'in', rows.map((r) => r.tx_hash!))
+      .where(
+        'tx_hash',
+        'in',
+        rows.map((r) => r.tx_hash!),
+      )
       .orderBy('sender')
       .orderBy('nonce')
       .execute();
     const raws = new Map(txs.map((t) => [t.tx_hash, t.raw_tx as Hex]));
     // Lower nonces first, so a node that refuses a nonce gap still takes them all.
-    const ordered = [...rows].sort((a, b) => txs.findIndex((t) => t.tx_hash === a.tx_hash) - txs.findIndex((t) => t.tx_hash === b.tx_hash));
+    const ordered = [...rows].sort(
+      (a, b) => txs.findIndex((t) => t.tx_hash === a.tx_hash) - txs.findIndex((t) => t.tx_hash === b.tx_hash),
+    );
     const outcomes = await Promise.all(ordered.map((r) => broadcast(client, raws.get(r.tx_hash!)!)));
     const now = Date.now();
     const sent: string[] = [];
     for (const [i, outcome] of outcomes.entries()) {
       const row = ordered[i]!;
       if (outcome.kind === 'retry') {
-        logger.warn({ queueId: row.queue_id, txHash: row.tx_hash, reason: outcome.reason }, 'broadcast failed; will send the stored transaction again');
+        logger.warn(
+          { queueId: row.queue_id, txHash: row.tx_hash, reason: outcome.reason },
+          'broadcast failed; will send the stored transaction again',
+        );
         continue;
       }
       if (row.state === 'signed') sent.push(row.queue_id);
@@ -335,7 +389,10 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
         .where('state', '=', row.state)
         .execute();
       if (row.state !== 'mined') {
-        logger.info({ queueId: row.queue_id, txHash: mined.tx_hash, block: minedBlock, reverted }, 'payout mined');
+        logger.info(
+          { queueId: row.queue_id, txHash: mined.tx_hash, block: minedBlock, reverted },
+          'payout mined',
+        );
         options.onTransition?.(row.state, 'mined', row);
       }
       return;
@@ -350,7 +407,9 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
         .set({
           state,
           ...mined,
-          ...(reverted ? { error_code: 'reverted', error_message: outcome.status === 0 ? outcome.errorMessage : null } : {}),
+          ...(reverted
+            ? { error_code: 'reverted', error_message: outcome.status === 0 ? outcome.errorMessage : null }
+            : {}),
           updated_at: now,
         })
         .where('queue_id', '=', row.queue_id)
@@ -359,7 +418,10 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
       if (Number(updated.numUpdatedRows) !== 1) return;
       await enqueueOutbox(trx, [payoutResponse(config.rmq, signKey, { ...row, ...mined }, outcome)]);
     });
-    logger.info({ queueId: row.queue_id, txHash: mined.tx_hash, block: minedBlock, fee: fee.toString() }, `payout ${state}`);
+    logger.info(
+      { queueId: row.queue_id, txHash: mined.tx_hash, block: minedBlock, fee: fee.toString() },
+      `payout ${state}`,
+    );
     options.onTransition?.(row.state, state, row);
     options.afterCommit?.();
   }
@@ -375,18 +437,36 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
         };
     const bumped = bumpFees(old, await fees(head), feeCap);
     if (!bumped) {
-      logger.warn({ queueId: row.queue_id, txHash: row.tx_hash }, 'payout not mined and its fees are at the cap; sending it again');
+      logger.warn(
+        { queueId: row.queue_id, txHash: row.tx_hash },
+        'payout not mined and its fees are at the cap; sending it again',
+      );
       await broadcast(client, latest.raw_tx as Hex);
-      await db.updateTable('payouts').set({ last_sent_block: head }).where('queue_id', '=', row.queue_id).execute();
+      await db
+        .updateTable('payouts')
+        .set({ last_sent_block: head })
+        .where('queue_id', '=', row.queue_id)
+        .execute();
       return;
     }
-    const raw = await vault.signTransaction(row.sender!, serializable(row, Number(row.nonce), BigInt(row.gas_limit!), bumped));
+    const raw = await vault.signTransaction(
+      row.sender!,
+      serializable(row, Number(row.nonce), BigInt(row.gas_limit!), bumped),
+    );
     const hash = keccak256(raw);
     const now = Date.now();
     await db.transaction().execute(async (trx) => {
       await trx
         .insertInto('payout_txs')
-        .values({ tx_hash: hash, queue_id: row.queue_id, sender: row.sender!, nonce: Number(row.nonce), raw_tx: raw, ...txFields(bumped), created_at: now })
+        .values({
+          tx_hash: hash,
+          queue_id: row.queue_id,
+          sender: row.sender!,
+          nonce: Number(row.nonce),
+          raw_tx: raw,
+          ...txFields(bumped),
+          created_at: now,
+        })
         .execute();
       await trx
         .updateTable('payouts')
@@ -397,7 +477,14 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
     });
     const outcome = await broadcast(client, raw);
     logger.warn(
-      { queueId: row.queue_id, oldTxHash: row.tx_hash, txHash: hash, nonce: row.nonce, broadcast: outcome.kind, ...txFields(bumped) },
+      {
+        queueId: row.queue_id,
+        oldTxHash: row.tx_hash,
+        txHash: hash,
+        nonce: row.nonce,
+        broadcast: outcome.kind,
+        ...txFields(bumped),
+      },
       'payout replaced with higher fees',
     );
     options.onTransition?.('sent', 'replaced', row);
@@ -409,19 +496,31 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
     const sentIds = rows.filter((r) => r.state === 'sent').map((r) => r.queue_id);
     const txs: PayoutTxRow[] = [];
     for (let i = 0; i < sentIds.length; i += 500) {
-      txs.push(...(await db.selectFrom('payout_txs').selectAll().where('queue_id', 'in', sentIds.slice(i, i + 500)).execute()));
+      txs.push(
+        ...(await db
+          .selectFrom('payout_txs')
+          .selectAll()
+          .where('queue_id', 'in', sentIds.slice(i, i + 500))
+          .execute()),
+      );
     }
     const txsOf = new Map<string, PayoutTxRow[]>();
     for (const t of txs) txsOf.set(t.queue_id, [...(txsOf.get(t.queue_id) ?? []), t]);
     // Every hash ever sent for a nonce: a replacement, or the first one, may be the one mined.
-    const hashes = [...new Set([...txs.map((t) => t.tx_hash), ...rows.filter((r) => r.state === 'mined').map((r) => r.tx_hash!)])];
+    const hashes = [
+      ...new Set([
+        ...txs.map((t) => t.tx_hash),
+        ...rows.filter((r) => r.state === 'mined').map((r) => r.tx_hash!),
+      ]),
+    ];
     const receipts = new Map<string, RawReceipt | null>();
     const found = await Promise.all(hashes.map((h) => getReceipt(client, h)));
     hashes.forEach((h, i) => receipts.set(h, found[i] ?? null));
 
     const reorged: PayoutRow[] = [];
     for (const row of rows) {
-      const candidates = row.state === 'mined' ? [row.tx_hash!] : (txsOf.get(row.queue_id) ?? []).map((t) => t.tx_hash);
+      const candidates =
+        row.state === 'mined' ? [row.tx_hash!] : (txsOf.get(row.queue_id) ?? []).map((t) => t.tx_hash);
       const receipt = candidates.map((h) => receipts.get(h)).find((r): r is RawReceipt => Boolean(r));
       if (receipt) {
         await settle(row, receipt, head);
@@ -445,19 +544,37 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
     for (const row of rows) {
       await db
         .updateTable('payouts')
-        .set({ state: 'sent', mined_block: null, mined_block_hash: null, fee_wei: null, reverted: 0, last_sent_block: head, updated_at: now })
+        .set({
+          state: 'sent',
+          mined_block: null,
+          mined_block_hash: null,
+          fee_wei: null,
+          reverted: 0,
+          last_sent_block: head,
+          updated_at: now,
+        })
         .where('queue_id', '=', row.queue_id)
         .where('state', '=', 'mined')
         .execute();
-      logger.warn({ queueId: row.queue_id, txHash: row.tx_hash, block: row.mined_block }, 'mined payout removed by a reorganisation; sending it again');
+      logger.warn(
+        { queueId: row.queue_id, txHash: row.tx_hash, block: row.mined_block },
+        'mined payout removed by a reorganisation; sending it again',
+      );
       options.onTransition?.('mined', 'sent', row);
     }
-    await broadcastRows(rows.map((r) => ({ ...r, state: 'sent' as const })), head);
+    await broadcastRows(
+      rows.map((r) => ({ ...r, state: 'sent' as const })),
+      head,
+    );
   }
 
   /** After a restart: everything in flight is sent again from the stored transactions (never signed anew). */
   async function recover(head: number) {
-    const rows = await db.selectFrom('payouts').select(['queue_id', 'tx_hash', 'state']).where('state', '=', 'sent').execute();
+    const rows = await db
+      .selectFrom('payouts')
+      .select(['queue_id', 'tx_hash', 'state'])
+      .where('state', '=', 'sent')
+      .execute();
     if (rows.length) logger.info({ count: rows.length }, 'sending in-flight payouts again after start');
     await broadcastRows(rows, head);
   }

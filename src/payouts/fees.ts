@@ -20,7 +20,10 @@ export async function suggestFees(client: PublicClient, cap: bigint): Promise<Fe
   if (baseFee === undefined || history.baseFeePerGas.every((b) => b === 0n)) {
     return { type: 'legacy', gasPrice: min(await client.getGasPrice(), cap) };
   }
-  const tips = (history.reward ?? []).map((r) => r[0] ?? 0n).filter((t) => t > 0n).sort(compare);
+  const tips = (history.reward ?? [])
+    .map((r) => r[0] ?? 0n)
+    .filter((t) => t > 0n)
+    .sort(compare);
   const medianTip = tips.length ? tips[Math.floor(tips.length / 2)]! : GWEI;
   const priority = max(medianTip, MIN_PRIORITY);
   const maxFee = min(baseFee * 2n + priority, cap);
@@ -38,10 +41,12 @@ export function bumpFees(old: Fees, current: Fees, cap: bigint): Fees | undefine
     const gasPrice = min(max(up(old.gasPrice), currentPrice), cap);
     return gasPrice >= up(old.gasPrice) ? { type: 'legacy', gasPrice } : undefined;
   }
-  const cur = current.type === 'eip1559' ? current : { maxFeePerGas: current.gasPrice, maxPriorityFeePerGas: 0n };
+  const cur =
+    current.type === 'eip1559' ? current : { maxFeePerGas: current.gasPrice, maxPriorityFeePerGas: 0n };
   const maxFeePerGas = min(max(up(old.maxFeePerGas), cur.maxFeePerGas), cap);
   const maxPriorityFeePerGas = min(max(up(old.maxPriorityFeePerGas), cur.maxPriorityFeePerGas), maxFeePerGas);
-  if (maxFeePerGas < up(old.maxFeePerGas) || maxPriorityFeePerGas < up(old.maxPriorityFeePerGas)) return undefined;
+  if (maxFeePerGas < up(old.maxFeePerGas) || maxPriorityFeePerGas < up(old.maxPriorityFeePerGas))
+    return undefined;
   return { type: 'eip1559', maxFeePerGas, maxPriorityFeePerGas };
 }
 

@@ -88,7 +88,12 @@ export function createPayoutRequestHandler(options: CreatePayoutRequestHandlerOp
       const n = await insertIgnore(trx, 'payouts', row);
       if (n > 0 && row.state === 'failed') {
         await enqueueOutbox(trx, [
-          payoutResponse(config.rmq, signKey, row, failure(result.kind === 'refuse' ? result.code : 'reverted', row.error_message ?? '')),
+          payoutResponse(
+            config.rmq,
+            signKey,
+            row,
+            failure(result.kind === 'refuse' ? result.code : 'reverted', row.error_message ?? ''),
+          ),
         ]);
       }
       return n > 0;
@@ -97,7 +102,8 @@ export function createPayoutRequestHandler(options: CreatePayoutRequestHandlerOp
       logger.warn({ queueId }, `${kind} request with a queue_id seen before: ignored`);
       return 'ack';
     }
-    if (row.state === 'failed') logger.warn({ queueId, code: row.error_code, reason: row.error_message }, `${kind} refused`);
+    if (row.state === 'failed')
+      logger.warn({ queueId, code: row.error_code, reason: row.error_message }, `${kind} refused`);
     else logger.info({ queueId, to: row.to_address, amount: row.amount_text }, `${kind} accepted`);
     options.afterCommit?.();
     return 'ack';

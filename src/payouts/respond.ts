@@ -1,7 +1,7 @@
 import type { Config } from '../config/types.js';
 import type { OutboxMessage } from '../outbox/enqueue.js';
 import type { ErrorCode } from '../protocol/errors.js';
-import { payResponse, type PayoutOutcome, withdrawResponse } from '../protocol/responses.js';
+import { type PayoutOutcome, payResponse, withdrawResponse } from '../protocol/responses.js';
 import type { PayoutRow } from '../store/schema.js';
 
 /** The one response of a payout, as an outbox row: `status 1`, or `status 0` with its error. */
@@ -10,7 +10,17 @@ export function payoutResponse(
   signKey: string,
   row: Pick<
     PayoutRow,
-    'queue_id' | 'kind' | 'order_id' | 'chain' | 'symbol' | 'amount_text' | 'tx_hash' | 'sender' | 'from_address' | 'to_address' | 'fee_wei'
+    | 'queue_id'
+    | 'kind'
+    | 'order_id'
+    | 'chain'
+    | 'symbol'
+    | 'amount_text'
+    | 'tx_hash'
+    | 'sender'
+    | 'from_address'
+    | 'to_address'
+    | 'fee_wei'
   >,
   outcome: PayoutOutcome,
 ): OutboxMessage {
@@ -27,7 +37,9 @@ export function payoutResponse(
     ...outcome,
   };
   const body =
-    row.kind === 'pay' ? payResponse({ ...input, orderId: row.order_id ?? '' }, signKey) : withdrawResponse(input, signKey);
+    row.kind === 'pay'
+      ? payResponse({ ...input, orderId: row.order_id ?? '' }, signKey)
+      : withdrawResponse(input, signKey);
   return { topic: row.kind, exchange: queue.exchange, routingKey: queue.routing[0]!, body };
 }
 

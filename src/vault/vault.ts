@@ -55,7 +55,11 @@ export function createVault({ db, masterKey, now = Date.now }: VaultOptions): Va
   async function findRow(address: string) {
     const cached = encrypted.get(address);
     if (cached) return { encrypted_key: cached };
-    const row = await db.selectFrom('wallets').select('encrypted_key').where('address', '=', address).executeTakeFirst();
+    const row = await db
+      .selectFrom('wallets')
+      .select('encrypted_key')
+      .where('address', '=', address)
+      .executeTakeFirst();
     if (row) encrypted.set(address, row.encrypted_key);
     return row;
   }

@@ -35,7 +35,9 @@ export function toV2Json(config: Config): Record<string, unknown> {
       wsUrl: config.chain.wsUrl,
       confirmHeight: config.chain.confirmHeight,
       chainId: config.chain.chainId,
-      tokens: Object.fromEntries(config.chain.tokens.map((t) => [t.symbol, { address: t.addressLc, decimals: t.decimals }])),
+      tokens: Object.fromEntries(
+        config.chain.tokens.map((t) => [t.symbol, { address: t.addressLc, decimals: t.decimals }]),
+      ),
       collectionAddress: config.chain.collectionAddressLc ?? '',
       maxFeeGwei: Number(config.chain.maxFeePerGasWei / 1_000_000_000n),
       replaceAfterBlocks: config.chain.replaceAfterBlocks,

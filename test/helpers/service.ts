@@ -72,7 +72,13 @@ export function captureLogger(): { logger: Logger; lines: string[] } {
 
 export async function startTestService(config: Config, tuning: ServiceTuning = testTuning) {
   const { logger, lines } = captureLogger();
-  const service: Service = await createService({ config, signKey: TEST_SIGN_KEY, masterKey: TEST_MASTER_KEY, logger, tuning });
+  const service: Service = await createService({
+    config,
+    signKey: TEST_SIGN_KEY,
+    masterKey: TEST_MASTER_KEY,
+    logger,
+    tuning,
+  });
   await service.start();
   return { service, logs: lines };
 }

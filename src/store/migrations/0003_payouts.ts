@@ -15,7 +15,9 @@ export async function up(db: AnyDb): Promise<void> {
   const mysql = driverOf(db) === 'mysql';
   const table = (name: string): CreateTableBuilder<string> => {
     const builder = db.schema.createTable(name);
-    return mysql ? builder.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin`) : builder;
+    return mysql
+      ? builder.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin`)
+      : builder;
   };
   const rawType = mysql ? sql`mediumtext` : sql`text`;
 
@@ -46,7 +48,11 @@ export async function up(db: AnyDb): Promise<void> {
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('payouts_state_idx').on('payouts').columns(['state', 'created_at']).execute();
-  await db.schema.createIndex('payouts_sender_state_idx').on('payouts').columns(['sender', 'state']).execute();
+  await db.schema
+    .createIndex('payouts_sender_state_idx')
+    .on('payouts')
+    .columns(['sender', 'state'])
+    .execute();
 
   await table('payout_txs')
     .addColumn('tx_hash', 'varchar(66)', (c) => c.primaryKey())
