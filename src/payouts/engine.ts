@@ -513,9 +513,8 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
         ...rows.filter((r) => r.state === 'mined').map((r) => r.tx_hash!),
       ]),
     ];
-    const receipts = new Map<string, RawReceipt | null>();
     const found = await Promise.all(hashes.map((h) => getReceipt(client, h)));
-    hashes.forEach((h, i) => receipts.set(h, found[i] ?? null));
+    const receipts = new Map(hashes.map((h, i) => [h, found[i] ?? null]));
 
     const reorged: PayoutRow[] = [];
     for (const row of rows) {
