@@ -2,26 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { Connection } from 'rabbitmq-client';
 import { createPublicClient, createWalletClient, type Hex, http } from 'viem';
 import { testUsdtAbi } from '../chain/token.js';
-import { DEVNET_COLLECTION_INDEX, devnetAccount, devnetRmq, loadDevnetState } from '../devnet/devnet.js';
+import { devnet, publish } from '../devnet/business.js';
+import { DEVNET_COLLECTION_INDEX, devnetAccount, devnetRmq } from '../devnet/devnet.js';
 import { parseAmount } from '../money/amount.js';
 import { stringifyMessage } from '../protocol/json.js';
 import { withSignature } from '../protocol/sign.js';
 
-/**
- * `m2pool-payment dev …`: play the business system against the running devnet (`npm start` without a
- * config). Reads ./data/devnet.json for the secret, token and node.
- */
-function devnet(dataDir: string) {
-  const state = loadDevnetState(dataDir);
-  if (!state?.tokenAddress || !state.rpcUrl) {
-    throw new Error(`no devnet under ${dataDir}: run \`npm start\` (without a config file) first`);
-  }
-  return { ...state, tokenAddress: state.tokenAddress, rpcUrl: state.rpcUrl };
-}
-
 export async function devTopup(address: string, dataDir = './data'): Promise<number> {
   const dn = devnet(dataDir);
-  const rmq = devnetRmq();
+  const rmq = devnetRmq(dn.queuePrefix);
   const msg = withSignature(
     { chain: 'ETH', symbol: 'USDT', address, timestamp: Math.floor(Date.now() / 1000) },
     dn.signKey,
@@ -40,7 +29,7 @@ export async function devPayout(
   dataDir = './data',
 ): Promise<number> {
   const dn = devnet(dataDir);
-  const rmq = devnetRmq();
+  const rmq = devnetRmq(dn.queuePrefix);
   const queue = options.orderId ? rmq.pay : rmq.withdraw;
   const msg = withSignature(
     {
@@ -87,8 +76,8 @@ export async function devTransfer(
 
 /** Prints every response on the three response queues until interrupted. */
 export async function devListen(dataDir = './data'): Promise<number> {
-  devnet(dataDir);
-  const rmq = devnetRmq();
+  const dn = devnet(dataDir);
+  const rmq = devnetRmq(dn.queuePrefix);
   const connection = new Connection(rmq.url);
   for (const q of [rmq.topupResp, rmq.withdrawResp, rmq.payResp]) {
     connection.createConsumer(
@@ -108,21 +97,4 @@ export async function devListen(dataDir = './data'): Promise<number> {
   await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   await connection.close();
   return 0;
-}
-
-async function publish(url: string, exchange: string, routingKey: string, body: string) {
-  const connection = new Connection(url);
-  const publisher = connection.createPublisher({
-    confirm: true,
-    exchanges: [{ exchange, type: 'direct', durable: true }],
-  });
-  try {
-    await publisher.send(
-      { exchange, routingKey, durable: true, contentType: 'application/json' },
-      Buffer.from(body),
-    );
-  } finally {
-    await publisher.close();
-    await connection.close();
-  }
 }

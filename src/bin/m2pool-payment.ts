@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { normalizeLegacyFlags, resolveSignKey } from '../config/args.js';
+import { runDemo } from '../devnet/demo.js';
+import { type AuditFlags, runAudit } from './audit.js';
 import { devListen, devPayout, devTopup, devTransfer } from './dev.js';
 import { runSign } from './sign.js';
 import { runStart } from './start.js';
@@ -50,6 +52,23 @@ for (const [action, description] of walletCommands) {
     });
 }
 
+program
+  .command('audit')
+  .description("print the history of a payout (--queue-id) or of a transaction's deposits and payouts (--tx)")
+  .option('--queue-id <id>', 'the payout with this queue_id')
+  .option(
+    '--tx <hash>',
+    'the deposits and payouts of this transaction hash (any hash a payout was sent with)',
+  )
+  .option(
+    '--config <path>',
+    'config file (default: CONFIG_PATH, else ./config.json; none: the devnet under ./data)',
+  )
+  .option('--json', 'print the entries as a JSON array')
+  .action(async (flags: AuditFlags) => {
+    process.exitCode = await runAudit(flags);
+  });
+
 const dev = program
   .command('dev')
   .description('play the business system against the embedded devnet (`npm start`)');
@@ -79,6 +98,12 @@ dev
   .option('--from <address>', 'the wallet to pay from')
   .action(async (to: string, amount: string, orderId: string, flags: { from?: string }) => {
     process.exitCode = await devPayout(to, amount, { from: flags.from, orderId });
+  });
+dev
+  .command('demo')
+  .description('register an address, transfer to it, withdraw and pay, printing every message (npm run demo)')
+  .action(async () => {
+    process.exitCode = await runDemo();
   });
 dev
   .command('listen')

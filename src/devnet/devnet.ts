@@ -5,6 +5,7 @@ import { bytesToHex, createPublicClient, createWalletClient, type Hex, http } fr
 import { mnemonicToAccount } from 'viem/accounts';
 import { type AnvilInstance, findFreePort, startAnvil } from '../chain/anvil.js';
 import { testTokenArtifact, testUsdtAbi } from '../chain/token.js';
+import { defaultAlertsConfig } from '../config/alerts.js';
 import type { Config, QueueConfig, SqliteDbConfig } from '../config/types.js';
 import type { Logger } from '../internal/logger.js';
 import { createDatabase } from '../store/db.js';
@@ -26,6 +27,11 @@ export interface DevnetState {
   tokenAddress?: Hex;
   /** Where the devnet's node listens, for the `dev` commands. */
   rpcUrl?: string;
+  /** Where its HTTP server listens. */
+  httpUrl?: string;
+  /** Put before every queue and exchange name (DEVNET_QUEUE_PREFIX when the devnet was made: tests use
+   * their own names); empty for the v2 names. */
+  queuePrefix?: string;
 }
 
 export interface Devnet {
@@ -36,21 +42,21 @@ export interface Devnet {
   stop(): Promise<void>;
 }
 
-const v2Queues = (name: string, routing: string): QueueConfig => ({
-  queue: name,
-  exchange: 'pay.exchange',
-  routing: [routing],
-});
-
-export function devnetRmq(url = 'amqp://guest:guest@127.0.0.1:5672'): Config['rmq'] {
+/** The v2 queue names (PROTOCOL §1), each after `prefix`. */
+export function devnetRmq(prefix = '', url = 'amqp://guest:guest@127.0.0.1:5672'): Config['rmq'] {
+  const q = (name: string, routing: string): QueueConfig => ({
+    queue: `${prefix}${name}`,
+    exchange: `${prefix}pay.exchange`,
+    routing: [`${prefix}${routing}`],
+  });
   return {
     url,
-    pay: v2Queues('pay.auto.queue', 'pay.auto.routing.key'),
-    topup: v2Queues('pay.recharge.queue', 'pay.recharge.routing.key'),
-    withdraw: v2Queues('pay.withdraw.queue', 'pay.withdraw.routing.key'),
-    payResp: v2Queues('pay.auto.return.queue', 'pay.auto.return.routing.key'),
-    topupResp: v2Queues('pay.recharge.return.queue', 'pay.recharge.return.routing.key'),
-    withdrawResp: v2Queues('pay.withdraw.return.queue', 'pay.withdraw.return.routing.key'),
+    pay: q('pay.auto.queue', 'pay.auto.routing.key'),
+    topup: q('pay.recharge.queue', 'pay.recharge.routing.key'),
+    withdraw: q('pay.withdraw.queue', 'pay.withdraw.routing.key'),
+    payResp: q('pay.auto.return.queue', 'pay.auto.return.routing.key'),
+    topupResp: q('pay.recharge.return.queue', 'pay.recharge.return.routing.key'),
+    withdrawResp: q('pay.withdraw.return.queue', 'pay.withdraw.return.routing.key'),
   };
 }
 
@@ -82,6 +88,7 @@ export async function startDevnet(logger: Logger, dataDirInput = './data'): Prom
   const state: DevnetState = loadDevnetState(dataDir) ?? {
     signKey: randomBytes(32).toString('hex'),
     masterKey: randomBytes(32).toString('hex'),
+    queuePrefix: process.env.DEVNET_QUEUE_PREFIX ?? '',
   };
   const port = (await isPortFree(8545)) ? 8545 : await findFreePort();
   const anvil = await startAnvil({
@@ -108,10 +115,12 @@ export async function startDevnet(logger: Logger, dataDirInput = './data'): Prom
       state.tokenAddress = tokenAddress;
       logger.info({ token: tokenAddress }, 'test USDT deployed');
     }
+    const httpPort = (await isPortFree(8080)) ? 8080 : await findFreePort();
     state.rpcUrl = anvil.rpcUrl;
+    state.httpUrl = `http://127.0.0.1:${httpPort}`;
     writeFileSync(statePath, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
     const config: Config = {
-      rmq: devnetRmq(),
+      rmq: devnetRmq(state.queuePrefix),
       chain: {
         name: 'ETH',
         chainId: DEVNET_CHAIN_ID,
@@ -124,8 +133,9 @@ export async function startDevnet(logger: Logger, dataDirInput = './data'): Prom
         replaceAfterBlocks: 5,
       },
       db: devnetDbConfig(dataDir),
-      http: { host: '127.0.0.1', port: 8080 },
+      http: { host: '127.0.0.1', port: httpPort },
       signWindowS: 86_400,
+      alerts: defaultAlertsConfig(),
     };
     await importCollectionKey(config, state.masterKey);
     return { config, state, dataDir, anvil, stop: () => anvil.stop() };

@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'src', 'bin', 'm2pool-payment.ts');
+/** tsx's loader by absolute URL, so the command also runs from another working directory. */
+export const TSX = import.meta.resolve('tsx');
 
 export interface CliResult {
   code: number | null;
@@ -17,7 +19,7 @@ export function runCli(
   options: { stdin?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, LOG_FORMAT: 'json', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { Config, QueueConfig } from '../../src/config/types.js';
-import { CLI, ROOT } from './cli.js';
+import { CLI, ROOT, TSX } from './cli.js';
 import { until } from './service.js';
 
 /** The config as a v2 config.json, which is what an operator hands the service. */
@@ -56,10 +56,15 @@ export interface ServiceProcess {
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
 
-/** `m2pool-payment start --config PATH --key KEY` as its own process (from source, via tsx). */
+/** `m2pool-payment start --config PATH` as its own process (from source, via tsx). */
 export function spawnService(configPath: string, env: NodeJS.ProcessEnv): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '--config', configPath], {
-    cwd: ROOT,
+  return spawnStart(['--config', configPath], env);
+}
+
+/** `m2pool-payment start ARGS` as its own process (from source, via tsx). */
+export function spawnStart(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT): ServiceProcess {
+  const child = spawn(process.execPath, ['--import', TSX, CLI, 'start', ...args], {
+    cwd,
     env: { ...process.env, LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
