@@ -411,10 +411,19 @@ describe.each(dbKinds)('outages on %s', (kind) => {
       );
       expect(await stack.service.relay.backlog()).toBeGreaterThanOrEqual(4);
       expect(stack.messagesFor(to)).toHaveLength(0);
+      // Alive, but not ready while the broker is away.
+      const base = `http://127.0.0.1:${stack.service.httpAddress()!.port}`;
+      expect((await fetch(`${base}/health`)).status).toBe(200);
+      const notReady = await fetch(`${base}/ready`);
+      expect(notReady.status).toBe(503);
+      expect(await notReady.text()).toMatch(/broker: not connected/);
 
       proxy.restore();
       await stack.waitStatus(to, 1, 2);
       await stack.settled();
+      const ready = await fetch(`${base}/ready`);
+      expect(await ready.text()).toBe('ready\n');
+      expect(ready.status).toBe(200);
       const seen = stack.messagesFor(to).map((m) => `${m.tx_hash}:${m.status}`);
       expect(seen).toEqual([`${first}:2`, `${second}:2`, `${first}:1`, `${second}:1`]);
     } finally {

@@ -122,12 +122,14 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
   const noGas = newWallet(); // tokens, no gas
   const blacklisted = newWallet();
   const busy = newWallet(); // 40 payouts at once
-  const wallets = [user, noGas, blacklisted, busy];
+  const shared = newWallet(); // also used from outside the service
+  const wallets = [user, noGas, blacklisted, busy, shared];
 
   beforeAll(async () => {
     chain = await createTestChain({ noMining: true });
     await chain.deployToken();
-    for (const w of [collection, user, blacklisted, busy]) await chain.setEthBalance(w.address, 10n * ETH);
+    for (const w of [collection, user, blacklisted, busy, shared]) await chain.setEthBalance(w.address, 10n * ETH);
+    await chain.mint(shared.address, 100n * USDT);
     await chain.mint(collection.address, 1_000n * USDT);
     await chain.mint(user.address, 100n * USDT);
     await chain.mint(noGas.address, 100n * USDT);
@@ -377,6 +379,54 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
     await new Promise((r) => setTimeout(r, 500));
     expect(stack.responses(id)).toHaveLength(1);
     expect(await chain.balanceOf(to)).toBe(4n * USDT);
+  });
+
+  it('repairs a nonce counter that ran ahead of the chain (no gap that would stall the wallet)', async () => {
+    const first = queueId('gap');
+    await stack.withdraw({ queue_id: first, from_address: shared.address, to_address: randomAddress(), amount: '1' });
+    expect((await stack.response(first)).status).toBe(1);
+    // As after restoring an old backup or a manual edit: the counter claims nonces nobody used.
+    await stack.service.db.updateTable('sender_nonces').set({ next_nonce: 1_000 }).where('address', '=', shared.address).execute();
+    const second = queueId('gap');
+    const to = randomAddress();
+    await stack.withdraw({ queue_id: second, from_address: shared.address, to_address: to, amount: '2' });
+    expect((await stack.response(second)).status).toBe(1);
+    const row = (await stack.payout(second))!;
+    expect(Number(row.nonce)).toBe(Number((await stack.payout(first))!.nonce) + 1);
+    expect(await chain.balanceOf(to)).toBe(2n * USDT);
+  });
+
+  it('pays again with a new nonce when a transaction that is not ours took the nonce', async () => {
+    const id = queueId('foreign');
+    const to = randomAddress();
+    await stack.withdraw({ queue_id: id, from_address: shared.address, to_address: to, amount: '3' });
+    const sent = await stack.waitState(id, ['sent']);
+    const first = await stack.service.db.selectFrom('payout_txs').selectAll().where('tx_hash', '=', sent.tx_hash!).executeTakeFirstOrThrow();
+    // Someone else uses the wallet's key: a self-transfer with the same nonce and a fee ours cannot beat.
+    const { privateKeyToAccount } = await import('viem/accounts');
+    const outsider = privateKeyToAccount(shared.privateKey);
+    const block = await chain.publicClient.getBlock();
+    const foreignRaw = await outsider.signTransaction({
+      chainId: chain.anvil.chainId,
+      type: 'eip1559',
+      to: shared.address,
+      value: 0n,
+      gas: 21_000n,
+      nonce: Number(sent.nonce),
+      maxFeePerGas: BigInt(first.max_fee_per_gas!) * 10n + block.baseFeePerGas! * 4n,
+      maxPriorityFeePerGas: BigInt(first.max_fee_per_gas!) * 5n,
+    });
+    await chain.testClient.dropTransaction({ hash: first.tx_hash as Hex });
+    await chain.sendRawTransaction(foreignRaw);
+    const msg = await stack.response(id);
+    expect(msg.status).toBe(1);
+    const row = (await stack.payout(id))!;
+    expect(Number(row.nonce)).toBe(Number(sent.nonce) + 1);
+    expect(await chain.balanceOf(to)).toBe(3n * USDT);
+    await chain.mine(CONFIRM);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(stack.responses(id)).toHaveLength(1);
+    expect(await chain.balanceOf(to)).toBe(3n * USDT);
   });
 
   it('never writes a private key to the logs or in clear to the database', async () => {

@@ -1,10 +1,12 @@
 import type { Kysely } from 'kysely';
 import { type Hex, keccak256, type PublicClient, type TransactionSerializable } from 'viem';
+import { type AuditEntry, recordAudit } from '../audit/record.js';
 import type { Config } from '../config/types.js';
 import { errorMessage, sleep } from '../internal/errors.js';
 import type { Logger } from '../internal/logger.js';
 import { enqueueOutbox, type OutboxMessage } from '../outbox/enqueue.js';
 import type { ErrorCode } from '../protocol/errors.js';
+import { driverOf } from '../store/dialect.js';
 import type { Database, PayoutRow, PayoutTxRow } from '../store/schema.js';
 import type { Vault } from '../vault/vault.js';
 import { broadcast, getReceipt, isRevert, type RawReceipt, tokenBalance, transferCalldata } from './chain.js';
@@ -174,6 +176,7 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
     const now = Date.now();
     await db.transaction().execute(async (trx) => {
       const messages: OutboxMessage[] = [];
+      const audits: AuditEntry[] = [];
       for (const d of decisions) {
         const updated = await trx
           .updateTable('payouts')
@@ -190,9 +193,17 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
           messages.push(
             payoutResponse(config.rmq, signKey, { ...d.row, sender: null }, failure(d.code, d.message)),
           );
+          audits.push({
+            subject: 'payout',
+            ref: d.row.queue_id,
+            fromState: d.row.state,
+            toState: 'failed',
+            detail: { error: d.code, message: d.message },
+          });
         }
       }
       await enqueueOutbox(trx, messages);
+      await recordAudit(trx, audits, now);
     });
     for (const d of decisions) {
       logger.warn({ queueId: d.row.queue_id, code: d.code, reason: d.message }, `${d.row.kind} failed`);
@@ -210,6 +221,16 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
           max_fee_per_gas: fee.maxFeePerGas.toString(),
           max_priority_fee_per_gas: fee.maxPriorityFeePerGas.toString(),
           gas_price: null,
+        };
+  }
+
+  /** The fee fields of a signed transaction, for its audit entry. */
+  function feeDetail(fee: Fees) {
+    return fee.type === 'legacy'
+      ? { gasPrice: fee.gasPrice.toString() }
+      : {
+          maxFeePerGas: fee.maxFeePerGas.toString(),
+          maxPriorityFeePerGas: fee.maxPriorityFeePerGas.toString(),
         };
   }
 
@@ -245,7 +266,10 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
     const now = Date.now();
     const signed: { queueId: string; hash: Hex; nonce: number }[] = [];
     await db.transaction().execute(async (trx) => {
-      const first = await allocateNonces(trx, sender, group.length, chainNonce);
+      const { first, repairedFrom } = await allocateNonces(trx, sender, group.length, chainNonce);
+      if (repairedFrom !== undefined) {
+        logger.warn({ sender, counter: repairedFrom, next: first, chainNonce }, 'nonce counter disagreed with the chain and our transactions; repaired');
+      }
       for (const [i, d] of group.entries()) {
         const nonce = first + i;
         const raw = await vault.signTransaction(sender, serializable(d.row, nonce, d.gas!, fee));
@@ -279,6 +303,18 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
           throw new Error(`payout ${d.row.queue_id} changed under the worker`);
         signed.push({ queueId: d.row.queue_id, hash, nonce });
       }
+      await recordAudit(
+        trx,
+        group.map((d, i) => ({
+          subject: 'payout',
+          ref: d.row.queue_id,
+          txHash: signed[i]!.hash,
+          fromState: 'accepted',
+          toState: 'signed',
+          detail: { sender, nonce: signed[i]!.nonce, gas: d.gas!.toString(), ...feeDetail(fee) },
+        })),
+        now,
+      );
     });
     for (const s of signed) {
       logger.info({ queueId: s.queueId, sender, nonce: s.nonce, txHash: s.hash }, 'payout signed');
@@ -343,15 +379,43 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
       }
       if (row.state === 'signed') sent.push(row.queue_id);
     }
+    const hashOf = new Map(rows.map((r) => [r.queue_id, r.tx_hash]));
+    const moved: string[] = [];
     for (let i = 0; i < sent.length; i += 500) {
-      await db
-        .updateTable('payouts')
-        .set({ state: 'sent', last_sent_block: head, updated_at: now })
-        .where('queue_id', 'in', sent.slice(i, i + 500))
-        .where('state', '=', 'signed')
-        .execute();
+      const chunk = sent.slice(i, i + 500);
+      await db.transaction().execute(async (trx) => {
+        // The rows still `signed`, locked on MySQL until the update: exactly those get an audit entry.
+        const select = trx
+          .selectFrom('payouts')
+          .select('queue_id')
+          .where('queue_id', 'in', chunk)
+          .where('state', '=', 'signed');
+        const still = (await (driverOf(trx) === 'mysql' ? select.forUpdate() : select).execute()).map(
+          (r) => r.queue_id,
+        );
+        if (still.length === 0) return;
+        await trx
+          .updateTable('payouts')
+          .set({ state: 'sent', last_sent_block: head, updated_at: now })
+          .where('queue_id', 'in', still)
+          .where('state', '=', 'signed')
+          .execute();
+        await recordAudit(
+          trx,
+          still.map((queueId) => ({
+            subject: 'payout',
+            ref: queueId,
+            txHash: hashOf.get(queueId) ?? null,
+            fromState: 'signed',
+            toState: 'sent',
+            blockNumber: head,
+          })),
+          now,
+        );
+        moved.push(...still);
+      });
     }
-    for (const queueId of sent) options.onTransition?.('signed', 'sent', { queue_id: queueId });
+    for (const queueId of moved) options.onTransition?.('signed', 'sent', { queue_id: queueId });
   }
 
   async function broadcastSigned(head: number) {
@@ -366,6 +430,27 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
   }
 
   // ---- sent → mined → confirmed, replacements, reorgs ---------------------------------------------
+
+  function minedAudit(
+    row: PayoutRow,
+    mined: Pick<PayoutRow, 'tx_hash' | 'mined_block' | 'mined_block_hash' | 'fee_wei' | 'reverted'>,
+    toState: 'mined' | 'confirmed' | 'failed',
+  ): AuditEntry {
+    return {
+      subject: 'payout',
+      ref: row.queue_id,
+      txHash: mined.tx_hash,
+      fromState: row.state,
+      toState,
+      blockNumber: mined.mined_block,
+      detail: {
+        blockHash: mined.mined_block_hash,
+        feeWei: mined.fee_wei,
+        reverted: mined.reverted === 1,
+        ...(toState === 'failed' ? { error: 'reverted' } : {}),
+      },
+    };
+  }
 
   async function settle(row: PayoutRow, receipt: RawReceipt, head: number) {
     const minedBlock = Number(BigInt(receipt.blockNumber));
@@ -382,12 +467,17 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
     const now = Date.now();
     if (!final) {
       if (row.state === 'mined' && row.mined_block_hash === mined.mined_block_hash) return;
-      await db
-        .updateTable('payouts')
-        .set({ state: 'mined', ...mined, updated_at: now })
-        .where('queue_id', '=', row.queue_id)
-        .where('state', '=', row.state)
-        .execute();
+      await db.transaction().execute(async (trx) => {
+        const updated = await trx
+          .updateTable('payouts')
+          .set({ state: 'mined', ...mined, updated_at: now })
+          .where('queue_id', '=', row.queue_id)
+          .where('state', '=', row.state)
+          .executeTakeFirst();
+        if (Number(updated.numUpdatedRows) !== 1) return;
+        // mined → mined: the same transaction found in another block after a reorganisation.
+        await recordAudit(trx, [minedAudit(row, mined, 'mined')], now);
+      });
       if (row.state !== 'mined') {
         logger.info(
           { queueId: row.queue_id, txHash: mined.tx_hash, block: minedBlock, reverted },
@@ -417,6 +507,7 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
         .executeTakeFirst();
       if (Number(updated.numUpdatedRows) !== 1) return;
       await enqueueOutbox(trx, [payoutResponse(config.rmq, signKey, { ...row, ...mined }, outcome)]);
+      await recordAudit(trx, [minedAudit(row, mined, state)], now);
     });
     logger.info(
       { queueId: row.queue_id, txHash: mined.tx_hash, block: minedBlock, fee: fee.toString() },
@@ -468,12 +559,29 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
           created_at: now,
         })
         .execute();
-      await trx
+      const updated = await trx
         .updateTable('payouts')
         .set({ tx_hash: hash, last_sent_block: head, updated_at: now })
         .where('queue_id', '=', row.queue_id)
         .where('state', '=', 'sent')
-        .execute();
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) return;
+      // `replaced` is an event, not a state: the payout stays `sent`, now with the new hash.
+      await recordAudit(
+        trx,
+        [
+          {
+            subject: 'payout',
+            ref: row.queue_id,
+            txHash: hash,
+            fromState: 'sent',
+            toState: 'replaced',
+            blockNumber: head,
+            detail: { replaces: row.tx_hash, nonce: Number(row.nonce), ...feeDetail(bumped) },
+          },
+        ],
+        now,
+      );
     });
     const outcome = await broadcast(client, raw);
     logger.warn(
@@ -530,6 +638,10 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
         continue;
       }
       if (head - Number(row.last_sent_block ?? head) >= replaceAfterBlocks) {
+        if (await nonceTakenByOthers(row, head)) {
+          await requeue(row);
+          continue;
+        }
         const latest = (txsOf.get(row.queue_id) ?? []).find((t) => t.tx_hash === row.tx_hash);
         if (latest) await replace(row, latest, head);
       }
@@ -537,24 +649,69 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
     if (reorged.length) await followReorged(reorged, head);
   }
 
+  /**
+   * Whether the payout's nonce was used by a transaction that is not ours, in a block already
+   * `confirmHeight` deep: then none of our transactions for it can ever be mined.
+   */
+  async function nonceTakenByOthers(row: PayoutRow, head: number): Promise<boolean> {
+    const finalBlock = head - confirmHeight + 1;
+    if (finalBlock < 0 || row.nonce === null) return false;
+    const finalCount = await client.getTransactionCount({ address: row.sender as Hex, blockNumber: BigInt(finalBlock) });
+    return finalCount > Number(row.nonce);
+  }
+
+  /** Back to `accepted` after its nonce went to another transaction: it is paid anew, nothing was sent. */
+  async function requeue(row: PayoutRow) {
+    await db
+      .updateTable('payouts')
+      .set({ state: 'accepted', sender: null, nonce: null, gas_limit: null, tx_hash: null, last_sent_block: null, updated_at: Date.now() })
+      .where('queue_id', '=', row.queue_id)
+      .where('state', '=', 'sent')
+      .execute();
+    logger.error(
+      { queueId: row.queue_id, sender: row.sender, nonce: row.nonce },
+      'the nonce of this payout was used by a transaction that is not ours; paying it again with a new nonce',
+    );
+    options.onTransition?.('sent', 'accepted', row);
+    poke();
+  }
+
   /** A mined payout whose block left the canonical chain: back to `sent`, and its transaction sent again. */
   async function followReorged(rows: PayoutRow[], head: number) {
     const now = Date.now();
     for (const row of rows) {
-      await db
-        .updateTable('payouts')
-        .set({
-          state: 'sent',
-          mined_block: null,
-          mined_block_hash: null,
-          fee_wei: null,
-          reverted: 0,
-          last_sent_block: head,
-          updated_at: now,
-        })
-        .where('queue_id', '=', row.queue_id)
-        .where('state', '=', 'mined')
-        .execute();
+      await db.transaction().execute(async (trx) => {
+        const updated = await trx
+          .updateTable('payouts')
+          .set({
+            state: 'sent',
+            mined_block: null,
+            mined_block_hash: null,
+            fee_wei: null,
+            reverted: 0,
+            last_sent_block: head,
+            updated_at: now,
+          })
+          .where('queue_id', '=', row.queue_id)
+          .where('state', '=', 'mined')
+          .executeTakeFirst();
+        if (Number(updated.numUpdatedRows) !== 1) return;
+        await recordAudit(
+          trx,
+          [
+            {
+              subject: 'payout',
+              ref: row.queue_id,
+              txHash: row.tx_hash,
+              fromState: 'mined',
+              toState: 'sent',
+              blockNumber: row.mined_block,
+              detail: { reorg: 'its block left the canonical chain', blockHash: row.mined_block_hash, head },
+            },
+          ],
+          now,
+        );
+      });
       logger.warn(
         { queueId: row.queue_id, txHash: row.tx_hash, block: row.mined_block },
         'mined payout removed by a reorganisation; sending it again',

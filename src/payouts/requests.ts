@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { HandlerOutcome, IncomingMessage } from '../amqp/consumer.js';
+import { recordAudit } from '../audit/record.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../internal/logger.js';
 import { enqueueOutbox } from '../outbox/enqueue.js';
@@ -86,6 +87,23 @@ export function createPayoutRequestHandler(options: CreatePayoutRequestHandlerOp
     const queueId = row.queue_id;
     const inserted = await db.transaction().execute(async (trx) => {
       const n = await insertIgnore(trx, 'payouts', row);
+      if (n > 0) {
+        await recordAudit(
+          trx,
+          [
+            {
+              subject: 'payout',
+              ref: row.queue_id,
+              toState: row.state,
+              detail:
+                row.state === 'failed'
+                  ? { kind, error: row.error_code, message: row.error_message }
+                  : { kind, from: row.from_address, to: row.to_address, amount: row.amount_text },
+            },
+          ],
+          now,
+        );
+      }
       if (n > 0 && row.state === 'failed') {
         await enqueueOutbox(trx, [
           payoutResponse(

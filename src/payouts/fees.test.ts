@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AnvilInstance, startAnvil } from '../chain/anvil.js';
+import { createPayoutClient } from './chain.js';
+import { bumpFees, type Fees, maxGasPrice, suggestFees } from './fees.js';
+
+const GWEI = 1_000_000_000n;
+
+describe('bumpFees', () => {
+  const old: Fees = { type: 'eip1559', maxFeePerGas: 10n * GWEI, maxPriorityFeePerGas: 1n * GWEI };
+
+  it('raises both fields by at least 10%', () => {
+    const quiet: Fees = { type: 'eip1559', maxFeePerGas: 1n * GWEI, maxPriorityFeePerGas: 1n };
+    const bumped = bumpFees(old, quiet, 100n * GWEI);
+    expect(bumped).toEqual({ type: 'eip1559', maxFeePerGas: 11n * GWEI + 1n, maxPriorityFeePerGas: 1_100_000_001n });
+  });
+
+  it('follows the market when it rose more than 10%', () => {
+    const busy: Fees = { type: 'eip1559', maxFeePerGas: 40n * GWEI, maxPriorityFeePerGas: 3n * GWEI };
+    expect(bumpFees(old, busy, 100n * GWEI)).toEqual(busy);
+  });
+
+  it('never goes above the cap, and gives up when the cap leaves no room for a valid bump', () => {
+    const busy: Fees = { type: 'eip1559', maxFeePerGas: 40n * GWEI, maxPriorityFeePerGas: 3n * GWEI };
+    const capped = bumpFees(old, busy, 20n * GWEI);
+    expect(capped && maxGasPrice(capped)).toBe(20n * GWEI);
+    expect(bumpFees(old, busy, 10n * GWEI)).toBeUndefined();
+  });
+
+  it('bumps a legacy gas price the same way', () => {
+    const legacy: Fees = { type: 'legacy', gasPrice: 20n * GWEI };
+    expect(bumpFees(legacy, { type: 'legacy', gasPrice: GWEI }, 100n * GWEI)).toEqual({ type: 'legacy', gasPrice: 22n * GWEI + 1n });
+    expect(bumpFees(legacy, legacy, 21n * GWEI)).toBeUndefined();
+  });
+});
+
+describe('suggestFees on a node', () => {
+  let london: AnvilInstance;
+  let berlin: AnvilInstance;
+  beforeAll(async () => {
+    [london, berlin] = await Promise.all([startAnvil(), startAnvil({ args: ['--hardfork', 'berlin'] })]);
+  });
+  afterAll(async () => {
+    await Promise.all([london?.stop(), berlin?.stop()]);
+  });
+
+  it('uses EIP-1559 fees from the fee history, under the cap', async () => {
+    const client = createPayoutClient(london.rpcUrl);
+    const fees = await suggestFees(client, 500n * GWEI);
+    expect(fees.type).toBe('eip1559');
+    if (fees.type !== 'eip1559') return;
+    const block = await client.getBlock();
+    expect(fees.maxFeePerGas).toBeGreaterThanOrEqual(block.baseFeePerGas!);
+    expect(fees.maxPriorityFeePerGas).toBeLessThanOrEqual(fees.maxFeePerGas);
+    const capped = await suggestFees(client, 1n);
+    expect(maxGasPrice(capped)).toBe(1n);
+  });
+
+  it('falls back to a legacy gas price on a chain without EIP-1559', async () => {
+    const fees = await suggestFees(createPayoutClient(berlin.rpcUrl), 500n * GWEI);
+    expect(fees.type).toBe('legacy');
+    expect(maxGasPrice(fees)).toBeGreaterThan(0n);
+  });
+});
