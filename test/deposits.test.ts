@@ -15,6 +15,7 @@ import {
   type ReceivedMessage,
   type TestQueues,
 } from './helpers/rabbit.js';
+import { startRangeLimitedRpc } from './helpers/rpc-proxy.js';
 import {
   randomAddress,
   signedTopup,
@@ -42,7 +43,7 @@ interface TopupMsg {
 async function startStack(
   chain: TestChain,
   kind: (typeof dbKinds)[number],
-  via?: { amqpUrl?: string; wsUrl?: string },
+  via?: { amqpUrl?: string; wsUrl?: string; rpcUrl?: string },
 ) {
   const db: TestDatabase = await createTestDatabase(kind);
   const queues: TestQueues = createTestQueues(via?.amqpUrl ? { url: via.amqpUrl } : {});
@@ -52,6 +53,7 @@ async function startStack(
     db: db.config,
     confirmHeight: CONFIRM,
     wsUrl: via?.wsUrl,
+    rpcUrl: via?.rpcUrl,
   });
   const business: BusinessClient = await createBusinessClient();
   const responses: Collector = await business.collect(queues.topupResp);
@@ -456,6 +458,37 @@ describe.each(dbKinds)('outages on %s', (kind) => {
     } finally {
       await stack.stop();
       await proxy.close();
+    }
+  });
+
+  it('backfills through a node that refuses wide eth_getLogs ranges, shrinking the range until it passes', async () => {
+    const rpc = await startRangeLimitedRpc(chain.anvil.rpcUrl, 8);
+    const stack = await startStack(chain, kind, { rpcUrl: rpc.url });
+    try {
+      const to = randomAddress();
+      await stack.watch(to);
+      await stack.service.stop();
+      const hashes: Hex[] = [];
+      for (let i = 0; i < 5; i++) {
+        hashes.push(await chain.transfer(sender, to, BigInt(i + 1) * 1_000_000n));
+        await chain.mine(15);
+      }
+      await stack.restart();
+      await stack.waitStatus(to, 1, 5);
+      expect(
+        new Set(
+          stack
+            .messagesFor(to)
+            .filter((m) => m.status === 1)
+            .map((m) => m.tx_hash),
+        ),
+      ).toEqual(new Set(hashes));
+      expect(rpc.refused.length).toBeGreaterThan(0);
+      expect(rpc.served.every(([from, toBlock]) => toBlock - from + 1 <= 8)).toBe(true);
+      expect(stack.logs.join('')).toMatch(/backfill progress/);
+    } finally {
+      await stack.stop();
+      await rpc.close();
     }
   });
 });
