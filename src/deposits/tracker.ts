@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely';
+import { type AuditEntry, depositRef, recordAudit } from '../audit/record.js';
 import type { TransferLog } from '../chain/transfers.js';
 import type { WatcherSink } from '../chain/watcher.js';
 import type { QueueConfig, TokenConfig } from '../config/types.js';
@@ -61,16 +62,28 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
   async function matchWatched(trx: Transaction<Database>, transfers: TransferLog[]) {
     const candidates = transfers.filter((t) => tokenByAddress.has(t.tokenAddressLc));
     if (candidates.length === 0) return [];
-    const recipients = [...new Set(candidates.map((t) => t.toLc))];
+    const recipientsBySymbol = new Map<string, Set<string>>();
+    for (const t of candidates) {
+      const symbol = tokenByAddress.get(t.tokenAddressLc)!.symbol;
+      let set = recipientsBySymbol.get(symbol);
+      if (!set) recipientsBySymbol.set(symbol, (set = new Set()));
+      set.add(t.toLc);
+    }
     const watched = new Set<string>();
-    for (let i = 0; i < recipients.length; i += BATCH) {
-      const rows = await trx
-        .selectFrom('watched_addresses')
-        .select(['symbol', 'address'])
-        .where('chain', '=', chain)
-        .where('address', 'in', recipients.slice(i, i + BATCH))
-        .execute();
-      for (const r of rows) watched.add(`${r.symbol}:${r.address}`);
+    // By the whole primary key (chain, symbol, address): without `symbol` the index only narrows to the
+    // chain and each query scans every watched address of it (seconds per query at a million).
+    for (const [symbol, set] of recipientsBySymbol) {
+      const recipients = [...set];
+      for (let i = 0; i < recipients.length; i += BATCH) {
+        const rows = await trx
+          .selectFrom('watched_addresses')
+          .select('address')
+          .where('chain', '=', chain)
+          .where('symbol', '=', symbol)
+          .where('address', 'in', recipients.slice(i, i + BATCH))
+          .execute();
+        for (const r of rows) watched.add(`${symbol}:${r.address}`);
+      }
     }
     return candidates.filter((t) => watched.has(`${tokenByAddress.get(t.tokenAddressLc)!.symbol}:${t.toLc}`));
   }
@@ -91,6 +104,7 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
     }
     const fresh: NewDeposit[] = [];
     let moved = 0;
+    const audits: AuditEntry[] = [];
     for (const t of matched) {
       const found = existing.get(`${t.txHash}:${t.txLogOrdinal}`);
       if (!found) {
@@ -135,8 +149,28 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
         })
         .where('id', '=', found.id)
         .execute();
+      audits.push({
+        subject: 'deposit',
+        ref: depositRef(t.txHash, t.txLogOrdinal),
+        txHash: t.txHash,
+        fromState: found.status,
+        toState: 'pending',
+        blockNumber: t.blockNumber,
+        detail: { reincluded: true, previousBlock: Number(found.block_number), blockHash: t.blockHash },
+      });
       logger.info({ txHash: t.txHash, block: t.blockNumber }, 'deposit re-included in another block');
     }
+    for (const d of fresh) {
+      audits.push({
+        subject: 'deposit',
+        ref: depositRef(d.tx_hash, d.tx_log_ordinal),
+        txHash: d.tx_hash,
+        toState: 'pending',
+        blockNumber: d.block_number,
+        detail: { to: d.to_address, from: d.from_address, symbol: d.symbol, amountRaw: d.amount_raw },
+      });
+    }
+    await recordAudit(trx, audits, now);
     if (moved) options.onStatus?.('moved', moved);
     if (fresh.length === 0) return;
     for (let i = 0; i < fresh.length; i += BATCH) {
@@ -195,6 +229,19 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
         trx,
         rows.map((r) => message(r, code)),
       );
+      await recordAudit(
+        trx,
+        rows.map((r) => ({
+          subject: 'deposit',
+          ref: depositRef(r.tx_hash, r.tx_log_ordinal),
+          txHash: r.tx_hash,
+          fromState: r.status,
+          toState: status,
+          blockNumber: r.block_number,
+          detail: status === 'failed' ? { orphanedAt: r.orphaned_at, notFoundBy: tipNumber } : null,
+        })),
+        now,
+      );
       for (const r of rows) {
         logger.info({ txHash: r.tx_hash, address: r.to_address, block: r.block_number }, `deposit ${status}`);
       }
@@ -223,6 +270,14 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
           'a confirmed deposit was removed by a reorganisation deeper than confirmHeight',
         );
       }
+      // The rows the update below changes (the watcher is the only writer of deposits), for the audit log.
+      const orphaning = await trx
+        .selectFrom('deposits')
+        .select(['tx_hash', 'tx_log_ordinal', 'block_number'])
+        .where('chain', '=', chain)
+        .where('status', '=', 'pending')
+        .where('block_number', '>=', firstRemoved)
+        .execute();
       const result = await trx
         .updateTable('deposits')
         .set({ status: 'orphaned', orphaned_at: firstRemoved, updated_at: now })
@@ -231,6 +286,19 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
         .where('block_number', '>=', firstRemoved)
         .executeTakeFirst();
       const n = Number(result.numUpdatedRows);
+      await recordAudit(
+        trx,
+        orphaning.map((r) => ({
+          subject: 'deposit',
+          ref: depositRef(r.tx_hash, r.tx_log_ordinal),
+          txHash: r.tx_hash,
+          fromState: 'pending',
+          toState: 'orphaned',
+          blockNumber: r.block_number,
+          detail: { reorgFrom: firstRemoved },
+        })),
+        now,
+      );
       if (n > 0) logger.warn({ count: n, firstRemoved }, 'deposits orphaned by a reorganisation');
     },
     afterCommit: options.afterCommit,

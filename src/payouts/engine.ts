@@ -268,7 +268,10 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
     await db.transaction().execute(async (trx) => {
       const { first, repairedFrom } = await allocateNonces(trx, sender, group.length, chainNonce);
       if (repairedFrom !== undefined) {
-        logger.warn({ sender, counter: repairedFrom, next: first, chainNonce }, 'nonce counter disagreed with the chain and our transactions; repaired');
+        logger.warn(
+          { sender, counter: repairedFrom, next: first, chainNonce },
+          'nonce counter disagreed with the chain and our transactions; repaired',
+        );
       }
       for (const [i, d] of group.entries()) {
         const nonce = first + i;
@@ -656,18 +659,47 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
   async function nonceTakenByOthers(row: PayoutRow, head: number): Promise<boolean> {
     const finalBlock = head - confirmHeight + 1;
     if (finalBlock < 0 || row.nonce === null) return false;
-    const finalCount = await client.getTransactionCount({ address: row.sender as Hex, blockNumber: BigInt(finalBlock) });
+    const finalCount = await client.getTransactionCount({
+      address: row.sender as Hex,
+      blockNumber: BigInt(finalBlock),
+    });
     return finalCount > Number(row.nonce);
   }
 
   /** Back to `accepted` after its nonce went to another transaction: it is paid anew, nothing was sent. */
   async function requeue(row: PayoutRow) {
-    await db
-      .updateTable('payouts')
-      .set({ state: 'accepted', sender: null, nonce: null, gas_limit: null, tx_hash: null, last_sent_block: null, updated_at: Date.now() })
-      .where('queue_id', '=', row.queue_id)
-      .where('state', '=', 'sent')
-      .execute();
+    const now = Date.now();
+    await db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('payouts')
+        .set({
+          state: 'accepted',
+          sender: null,
+          nonce: null,
+          gas_limit: null,
+          tx_hash: null,
+          last_sent_block: null,
+          updated_at: now,
+        })
+        .where('queue_id', '=', row.queue_id)
+        .where('state', '=', 'sent')
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) return;
+      await recordAudit(
+        trx,
+        [
+          {
+            subject: 'payout',
+            ref: row.queue_id,
+            txHash: row.tx_hash,
+            fromState: 'sent',
+            toState: 'accepted',
+            detail: { nonceTakenByOthers: true, sender: row.sender, nonce: Number(row.nonce) },
+          },
+        ],
+        now,
+      );
+    });
     logger.error(
       { queueId: row.queue_id, sender: row.sender, nonce: row.nonce },
       'the nonce of this payout was used by a transaction that is not ours; paying it again with a new nonce',

@@ -11,7 +11,11 @@ describe('bumpFees', () => {
   it('raises both fields by at least 10%', () => {
     const quiet: Fees = { type: 'eip1559', maxFeePerGas: 1n * GWEI, maxPriorityFeePerGas: 1n };
     const bumped = bumpFees(old, quiet, 100n * GWEI);
-    expect(bumped).toEqual({ type: 'eip1559', maxFeePerGas: 11n * GWEI + 1n, maxPriorityFeePerGas: 1_100_000_001n });
+    expect(bumped).toEqual({
+      type: 'eip1559',
+      maxFeePerGas: 11n * GWEI + 1n,
+      maxPriorityFeePerGas: 1_100_000_001n,
+    });
   });
 
   it('follows the market when it rose more than 10%', () => {
@@ -28,7 +32,10 @@ describe('bumpFees', () => {
 
   it('bumps a legacy gas price the same way', () => {
     const legacy: Fees = { type: 'legacy', gasPrice: 20n * GWEI };
-    expect(bumpFees(legacy, { type: 'legacy', gasPrice: GWEI }, 100n * GWEI)).toEqual({ type: 'legacy', gasPrice: 22n * GWEI + 1n });
+    expect(bumpFees(legacy, { type: 'legacy', gasPrice: GWEI }, 100n * GWEI)).toEqual({
+      type: 'legacy',
+      gasPrice: 22n * GWEI + 1n,
+    });
     expect(bumpFees(legacy, legacy, 21n * GWEI)).toBeUndefined();
   });
 });

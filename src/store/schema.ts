@@ -74,6 +74,7 @@ export interface Database {
   payouts: PayoutTable;
   payout_txs: PayoutTxTable;
   sender_nonces: SenderNonceTable;
+  audit_log: AuditLogTable;
 }
 
 export type DepositRow = Selectable<DepositTable>;
@@ -138,3 +139,25 @@ export interface SenderNonceTable {
 
 export type PayoutRow = Selectable<PayoutTable>;
 export type PayoutTxRow = Selectable<PayoutTxTable>;
+
+/**
+ * One state change of a deposit or a payout (src/audit/). Append-only: rows are inserted with the
+ * change they record and never updated or deleted.
+ */
+export interface AuditLogTable {
+  id: Generated<number>;
+  subject: 'deposit' | 'payout';
+  /** The payout's queue_id, or the deposit's `tx_hash:tx_log_ordinal`. */
+  ref: string;
+  tx_hash: string | null;
+  /** null when the subject was created by this change. */
+  from_state: string | null;
+  /** A state, or an event that keeps the state: `replaced` (a payout re-signed with higher fees). */
+  to_state: string;
+  block_number: number | null;
+  /** Short JSON: sender, nonce, fees, error code, the block a reorganisation removed. */
+  detail: string | null;
+  created_at: number;
+}
+
+export type AuditLogRow = Selectable<AuditLogTable>;

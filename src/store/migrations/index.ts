@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as core from './0001_core.js';
 import * as wallets from './0002_wallets.js';
 import * as payouts from './0003_payouts.js';
+import * as audit from './0004_audit.js';
 
 /**
  * Every migration, in code rather than found on disk, so they ship inside dist/ and a bundle.
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0001_core': core,
   '0002_wallets': wallets,
   '0003_payouts': payouts,
+  '0004_audit': audit,
 };
