@@ -3,7 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../src/config/types.js';
 import type { ServiceTuning } from '../src/service.js';
-import { TEST_SIGN_KEY } from '../test/helpers/service.js';
+import { TEST_MASTER_KEY, TEST_SIGN_KEY } from '../test/helpers/service.js';
 import { type ChildReply, type ChildRequest, encodeJson } from './ipc.js';
 
 export interface ServiceChild {
@@ -17,7 +17,10 @@ export interface ServiceChild {
     timeoutMs?: number,
   ): Promise<Extract<ChildReply, { type: T }>>;
   /** Sends a request and waits for the next reply of `replyType`. */
-  request<T extends ChildReply['type']>(msg: ChildRequest, replyType: T): Promise<Extract<ChildReply, { type: T }>>;
+  request<T extends ChildReply['type']>(
+    msg: ChildRequest,
+    replyType: T,
+  ): Promise<Extract<ChildReply, { type: T }>>;
   /** Stops the service cleanly and waits for the process to end. */
   stop(): Promise<void>;
 }
@@ -48,7 +51,12 @@ export async function startServiceChild(options: StartServiceChildOptions): Prom
     env: {
       ...process.env,
       LOG_FORMAT: 'json',
-      BENCH_SERVICE: encodeJson({ config: options.config, signKey: TEST_SIGN_KEY, tuning: options.tuning }),
+      BENCH_SERVICE: encodeJson({
+        config: options.config,
+        signKey: TEST_SIGN_KEY,
+        masterKey: TEST_MASTER_KEY,
+        tuning: options.tuning,
+      }),
     },
   });
   closeSync(fd);

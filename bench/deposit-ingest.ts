@@ -104,6 +104,7 @@ export async function runDepositIngest(
       await child.waitFor('block', (b) => b.number >= head, 60_000); // at the head: the latency run resumes here
       const { maxRss } = await child.request({ type: 'memory', gc: false }, 'memory');
       const seconds = (done.at - starting.at) / 1000;
+      const cpuSeconds = (done.cpuUs - starting.cpuUs) / 1e6;
       const publishedSeconds = (published - starting.at) / 1000;
       const baselineRate = data.logs / baseline;
       const rate = data.logs / seconds;
@@ -126,7 +127,7 @@ export async function runDepositIngest(
             baselineLabel: label,
             target: '≥ 10000 and ratio ≥ 0.5',
             met: rate >= 10_000 && rate / baselineRate >= 0.5,
-            note: `${data.logs} logs in ${data.toBlock - data.fromBlock + 1} blocks to ${data.recipients.length} recipients among ${opts.watched} watched: ${seconds.toFixed(2)} s from start() to the commit of the last block with transfers (${counts.deposits} deposits, ${counts.outbox} outbox rows incl. status 1 of the confirmed ones); baseline ${baseline.toFixed(3)} s`,
+            note: `${data.logs} logs in ${data.toBlock - data.fromBlock + 1} blocks to ${data.recipients.length} recipients among ${opts.watched} watched: ${seconds.toFixed(2)} s from start() to the commit of the last block with transfers (${counts.deposits} deposits, ${counts.outbox} outbox rows incl. status 1 of the confirmed ones), ${cpuSeconds.toFixed(2)} s CPU in the service; baseline ${baseline.toFixed(3)} s`,
           },
           {
             name: 'deposit_ingest_published',

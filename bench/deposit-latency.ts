@@ -50,7 +50,12 @@ export async function runDepositLatency(
   const token = config.chain.tokens[0]!.addressLc;
   const consumer = await consumeTopupResponses(config.rmq.topupResp);
   const bare = await watchBare(config.chain.wsUrl, config.chain.rpcUrl, token);
-  const child = await startServiceChild({ config, tuning: { httpPort: 0 }, logFile, profileDir: opts.profileDir });
+  const child = await startServiceChild({
+    config,
+    tuning: { httpPort: 0 },
+    logFile,
+    profileDir: opts.profileDir,
+  });
   try {
     let head = await bc.head();
     await sleep(1_000); // the cursor is at the head already: let the start settle
@@ -87,15 +92,28 @@ export async function runDepositLatency(
     const arrival = new Map(status2().map((a) => [a.txHash, a]));
     const service: number[] = [];
     const floor: number[] = [];
+    // where the time goes: mine → the watcher's commit (its block event) → arrival at the consumer
+    const toCommit: number[] = [];
+    const toArrival: number[] = [];
+    const commitAt = new Map<number, number>();
+    for (const m of child.replies) if (m.type === 'block') commitAt.set(m.number, m.at);
     for (const s of sent) {
       const a = arrival.get(s.hash)!;
-      if (a.blockHeight !== s.block) throw new Error(`${s.hash} reported in block ${a.blockHeight}, mined in ${s.block}`);
-      service.push(a.at - mineAt.get(s.block)!);
+      if (a.blockHeight !== s.block)
+        throw new Error(`${s.hash} reported in block ${a.blockHeight}, mined in ${s.block}`);
+      const mined = mineAt.get(s.block)!;
+      service.push(a.at - mined);
+      const committed = commitAt.get(s.block);
+      if (committed !== undefined) {
+        toCommit.push(committed - mined);
+        toArrival.push(a.at - committed);
+      }
       const bareAt = bare.seen.get(s.block);
       if (bareAt !== undefined) floor.push(bareAt - mineAt.get(s.block)!);
     }
     const label = 'bare newHeads + eth_getLogs(blockHash) + decode';
-    const note = `${service.length} transfers in ${opts.latencyBlocks - opts.latencyWarmup} blocks (after ${opts.latencyWarmup} warm-up), ${opts.latencyTransfersPerBlock} per block, 1 block/s`;
+    const ms = (xs: number[], p: number) => percentile(xs, p).toFixed(1);
+    const note = `${service.length} transfers in ${opts.latencyBlocks - opts.latencyWarmup} blocks (after ${opts.latencyWarmup} warm-up), ${opts.latencyTransfersPerBlock} per block, 1 block/s; mine → deposits committed p50/p99 ${ms(toCommit, 50)}/${ms(toCommit, 99)} ms, committed → message at the consumer p50/p99 ${ms(toArrival, 50)}/${ms(toArrival, 99)} ms`;
     const figures: Figure[] = [];
     for (const [name, p] of [
       ['p50', 50],

@@ -2,12 +2,18 @@
 export type ChildRequest = { type: 'memory'; gc: boolean } | { type: 'counts' } | { type: 'stop' };
 
 export type ChildReply =
-  | { type: 'starting'; at: number }
+  | { type: 'starting'; at: number; cpuUs: number }
   | { type: 'started'; at: number }
-  | { type: 'block'; number: number; transfers: number; at: number }
+  | { type: 'block'; number: number; transfers: number; at: number; cpuUs: number }
   | { type: 'memory'; rss: number; heapUsed: number; maxRss: number }
   | { type: 'counts'; deposits: number; outbox: number; unsent: number }
   | { type: 'stopped'; at: number };
+
+/** CPU time (user + system) this process used so far, in microseconds. */
+export function cpuUs(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
 
 /** Wall-clock milliseconds with sub-ms precision, comparable between processes on one machine. */
 export function nowMs(): number {

@@ -5,12 +5,12 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../src/config/types.js';
 import { startServiceChild } from './child.js';
 import type { BenchOptions } from './options.js';
-import { type Figure, median } from './report.js';
+import type { Figure } from './report.js';
 import { createBenchDatabase, loadWatched } from './watched.js';
 
 const MiB = 1024 * 1024;
 
-/** RSS of an idle service child (after its start settled, after GC), median of three readings. */
+/** RSS of an idle service child (after its start settled, after GC): the lowest of three readings. */
 async function idleRss(config: Config, logFile: string): Promise<number> {
   const child = await startServiceChild({ config, tuning: { httpPort: 0 }, logFile });
   try {
@@ -20,10 +20,22 @@ async function idleRss(config: Config, logFile: string): Promise<number> {
       readings.push((await child.request({ type: 'memory', gc: true }, 'memory')).rss);
       await sleep(300);
     }
-    return median(readings);
+    return Math.min(...readings);
   } finally {
     await child.stop();
   }
+}
+
+/** Two processes of each kind, alternating; the lower of each pair (RSS of equal processes varies by MBs). */
+async function idlePair(configs: [Config, Config], workDir: string): Promise<[number, number]> {
+  const best: [number, number] = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
+  for (let round = 0; round < 2; round++) {
+    for (const k of [0, 1] as const) {
+      const rss = await idleRss(configs[k], join(workDir, `memory-${k}-${round}.log`));
+      best[k] = Math.min(best[k], rss);
+    }
+  }
+  return best;
 }
 
 /** The baseline for bytes per address: a plain Set of 0x-addresses in a process of its own. */
@@ -45,25 +57,37 @@ export interface MemoryInputs {
   payoutPeakRss: number | undefined;
 }
 
-export async function runMemory(inputs: MemoryInputs, opts: BenchOptions, workDir: string): Promise<Figure[]> {
+export async function runMemory(
+  inputs: MemoryInputs,
+  opts: BenchOptions,
+  workDir: string,
+): Promise<Figure[]> {
   const empty = await createBenchDatabase(opts.db);
   const full = await createBenchDatabase(opts.db);
   try {
     await loadWatched(full.config, [], opts.watched);
-    const rss0 = await idleRss(inputs.configFor(empty.config), join(workDir, 'memory-0.log'));
-    const rssN = await idleRss(inputs.configFor(full.config), join(workDir, 'memory-watched.log'));
+    const [rss0, rssN] = await idlePair(
+      [inputs.configFor(empty.config), inputs.configFor(full.config)],
+      workDir,
+    );
     const naive = await naiveSetBytesPerAddress(opts.watched);
     const perAddress = (rssN - rss0) / opts.watched;
     const idleLabel = 'idle service, 0 watched addresses';
     const figures: Figure[] = [
-      { name: 'memory_idle_0', value: rss0 / MiB, unit: 'MiB', baseline: rss0 / MiB, baselineLabel: idleLabel },
+      {
+        name: 'memory_idle_0',
+        value: rss0 / MiB,
+        unit: 'MiB',
+        baseline: rss0 / MiB,
+        baselineLabel: idleLabel,
+      },
       {
         name: 'memory_idle_watched',
         value: rssN / MiB,
         unit: 'MiB',
         baseline: rss0 / MiB,
         baselineLabel: idleLabel,
-        note: `${opts.watched} watched addresses; RSS after GC, median of 3; the service keeps no in-memory watched set (it asks the database per block)`,
+        note: `${opts.watched} watched addresses; RSS after GC, lowest of 3 readings in each of 2 processes; the service keeps no in-memory watched set (it asks the database per block)`,
       },
       {
         name: 'memory_per_watched_address',
@@ -72,7 +96,9 @@ export async function runMemory(inputs: MemoryInputs, opts: BenchOptions, workDi
         baseline: naive,
         baselineLabel: 'a plain JS Set of the addresses (separate process)',
         target: '< 200 (200 MB per 1,000,000)',
-        met: perAddress < 200,
+        // Below ~100,000 addresses the difference is inside the RSS noise between two processes.
+        met: opts.watched >= 100_000 ? perAddress < 200 : undefined,
+        note: `(RSS with ${opts.watched} watched − RSS with 0) / ${opts.watched}; each the lower of two idle processes`,
       },
       {
         name: 'memory_ingest_peak',

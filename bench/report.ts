@@ -45,7 +45,11 @@ export function figureTable(figures: Figure[]): string {
     f.baselineLabel,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const notes = figures.filter((f) => f.note).map((f) => `  ${f.name}: ${f.note}`);
   return [
     line(header),

@@ -1,7 +1,13 @@
 /**
- * `npm run bench`: the service's speed on a local anvil, RabbitMQ and SQLite (BENCH_DB=mysql: MariaDB).
- * Prints `bench <name> <value> <unit>` and `ratio <name> <value>` lines, then a table; progress goes
- * to stderr. Sizes: see options.ts (BENCH_QUICK=1 for a small smoke run).
+ * `npm run bench`: the service's speed on a local anvil, RabbitMQ and SQLite. Prints
+ * `bench <name> <value> <unit>` and `ratio <name> <value>` lines, then a table; progress goes to stderr.
+ * Environment (sizes and defaults in options.ts):
+ *   BENCH_QUICK=1          everything scaled down (a smoke run of ~30 s)
+ *   BENCH_DB=mysql         MariaDB on 127.0.0.1:3306 instead of SQLite
+ *   BENCH_ONLY=latency     skip parts (ingest,latency,payout,memory); the ingest always runs
+ *   BENCH_LATENCY_BLOCKS=n more latency samples (4 transfers a block, one block a second)
+ *   BENCH_PROFILE=dir      CPU profile of each service child; read with bench/profile-summary.ts
+ *   BENCH_KEEP=1           keep the service logs (a temp folder, printed at the end)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -87,7 +93,8 @@ try {
   console.log(machineNotes().join('\n'));
   console.log();
   console.log(figureTable(figures));
-  if (!payout) console.log('\n3. payout throughput and memory_payout_peak: not measured yet (bench/payout.ts)');
+  if (!payout)
+    console.log('\n3. payout throughput and memory_payout_peak: not measured yet (bench/payout.ts)');
   progress('done');
 } catch (err) {
   failed = true;

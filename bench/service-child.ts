@@ -4,7 +4,7 @@
  */
 import type { Config } from '../src/config/types.js';
 import { createService, type ServiceTuning } from '../src/service.js';
-import { type ChildReply, type ChildRequest, decodeJson, nowMs } from './ipc.js';
+import { type ChildReply, type ChildRequest, cpuUs, decodeJson, nowMs } from './ipc.js';
 
 interface ChildInput {
   config: Config;
@@ -25,8 +25,10 @@ const service = await createService({
   masterKey: input.masterKey ?? 'b2'.repeat(32),
   tuning: input.tuning,
 });
-service.watcher.onBlock((e) => send({ type: 'block', number: e.number, transfers: e.transfers, at: nowMs() }));
-send({ type: 'starting', at: nowMs() });
+service.watcher.onBlock((e) =>
+  send({ type: 'block', number: e.number, transfers: e.transfers, at: nowMs(), cpuUs: cpuUs() }),
+);
+send({ type: 'starting', at: nowMs(), cpuUs: cpuUs() });
 await service.start();
 send({ type: 'started', at: nowMs() });
 

@@ -34,10 +34,12 @@ export async function loadWatched(
   symbol = 'USDT',
 ): Promise<void> {
   const now = Date.now();
+  const own = include.map((a) => a.toLowerCase());
+  const all: string[] = total > own.length ? own.concat(randomAddresses(total - own.length)) : own;
+  // In primary-key order: appends to the index instead of random page splits (several times faster).
+  all.sort();
   const chunks = function* () {
-    const own = include.map((a) => a.toLowerCase());
-    for (let i = 0; i < own.length; i += CHUNK) yield own.slice(i, i + CHUNK);
-    for (let left = total - own.length; left > 0; left -= CHUNK) yield randomAddresses(Math.min(CHUNK, left));
+    for (let i = 0; i < all.length; i += CHUNK) yield all.slice(i, i + CHUNK);
   };
   if (config.driver === 'sqlite') {
     const sqlite = new BetterSqlite3(config.file);
@@ -67,7 +69,9 @@ export async function loadWatched(
     for (const chunk of chunks()) {
       for (let i = 0; i < chunk.length; i += ROWS_PER_INSERT * 5) {
         const rows = chunk.slice(i, i + ROWS_PER_INSERT * 5).map((a) => [chain, symbol, a, now]);
-        await conn.query('insert into watched_addresses (chain, symbol, address, created_at) values ?', [rows]);
+        await conn.query('insert into watched_addresses (chain, symbol, address, created_at) values ?', [
+          rows,
+        ]);
       }
     }
   } finally {

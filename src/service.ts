@@ -1,5 +1,5 @@
 import type { Hex } from 'viem';
-import { createBroker } from './amqp/connection.js';
+import { type Consumer, createBroker } from './amqp/connection.js';
 import { createChainRpc } from './chain/rpc.js';
 import { createBlockWatcher, type WatcherTuning } from './chain/watcher.js';
 import type { Config } from './config/types.js';
@@ -7,11 +7,15 @@ import { createTopupHandler } from './deposits/topup.js';
 import { createDepositTracker } from './deposits/tracker.js';
 import { errorMessage, PaymentError } from './internal/errors.js';
 import { createLogger, type Logger } from './internal/logger.js';
+import { createMetrics } from './internal/metrics.js';
+import { createMetricHooks } from './monitor/hooks.js';
+import { createMonitor, type MonitorTuning } from './monitor/monitor.js';
 import { createOutboxRelay } from './outbox/relay.js';
 import { createPayoutClient } from './payouts/chain.js';
 import { createPayoutEngine, type PayoutTuning } from './payouts/engine.js';
 import { createPayoutRequestHandler } from './payouts/requests.js';
 import { createHttpServer } from './server/http.js';
+import { monitorRoutes } from './server/monitor-routes.js';
 import { createDatabase } from './store/db.js';
 import { migrateToLatest } from './store/migrate.js';
 import { parseMasterKey } from './vault/master-key.js';
@@ -24,6 +28,7 @@ export interface ServiceTuning {
   prefetch?: number;
   /** Listen on this HTTP port instead of the config's (tests pass 0). */
   httpPort?: number;
+  monitor?: Partial<MonitorTuning>;
 }
 
 export interface CreateServiceOptions {
@@ -73,10 +78,17 @@ export async function createService(options: CreateServiceOptions) {
     throw err;
   }
 
-  const rpc = createChainRpc({ rpcUrl: config.chain.rpcUrl });
+  // ---- monitoring (1/2): metrics first, the parts below take their hooks at creation ----
+  const metrics = createMetrics();
+  const metricHooks = createMetricHooks(metrics);
+
+  const rpc = createChainRpc({ rpcUrl: config.chain.rpcUrl, onError: metricHooks.rpcError });
   const chainId = config.chain.chainId ?? (await rpc.getChainId());
   const broker = createBroker({ logger }, { url: config.rmq.url, rmq: config.rmq });
-  const relay = createOutboxRelay({ logger }, { db: store.db, broker });
+  const relay = createOutboxRelay(
+    { logger },
+    { db: store.db, broker, onPublished: metricHooks.outboxPublished },
+  );
   const tracker = createDepositTracker({
     logger,
     chain: config.chain.name,
@@ -85,6 +97,7 @@ export async function createService(options: CreateServiceOptions) {
     topupResp: config.rmq.topupResp,
     signKey,
     afterCommit: () => relay.notify(),
+    onStatus: metricHooks.depositStatus,
   });
   const watcher = createBlockWatcher({
     logger,
@@ -113,6 +126,7 @@ export async function createService(options: CreateServiceOptions) {
     signKey,
     vault,
     afterCommit: () => relay.notify(),
+    onTransition: metricHooks.payoutTransition,
     tuning: tuning.payouts,
   });
   watcher.onBlock(() => payouts.poke());
@@ -152,7 +166,29 @@ export async function createService(options: CreateServiceOptions) {
       },
     },
   });
-  const consumers: { close(): Promise<void> }[] = [];
+  const consumers: Consumer[] = [];
+
+  // ---- monitoring (2/2): the sampler behind the gauges and alerts; /metrics, /status, / ----
+  watcher.onBlock(metricHooks.block);
+  watcher.onReorg(metricHooks.reorg);
+  const monitor = createMonitor({
+    logger,
+    db: store.db,
+    config,
+    chainId,
+    metrics,
+    watcher,
+    relay,
+    broker,
+    consumers: () => consumers,
+    client: rpc.client,
+    nodeLastOkAt: () => rpc.lastOkAt(),
+    onRpcError: metricHooks.rpcError,
+    tuning: tuning.monitor,
+  });
+  for (const [path, handler] of Object.entries(monitorRoutes({ registry: metrics.registry, monitor })))
+    http.route(path, handler);
+
   let httpAddress: { host: string; port: number } | undefined;
   let stopped = false;
 
@@ -175,6 +211,8 @@ export async function createService(options: CreateServiceOptions) {
     relay,
     broker,
     logger,
+    metrics,
+    monitor,
     httpAddress: () => httpAddress,
     async start() {
       try {
@@ -187,7 +225,7 @@ export async function createService(options: CreateServiceOptions) {
       relay.start();
       watcher.start();
       payouts.start();
-      const prefetch = { prefetch: tuning.prefetch };
+      const prefetch = { prefetch: tuning.prefetch, onDeadLetter: metricHooks.deadLetter };
       consumers.push(broker.createConsumer(config.rmq.topup, topupHandler, prefetch));
       consumers.push(broker.createConsumer(config.rmq.withdraw, payoutHandler('withdraw'), prefetch));
       consumers.push(broker.createConsumer(config.rmq.pay, payoutHandler('pay'), prefetch));
@@ -195,6 +233,7 @@ export async function createService(options: CreateServiceOptions) {
       // declare them. A broker that is down does not stop the start: deposits are recorded meanwhile.
       if (!(await broker.waitReady(5_000)))
         logger.warn('RabbitMQ not reachable yet; retrying in the background');
+      monitor.start();
       logger.info(
         {
           chain: config.chain.name,
@@ -210,6 +249,7 @@ export async function createService(options: CreateServiceOptions) {
       if (stopped) return;
       stopped = true;
       const steps: [string, () => Promise<unknown>][] = [
+        ['monitor', () => monitor.stop()],
         ['consumers', () => Promise.all(consumers.map((c) => c.close()))],
         ['payouts', () => payouts.stop()],
         ['watcher', () => watcher.stop()],

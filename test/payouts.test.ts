@@ -128,7 +128,8 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
   beforeAll(async () => {
     chain = await createTestChain({ noMining: true });
     await chain.deployToken();
-    for (const w of [collection, user, blacklisted, busy, shared]) await chain.setEthBalance(w.address, 10n * ETH);
+    for (const w of [collection, user, blacklisted, busy, shared])
+      await chain.setEthBalance(w.address, 10n * ETH);
     await chain.mint(shared.address, 100n * USDT);
     await chain.mint(collection.address, 1_000n * USDT);
     await chain.mint(user.address, 100n * USDT);
@@ -383,10 +384,19 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
 
   it('repairs a nonce counter that ran ahead of the chain (no gap that would stall the wallet)', async () => {
     const first = queueId('gap');
-    await stack.withdraw({ queue_id: first, from_address: shared.address, to_address: randomAddress(), amount: '1' });
+    await stack.withdraw({
+      queue_id: first,
+      from_address: shared.address,
+      to_address: randomAddress(),
+      amount: '1',
+    });
     expect((await stack.response(first)).status).toBe(1);
     // As after restoring an old backup or a manual edit: the counter claims nonces nobody used.
-    await stack.service.db.updateTable('sender_nonces').set({ next_nonce: 1_000 }).where('address', '=', shared.address).execute();
+    await stack.service.db
+      .updateTable('sender_nonces')
+      .set({ next_nonce: 1_000 })
+      .where('address', '=', shared.address)
+      .execute();
     const second = queueId('gap');
     const to = randomAddress();
     await stack.withdraw({ queue_id: second, from_address: shared.address, to_address: to, amount: '2' });
@@ -401,7 +411,11 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
     const to = randomAddress();
     await stack.withdraw({ queue_id: id, from_address: shared.address, to_address: to, amount: '3' });
     const sent = await stack.waitState(id, ['sent']);
-    const first = await stack.service.db.selectFrom('payout_txs').selectAll().where('tx_hash', '=', sent.tx_hash!).executeTakeFirstOrThrow();
+    const first = await stack.service.db
+      .selectFrom('payout_txs')
+      .selectAll()
+      .where('tx_hash', '=', sent.tx_hash!)
+      .executeTakeFirstOrThrow();
     // Someone else uses the wallet's key: a self-transfer with the same nonce and a fee ours cannot beat.
     const { privateKeyToAccount } = await import('viem/accounts');
     const outsider = privateKeyToAccount(shared.privateKey);

@@ -20,6 +20,8 @@ export interface BrokerOptions {
 
 export interface Consumer {
   readonly queue: string;
+  /** Messages being handled now (at most the prefetch), for metrics. */
+  inFlight(): number;
   /** Stop taking messages and wait for running handlers. */
   close(): Promise<void>;
 }
@@ -33,6 +35,8 @@ export interface Broker {
   onConnected(listener: () => void): () => void;
   publish: ConfirmedPublisher['publish'];
   createConsumer(queue: QueueConfig, handler: MessageHandler, options?: ConsumerOptions): Consumer;
+  /** Messages ready in `queue` (a passive declare), or undefined while disconnected (metrics). */
+  queueDepth(queue: string): Promise<number | undefined>;
   /** Closes the consumers still open (waiting for their handlers), the publisher, the connection. */
   close(): Promise<void>;
 }
@@ -152,11 +156,19 @@ export function createBroker(common: { logger: Logger }, options: BrokerOptions)
     consumer.start();
     return {
       queue: consumer.queue,
+      inFlight: () => consumer.inFlight,
       close: async () => {
         await consumer.close();
         consumers.delete(consumer);
       },
     };
+  }
+
+  async function queueDepth(queue: string): Promise<number | undefined> {
+    if (!isConnected() || closing) return undefined;
+    // Passive: never creates the queue; a missing one fails only the shared lazy channel.
+    const ok = await connection.queueDeclare({ queue, passive: true });
+    return ok.messageCount;
   }
 
   async function close(): Promise<void> {
@@ -176,5 +188,13 @@ export function createBroker(common: { logger: Logger }, options: BrokerOptions)
     logger.info('broker connection closed');
   }
 
-  return { isConnected, waitReady, onConnected, publish: publisher.publish, createConsumer, close };
+  return {
+    isConnected,
+    waitReady,
+    onConnected,
+    publish: publisher.publish,
+    createConsumer,
+    queueDepth,
+    close,
+  };
 }

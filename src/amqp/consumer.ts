@@ -82,6 +82,11 @@ export class QueueConsumer {
     this.#scheduleSetup();
   }
 
+  /** Messages being handled now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
   /** Stops taking messages, lets running handlers finish (one still retrying puts its message back in
    * the queue), then closes the channel. */
   close(): Promise<void> {

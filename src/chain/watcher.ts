@@ -4,7 +4,7 @@ import { errorMessage, sleep } from '../internal/errors.js';
 import type { Logger } from '../internal/logger.js';
 import type { Database } from '../store/schema.js';
 import { subscribeHeads } from './heads.js';
-import type { BlockHeader, ChainRpc } from './rpc.js';
+import type { BlockHeader, ChainRpc, RpcLog } from './rpc.js';
 import { decodeTransferLogs, TRANSFER_TOPIC, type TransferLog } from './transfers.js';
 
 /** What the watcher hands its consumer (the deposit tracker), inside the transaction that moves the cursor. */
@@ -224,6 +224,26 @@ export function createBlockWatcher(options: CreateBlockWatcherOptions) {
     for (const l of reorgListeners) l({ ancestor: anc.number, depth });
   }
 
+  interface RangeFetch {
+    from: number;
+    end: number;
+    logs: Promise<RpcLog[]>;
+    anchor: Promise<BlockHeader | null>;
+  }
+
+  function fetchRange(from: number, end: number): RangeFetch {
+    const fetch = {
+      from,
+      end,
+      logs: rpc.getLogsByRange(from, end, options.tokenAddresses, TRANSFER_TOPIC),
+      anchor: rpc.getBlockHeader(end),
+    };
+    // Either may be left unawaited (a refused range, a failed commit, a stop): not an unhandled rejection.
+    fetch.logs.catch(() => {});
+    fetch.anchor.catch(() => {});
+    return fetch;
+  }
+
   /** eth_getLogs over [from, to] in chunks that adapt to what the node accepts; the cursor moves with each. */
   async function backfillRange(from: number, to: number) {
     backfilling = true;
@@ -231,16 +251,22 @@ export function createBlockWatcher(options: CreateBlockWatcherOptions) {
     const startedAt = Date.now();
     let lastReport = startedAt;
     let next = from;
+    let ahead: RangeFetch | undefined;
     logger.info({ from, to, blocks: total }, 'backfill started');
     try {
       while (next <= to && !stopController.signal.aborted) {
         const end = Math.min(next + range - 1, to);
-        let logs: Awaited<ReturnType<ChainRpc['getLogsByRange']>>;
+        const fetch = ahead?.from === next && ahead.end === end ? ahead : fetchRange(next, end);
+        ahead = undefined;
+        let logs: RpcLog[];
         try {
-          logs = await rpc.getLogsByRange(next, end, options.tokenAddresses, TRANSFER_TOPIC);
+          logs = await fetch.logs;
         } catch (err) {
-          if (range > 1) {
-            range = Math.max(1, Math.floor(range / 2));
+          const tried = end - next + 1;
+          if (tried > 1) {
+            // Half of what was tried, not of `range`: near the head the span is shorter than `range`,
+            // and halving `range` alone would ask the node for the same span again.
+            range = Math.max(1, Math.floor(tried / 2));
             rangeSuccesses = 0;
             logger.debug({ range, err: errorMessage(err) }, 'eth_getLogs range refused; shrinking');
             continue;
@@ -251,8 +277,10 @@ export function createBlockWatcher(options: CreateBlockWatcherOptions) {
           range = Math.min(range * 2, tuning.maxRange);
           rangeSuccesses = 0;
         }
-        const anchor = await rpc.getBlockHeader(end);
+        const anchor = await fetch.anchor;
         if (!anchor) throw new Error(`block ${end} not found during backfill`);
+        // The next range is fetched while this one is written: the node and the database work at once.
+        if (end < to) ahead = fetchRange(end + 1, Math.min(end + range, to));
         const transfers = decodeTransferLogs(logs);
         await commit(async (trx) => {
           await sink.onBlocks(trx, transfers, end);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { defaultAlertsConfig } from './alerts.js';
 import { ConfigError } from './errors.js';
 import { parseConfig } from './parse.js';
 
@@ -96,6 +97,7 @@ describe('parseConfig', () => {
       },
       http: { host: '127.0.0.1', port: 8080 },
       signWindowS: 86_400,
+      alerts: defaultAlertsConfig(),
     });
   });
 
@@ -316,5 +318,68 @@ describe('payout settings', () => {
       expect(problems.some((p) => p.startsWith('eth_config.maxFeeGwei: found 0'))).toBe(true);
       expect(problems.some((p) => p.startsWith('eth_config.replaceAfterBlocks: found "soon"'))).toBe(true);
     }
+  });
+});
+
+describe('alerts', () => {
+  it('has the v2 thresholds by default', () => {
+    expect(parseConfig(v2()).alerts).toEqual({
+      pending: { warning: 100, critical: 500 },
+      queueUsagePct: { warning: 80, critical: 95 },
+      failureRatePct: { warning: 5, critical: 10 },
+      memoryPct: { warning: 80, critical: 95 },
+      cpuPct: { warning: 70, critical: 90 },
+      queueCapacity: 10_000,
+      collectionGasFloorWei: 50_000_000_000_000_000n,
+      watcherLagBlocks: 10,
+    });
+  });
+
+  it('reads each threshold, keeping the defaults of what is not given', () => {
+    const json = v2();
+    json.alerts = {
+      pending: { warning: 5 },
+      cpu: { warning: 50, critical: 150 },
+      queueUsage: { critical: 99.5 },
+      queueCapacity: 500,
+      collectionGasFloorEth: '1.25',
+      watcherLagBlocks: 3,
+    };
+    const alerts = parseConfig(json).alerts;
+    expect(alerts.pending).toEqual({ warning: 5, critical: 500 });
+    expect(alerts.cpuPct).toEqual({ warning: 50, critical: 150 });
+    expect(alerts.queueUsagePct).toEqual({ warning: 80, critical: 99.5 });
+    expect(alerts.memoryPct).toEqual({ warning: 80, critical: 95 });
+    expect(alerts.queueCapacity).toBe(500);
+    expect(alerts.collectionGasFloorWei).toBe(1_250_000_000_000_000_000n);
+    expect(alerts.watcherLagBlocks).toBe(3);
+    json.alerts = { collectionGasFloorEth: 0.5 };
+    expect(parseConfig(json).alerts.collectionGasFloorWei).toBe(500_000_000_000_000_000n);
+    json.alerts = { collectionGasFloorEth: '0' };
+    expect(parseConfig(json).alerts.collectionGasFloorWei).toBe(0n);
+  });
+
+  it('reports every bad threshold, one line each', () => {
+    const json = v2();
+    json.alerts = {
+      pending: { warning: 1.5, critical: 'lots' },
+      memory: { warning: 90, critical: 80 },
+      failureRate: { warning: 120 },
+      cpu: 70,
+      queueCapacity: 0,
+      collectionGasFloorEth: '0.1234567890123456789',
+      watcherLagBlocks: -1,
+    };
+    expect(problemsOf(json)).toEqual([
+      'alerts.pending.warning: found 1.5, expected a whole number of transactions',
+      'alerts.pending.critical: found "lots", expected a whole number of transactions',
+      'alerts.failureRate.warning: found 120, expected a percentage from 0 to 100',
+      'alerts.memory.critical: found 80, expected a value not below warning (90)',
+      'alerts.cpu: found 70, expected an object',
+      'alerts.queueCapacity: found 0, expected a positive number of messages',
+      'alerts.collectionGasFloorEth: found "0.1234567890123456789", expected an amount of ETH such as "0.05" (at most 18 decimals; "0" for off)',
+      'alerts.watcherLagBlocks: found -1, expected a positive number of blocks',
+    ]);
+    expect(problemsOf({ ...v2(), alerts: [] })).toEqual(['alerts: found [], expected an object']);
   });
 });

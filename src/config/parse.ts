@@ -1,4 +1,5 @@
 import { toAddressLc } from '../protocol/address.js';
+import { parseAlerts } from './alerts.js';
 import { type Checker, createChecker, field, given, type Json } from './check.js';
 import { ConfigError } from './errors.js';
 import type { Config, DbConfig, QueueConfig, TokenConfig } from './types.js';
@@ -248,11 +249,21 @@ export function parseConfig(json: unknown): Config {
         'a non-negative number of seconds',
       )
     : CONFIG_DEFAULTS.signWindowS;
+  const alerts = parseAlerts(c, field(root, 'alerts'));
 
-  if (c.problems.length > 0 || !rmq || !chain || !tokens || !db || !http || signWindowS === undefined) {
+  if (
+    c.problems.length > 0 ||
+    !rmq ||
+    !chain ||
+    !tokens ||
+    !db ||
+    !http ||
+    signWindowS === undefined ||
+    !alerts
+  ) {
     throw new ConfigError(
       c.problems.length > 0 ? c.problems : ['config: found an invalid config, expected a valid one'],
     );
   }
-  return { rmq, chain: { ...chain, tokens }, db, http, signWindowS };
+  return { rmq, chain: { ...chain, tokens }, db, http, signWindowS, alerts };
 }

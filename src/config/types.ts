@@ -34,6 +34,32 @@ export interface SqliteDbConfig {
 
 export type DbConfig = MysqlDbConfig | SqliteDbConfig;
 
+/** Two levels of one threshold: each fires when the value is above it. */
+export interface AlertLevels {
+  warning: number;
+  critical: number;
+}
+
+/** When the service raises alerts (config.json `alerts`, optional; the v2 "告警阈值" are the defaults). */
+export interface AlertsConfig {
+  /** Transactions not final yet: pending deposits plus payouts in flight. */
+  pending: AlertLevels;
+  /** Messages waiting in a service queue, in percent of `queueCapacity`. */
+  queueUsagePct: AlertLevels;
+  /** Failed payouts among those finished in the last hour, in percent (request refusals not counted). */
+  failureRatePct: AlertLevels;
+  /** Resident memory in percent of the memory available to the process (cgroup limit or RAM). */
+  memoryPct: AlertLevels;
+  /** CPU time in percent of one core (Node runs its JavaScript on one thread). */
+  cpuPct: AlertLevels;
+  /** Messages a queue may hold before it counts as full (100% usage). */
+  queueCapacity: number;
+  /** The collection wallet's native balance below this fires `collection_gas`; 0 turns it off. */
+  collectionGasFloorWei: bigint;
+  /** The watcher more than this many blocks behind the node fires `watcher_lag`. */
+  watcherLagBlocks: number;
+}
+
 export interface Config {
   rmq: {
     url: string;
@@ -64,4 +90,5 @@ export interface Config {
   http: { host: string; port: number };
   /** Seconds a request's timestamp may be from now; 0 turns the check off. */
   signWindowS: number;
+  alerts: AlertsConfig;
 }

@@ -65,8 +65,8 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
     const recipientsBySymbol = new Map<string, Set<string>>();
     for (const t of candidates) {
       const symbol = tokenByAddress.get(t.tokenAddressLc)!.symbol;
-      let set = recipientsBySymbol.get(symbol);
-      if (!set) recipientsBySymbol.set(symbol, (set = new Set()));
+      const set = recipientsBySymbol.get(symbol) ?? new Set<string>();
+      recipientsBySymbol.set(symbol, set);
       set.add(t.toLc);
     }
     const watched = new Set<string>();

@@ -98,9 +98,16 @@ export function createOutboxRelay(common: { logger: Logger }, deps: OutboxRelayD
 
     const confirmed: number[] = [];
     const inFlight = new Set<Promise<void>>();
+    // One waiter woken by whichever publish settles first. Promise.race(inFlight) here would attach a
+    // reaction to every in-flight publish for each row: maxInFlight times the work, most of a round's CPU.
+    let slotFreed: (() => void) | undefined;
     let failure: { id: number; err: unknown } | undefined;
     for (const row of rows) {
-      while (inFlight.size >= maxInFlight && failure === undefined) await Promise.race(inFlight);
+      while (inFlight.size >= maxInFlight && failure === undefined) {
+        await new Promise<void>((resolve) => {
+          slotFreed = resolve;
+        });
+      }
       if (failure !== undefined) break;
       if (!broker.isConnected()) {
         // Do not hand rabbitmq-client a publish that it would hold until it reconnects.
@@ -115,7 +122,12 @@ export function createOutboxRelay(common: { logger: Logger }, deps: OutboxRelayD
           if (failure === undefined || row.id < failure.id) failure = { id: row.id, err };
         },
       );
-      const tracked = publish.finally(() => inFlight.delete(tracked));
+      const tracked = publish.finally(() => {
+        inFlight.delete(tracked);
+        const wake = slotFreed;
+        slotFreed = undefined;
+        wake?.();
+      });
       inFlight.add(tracked);
     }
     await Promise.allSettled(inFlight);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { pino } from 'pino';
 import type { Hex } from 'viem';
+import { defaultAlertsConfig } from '../../src/config/alerts.js';
 import type { Config } from '../../src/config/types.js';
 import { createLogger, type Logger } from '../../src/internal/logger.js';
 import { stringifyMessage } from '../../src/protocol/json.js';
@@ -44,6 +45,7 @@ export function testConfig(options: TestConfigOptions): Config {
     db: options.db,
     http: { host: '127.0.0.1', port: 0 },
     signWindowS: 86_400,
+    alerts: defaultAlertsConfig(),
   };
 }
 

@@ -1,0 +1,327 @@
+import type { Kysely } from 'kysely';
+import type { PublicClient } from 'viem';
+import type { Broker, Consumer } from '../amqp/connection.js';
+import type { WatcherStatus } from '../chain/watcher.js';
+import type { Config } from '../config/types.js';
+import { errorMessage, sleep } from '../internal/errors.js';
+import type { Logger } from '../internal/logger.js';
+import type { Metrics } from '../internal/metrics.js';
+import type { Database, DepositStatus, PayoutState } from '../store/schema.js';
+import { ALERT_SEVERITIES, type Alert, type AlertName, evaluateAlerts } from './alerts.js';
+import { balanceAsNumber, readCollectionBalances, type WalletBalances } from './balances.js';
+import {
+  ACTIVE_DEPOSIT_STATUSES,
+  ACTIVE_PAYOUT_STATES,
+  createMonitorQueries,
+  type DepositView,
+  FINAL_DEPOSIT_STATUSES,
+  FINAL_PAYOUT_STATES,
+  type PayoutView,
+} from './queries.js';
+import { buildStatus, type QueueView } from './status.js';
+import { createSystemSampler, type SystemSample } from './system.js';
+
+export interface MonitorTuning {
+  /** Database counts and lists, queue depths, process stats and alerts (ms). Default 5000. */
+  intervalMs: number;
+  /** Collection wallet balances, read from the node (ms). Default 30000. */
+  balanceMs: number;
+  /** Counts of final states: they only grow, and counting them reads more of the index (ms). Default 60000. */
+  finalCountsMs: number;
+  /** Rows in each list of the status page. Default 20. */
+  listLimit: number;
+}
+
+const defaultTuning: MonitorTuning = {
+  intervalMs: 5_000,
+  balanceMs: 30_000,
+  finalCountsMs: 60_000,
+  listLimit: 20,
+};
+
+/** Failure rate: payouts created this long ago or later, and at least this many finished. */
+const FAILURE_WINDOW_MS = 60 * 60 * 1_000;
+const FAILURE_MIN_SAMPLES = 10;
+/** No successful node call for this long (the watcher calls it every few seconds) is `node_down`. */
+const NODE_DOWN_MS = 30_000;
+const QUEUE_DEPTH_TIMEOUT_MS = 2_000;
+
+export interface CreateMonitorOptions {
+  logger: Logger;
+  db: Kysely<Database>;
+  config: Config;
+  chainId: number;
+  metrics: Metrics;
+  watcher: { status(): WatcherStatus };
+  relay: { backlog(): Promise<number> };
+  broker: Pick<Broker, 'isConnected' | 'queueDepth'>;
+  /** The request consumers, once started. */
+  consumers: () => readonly Pick<Consumer, 'queue' | 'inFlight'>[];
+  /** For balances (the watcher's client: no batching, no cache). */
+  client: PublicClient;
+  /** Time of the last successful node call (ms). */
+  nodeLastOkAt: () => number;
+  onRpcError: (method: string) => void;
+  tuning?: Partial<MonitorTuning>;
+}
+
+/** What the last sample found; the status page and the gauges are built from it. */
+export interface MonitorState {
+  sampledAt: number | undefined;
+  depositCounts: Map<DepositStatus, number>;
+  payoutCounts: Map<PayoutState, number>;
+  failureRatio: number | undefined;
+  pendingDeposits: DepositView[];
+  pendingPayouts: PayoutView[];
+  recentDeposits: DepositView[];
+  recentPayouts: PayoutView[];
+  outboxBacklog: number | undefined;
+  queues: QueueView[];
+  wallets: WalletBalances[];
+  system: SystemSample | undefined;
+  alerts: Alert[];
+  /** Why the last sample is incomplete (database or node unreachable). */
+  errors: string[];
+}
+
+export type Monitor = ReturnType<typeof createMonitor>;
+
+/**
+ * Samples the service every few seconds (database counts through indexes, queue depths, the node's
+ * balances less often), sets the gauges, raises alerts, and keeps the snapshot that /status serves:
+ * a scrape or a page refresh never queries anything itself.
+ */
+export function createMonitor(options: CreateMonitorOptions) {
+  const { config, metrics } = options;
+  const logger = options.logger.child({ component: 'monitor' });
+  const tuning = { ...defaultTuning, ...options.tuning };
+  const queries = createMonitorQueries(options.db, config.chain.name);
+  const system = createSystemSampler();
+  const startedAt = Date.now();
+  const stop = new AbortController();
+  const state: MonitorState = {
+    sampledAt: undefined,
+    depositCounts: new Map(),
+    payoutCounts: new Map(),
+    failureRatio: undefined,
+    pendingDeposits: [],
+    pendingPayouts: [],
+    recentDeposits: [],
+    recentPayouts: [],
+    outboxBacklog: undefined,
+    queues: [],
+    wallets: [],
+    system: undefined,
+    alerts: [],
+    errors: [],
+  };
+  let lastFinalCounts = 0;
+  let lastBalances = 0;
+  let balanceError: string | undefined;
+  let loop: Promise<void> | undefined;
+  let sampling: Promise<void> | undefined;
+  let loggedError = '';
+
+  const queueRoles = [
+    ['topup', config.rmq.topup],
+    ['withdraw', config.rmq.withdraw],
+    ['pay', config.rmq.pay],
+    ['topup_resp', config.rmq.topupResp],
+    ['withdraw_resp', config.rmq.withdrawResp],
+    ['pay_resp', config.rmq.payResp],
+  ] as const;
+
+  // One query at a time: a few milliseconds longer, but never more than one pooled connection taken
+  // from the parts that move money.
+  async function sampleDatabase(now: number) {
+    const withFinal = now - lastFinalCounts >= tuning.finalCountsMs;
+    const deposits = await queries.countDeposits(
+      withFinal ? [...ACTIVE_DEPOSIT_STATUSES, ...FINAL_DEPOSIT_STATUSES] : ACTIVE_DEPOSIT_STATUSES,
+    );
+    const payouts = await queries.countPayouts(
+      withFinal ? [...ACTIVE_PAYOUT_STATES, ...FINAL_PAYOUT_STATES] : ACTIVE_PAYOUT_STATES,
+    );
+    state.failureRatio = await queries.payoutFailureRatio(now - FAILURE_WINDOW_MS, FAILURE_MIN_SAMPLES);
+    state.pendingDeposits = await queries.pendingDeposits(tuning.listLimit);
+    state.pendingPayouts = await queries.pendingPayouts(tuning.listLimit);
+    state.recentDeposits = await queries.recentDeposits(tuning.listLimit);
+    state.recentPayouts = await queries.recentPayouts(tuning.listLimit);
+    state.outboxBacklog = await options.relay.backlog();
+    if (withFinal) lastFinalCounts = now;
+    for (const [s, n] of deposits) state.depositCounts.set(s, n);
+    for (const [s, n] of payouts) state.payoutCounts.set(s, n);
+  }
+
+  async function sampleQueues() {
+    const inFlight = new Map(options.consumers().map((c) => [c.queue, c.inFlight()]));
+    state.queues = await Promise.all(
+      queueRoles.map(async ([role, q]): Promise<QueueView> => {
+        let messages: number | undefined;
+        try {
+          messages = await withTimeout(options.broker.queueDepth(q.queue), QUEUE_DEPTH_TIMEOUT_MS);
+        } catch {
+          messages = undefined;
+        }
+        return {
+          role,
+          queue: q.queue,
+          messages,
+          usage: messages === undefined ? undefined : messages / config.alerts.queueCapacity,
+          inFlight: inFlight.get(q.queue),
+        };
+      }),
+    );
+  }
+
+  async function sampleBalances(now: number) {
+    const address = config.chain.collectionAddressLc;
+    if (!address || now - lastBalances < tuning.balanceMs) return;
+    lastBalances = now;
+    try {
+      const read = await readCollectionBalances(
+        options.client,
+        address,
+        config.chain.tokens,
+        options.onRpcError,
+      );
+      state.wallets = [read];
+      balanceError = undefined;
+    } catch (err) {
+      balanceError = `collection wallet balance: ${errorMessage(err).split('\n')[0]}`;
+    }
+  }
+
+  function evaluate(now: number, watcher: WatcherStatus) {
+    const count = <K>(m: Map<K, number>, keys: readonly K[]) => keys.reduce((s, k) => s + (m.get(k) ?? 0), 0);
+    const pending =
+      state.sampledAt === undefined
+        ? undefined
+        : count(state.depositCounts, ACTIVE_DEPOSIT_STATUSES) +
+          count(state.payoutCounts, ACTIVE_PAYOUT_STATES);
+    const gas = state.wallets[0]?.balances[0]?.raw;
+    state.alerts = evaluateAlerts(
+      {
+        pending,
+        queues: state.queues.flatMap((q) =>
+          q.usage === undefined ? [] : [{ queue: q.queue, usage: q.usage }],
+        ),
+        failureRatio: state.failureRatio,
+        memoryRatio: state.system?.memoryRatio,
+        cpuRatio: state.system?.cpuRatio,
+        collectionGasWei: gas,
+        watcherLag: watcher.lag,
+        brokerConnected: options.broker.isConnected(),
+        nodeDown: now - options.nodeLastOkAt() > NODE_DOWN_MS,
+      },
+      config.alerts,
+    );
+  }
+
+  function setGauges(watcher: WatcherStatus) {
+    const m = metrics;
+    if (watcher.tip !== undefined) m.blockHeight.set(watcher.tip);
+    if (watcher.nodeHead !== undefined) m.nodeHead.set(watcher.nodeHead);
+    if (watcher.lag !== undefined) m.watcherLag.set(watcher.lag);
+    for (const [s, n] of state.depositCounts) m.deposits.set({ status: s }, n);
+    for (const [s, n] of state.payoutCounts) m.payouts.set({ state: s }, n);
+    const sum = <K>(map: Map<K, number>, keys?: readonly K[]) =>
+      keys ? keys.reduce((t, k) => t + (map.get(k) ?? 0), 0) : [...map.values()].reduce((t, n) => t + n, 0);
+    m.transactions.set({ kind: 'deposit' }, sum(state.depositCounts));
+    m.transactions.set({ kind: 'payout' }, sum(state.payoutCounts));
+    m.transactionsPending.set({ kind: 'deposit' }, sum(state.depositCounts, ACTIVE_DEPOSIT_STATUSES));
+    m.transactionsPending.set({ kind: 'payout' }, sum(state.payoutCounts, ACTIVE_PAYOUT_STATES));
+    m.transactionsFailed.set({ kind: 'deposit' }, state.depositCounts.get('failed') ?? 0);
+    m.transactionsFailed.set({ kind: 'payout' }, state.payoutCounts.get('failed') ?? 0);
+    m.payoutFailureRatio.set(state.failureRatio ?? 0);
+    if (state.outboxBacklog !== undefined) m.outboxBacklog.set(state.outboxBacklog);
+    m.brokerConnected.set(options.broker.isConnected() ? 1 : 0);
+    for (const q of state.queues) {
+      if (q.messages !== undefined) m.queueMessages.set({ queue: q.queue, role: q.role }, q.messages);
+      if (q.usage !== undefined) m.queueUsage.set({ queue: q.queue, role: q.role }, q.usage);
+      if (q.inFlight !== undefined) m.consumerInFlight.set({ queue: q.queue }, q.inFlight);
+    }
+    for (const w of state.wallets) {
+      for (const b of w.balances) {
+        m.walletBalance.set({ wallet: w.role, address: w.address, symbol: b.symbol }, balanceAsNumber(b));
+      }
+    }
+    if (state.system) {
+      m.memoryUsage.set(state.system.memoryRatio);
+      if (state.system.cpuRatio !== undefined) m.cpuUsage.set(state.system.cpuRatio);
+    }
+    const active = new Set(state.alerts.map((a) => `${a.name}/${a.severity}`));
+    for (const [name, severities] of Object.entries(ALERT_SEVERITIES) as [AlertName, readonly string[]][]) {
+      for (const severity of severities) {
+        m.alert.set({ name, severity }, active.has(`${name}/${severity}`) ? 1 : 0);
+      }
+    }
+  }
+
+  async function sampleOnce() {
+    const now = Date.now();
+    const errors: string[] = [];
+    state.system = system.sample();
+    const [db] = await Promise.allSettled([sampleDatabase(now), sampleQueues(), sampleBalances(now)]);
+    if (db.status === 'rejected') errors.push(`database: ${errorMessage(db.reason)}`);
+    else state.sampledAt = now;
+    if (balanceError) errors.push(balanceError);
+    state.errors = errors;
+    const watcher = options.watcher.status();
+    evaluate(now, watcher);
+    setGauges(watcher);
+    const text = errors.join('; ');
+    if (text !== loggedError) {
+      if (text) logger.warn({ errors }, 'monitor sample incomplete');
+      loggedError = text;
+    }
+  }
+
+  /** Samples now, or joins the sample in progress. */
+  function refresh(): Promise<void> {
+    sampling ??= sampleOnce().finally(() => {
+      sampling = undefined;
+    });
+    return sampling;
+  }
+
+  async function run() {
+    while (!stop.signal.aborted) {
+      try {
+        await refresh();
+      } catch (err) {
+        logger.warn({ err: errorMessage(err) }, 'monitor sample failed');
+      }
+      await sleep(tuning.intervalMs, stop.signal);
+    }
+  }
+
+  return {
+    start() {
+      loop ??= run();
+    },
+    async stop() {
+      stop.abort();
+      await loop;
+    },
+    refresh,
+    /** The snapshot GET /status serves. */
+    status() {
+      return buildStatus({
+        config,
+        chainId: options.chainId,
+        startedAt,
+        state,
+        watcher: options.watcher.status(),
+      });
+    },
+    alerts: (): readonly Alert[] => state.alerts,
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

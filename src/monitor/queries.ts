@@ -1,0 +1,229 @@
+import type { Kysely } from 'kysely';
+import type { Database, DepositStatus, PayoutState } from '../store/schema.js';
+
+/**
+ * The reads behind /metrics and the status page. Each one is an index range: counts by state use
+ * deposits(chain, status, block_number) and payouts(state, created_at); lists are LIMIT-ed reads of
+ * one state at a time in index order, merged here, so no query sorts or scans a whole table.
+ */
+
+export const ACTIVE_DEPOSIT_STATUSES = ['pending', 'orphaned'] as const satisfies DepositStatus[];
+export const FINAL_DEPOSIT_STATUSES = ['confirmed', 'failed'] as const satisfies DepositStatus[];
+export const ACTIVE_PAYOUT_STATES = ['accepted', 'signed', 'sent', 'mined'] as const satisfies PayoutState[];
+export const FINAL_PAYOUT_STATES = ['confirmed', 'failed'] as const satisfies PayoutState[];
+const ALL_PAYOUT_STATES: PayoutState[] = [...ACTIVE_PAYOUT_STATES, ...FINAL_PAYOUT_STATES];
+
+/** Refusals of a malformed request: the business's input, not the service failing (failure rate). */
+const REFUSAL_CODES = ['unknown_chain', 'unknown_token', 'invalid_address', 'invalid_amount', 'expired'];
+
+export interface DepositView {
+  id: number;
+  symbol: string;
+  tokenAddress: string;
+  address: string;
+  from: string;
+  amountRaw: string;
+  txHash: string;
+  block: number;
+  status: DepositStatus;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface PayoutView {
+  queueId: string;
+  kind: string;
+  orderId: string | null;
+  symbol: string;
+  from: string;
+  to: string;
+  sender: string | null;
+  amount: string;
+  state: PayoutState;
+  txHash: string | null;
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export function createMonitorQueries(db: Kysely<Database>, chain: string) {
+  const depositColumns = [
+    'id',
+    'symbol',
+    'token_address',
+    'to_address',
+    'from_address',
+    'amount_raw',
+    'tx_hash',
+    'block_number',
+    'status',
+    'created_at',
+    'updated_at',
+  ] as const;
+  const payoutColumns = [
+    'queue_id',
+    'kind',
+    'order_id',
+    'symbol',
+    'from_address',
+    'to_address',
+    'sender',
+    'amount_text',
+    'state',
+    'tx_hash',
+    'error_code',
+    'created_at',
+    'updated_at',
+  ] as const;
+
+  type DepositPick = Pick<Database['deposits'], Exclude<(typeof depositColumns)[number], 'id'>> & {
+    id: number;
+  };
+  type PayoutPick = Pick<Database['payouts'], (typeof payoutColumns)[number]>;
+
+  const depositView = (r: DepositPick): DepositView => ({
+    id: Number(r.id),
+    symbol: r.symbol,
+    tokenAddress: r.token_address,
+    address: r.to_address,
+    from: r.from_address,
+    amountRaw: r.amount_raw,
+    txHash: r.tx_hash,
+    block: Number(r.block_number),
+    status: r.status,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  });
+  const payoutView = (r: PayoutPick): PayoutView => ({
+    queueId: r.queue_id,
+    kind: r.kind,
+    orderId: r.order_id,
+    symbol: r.symbol,
+    from: r.from_address,
+    to: r.to_address,
+    sender: r.sender,
+    amount: r.amount_text,
+    state: r.state,
+    txHash: r.tx_hash,
+    error: r.error_code,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  });
+
+  /** Up to `limit` payouts of each state in created_at order, merged: one index range per state. */
+  async function payoutsByStates(states: readonly PayoutState[], order: 'asc' | 'desc', limit: number) {
+    const lists: PayoutPick[][] = [];
+    for (const state of states) {
+      lists.push(
+        await db
+          .selectFrom('payouts')
+          .select(payoutColumns)
+          .where('state', '=', state)
+          .orderBy('created_at', order)
+          .limit(limit)
+          .execute(),
+      );
+    }
+    const sign = order === 'asc' ? 1 : -1;
+    return lists
+      .flat()
+      .map(payoutView)
+      .sort((a, b) => sign * (a.createdAt - b.createdAt))
+      .slice(0, limit);
+  }
+
+  return {
+    async countDeposits(statuses: readonly DepositStatus[]): Promise<Map<DepositStatus, number>> {
+      const rows = await db
+        .selectFrom('deposits')
+        .select(['status', (eb) => eb.fn.countAll().as('n')])
+        .where('chain', '=', chain)
+        .where('status', 'in', statuses)
+        .groupBy('status')
+        .execute();
+      const counts = new Map(statuses.map((s) => [s, 0]));
+      for (const r of rows) counts.set(r.status, Number(r.n));
+      return counts;
+    },
+
+    async countPayouts(states: readonly PayoutState[]): Promise<Map<PayoutState, number>> {
+      const rows = await db
+        .selectFrom('payouts')
+        .select(['state', (eb) => eb.fn.countAll().as('n')])
+        .where('state', 'in', states)
+        .groupBy('state')
+        .execute();
+      const counts = new Map(states.map((s) => [s, 0]));
+      for (const r of rows) counts.set(r.state, Number(r.n));
+      return counts;
+    },
+
+    /** Deposits not final yet, oldest block first. */
+    async pendingDeposits(limit: number): Promise<DepositView[]> {
+      const lists: DepositPick[][] = [];
+      for (const status of ACTIVE_DEPOSIT_STATUSES) {
+        lists.push(
+          await db
+            .selectFrom('deposits')
+            .select(depositColumns)
+            .where('chain', '=', chain)
+            .where('status', '=', status)
+            .orderBy('block_number')
+            .limit(limit)
+            .execute(),
+        );
+      }
+      return lists
+        .flat()
+        .map(depositView)
+        .sort((a, b) => a.block - b.block || a.id - b.id)
+        .slice(0, limit);
+    },
+
+    /** Payouts not final yet, oldest first. */
+    pendingPayouts: (limit: number) => payoutsByStates(ACTIVE_PAYOUT_STATES, 'asc', limit),
+
+    /** The last deposits seen, newest first (by primary key). */
+    async recentDeposits(limit: number): Promise<DepositView[]> {
+      const rows = await db
+        .selectFrom('deposits')
+        .select(depositColumns)
+        .where('chain', '=', chain)
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map(depositView);
+    },
+
+    /** The last payouts requested, newest first. */
+    recentPayouts: (limit: number) => payoutsByStates(ALL_PAYOUT_STATES, 'desc', limit),
+
+    /**
+     * Failed / (failed + confirmed) among payouts created since `sinceMs`, request refusals left out;
+     * undefined below `minSamples` finished payouts (one failure out of two is no trend).
+     */
+    async payoutFailureRatio(sinceMs: number, minSamples: number): Promise<number | undefined> {
+      const confirmed = await db
+        .selectFrom('payouts')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('state', '=', 'confirmed')
+        .where('created_at', '>=', sinceMs)
+        .executeTakeFirst();
+      const failed = await db
+        .selectFrom('payouts')
+        .select(['error_code', (eb) => eb.fn.countAll().as('n')])
+        .where('state', '=', 'failed')
+        .where('created_at', '>=', sinceMs)
+        .groupBy('error_code')
+        .execute();
+      const ok = Number(confirmed?.n ?? 0);
+      const bad = failed
+        .filter((r) => !REFUSAL_CODES.includes(r.error_code ?? ''))
+        .reduce((sum, r) => sum + Number(r.n), 0);
+      if (ok + bad < minSamples) return undefined;
+      return bad / (ok + bad);
+    },
+  };
+}
+
+export type MonitorQueries = ReturnType<typeof createMonitorQueries>;
