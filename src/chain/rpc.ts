@@ -43,7 +43,13 @@ export interface CreateChainRpcOptions {
 /** JSON-RPC over HTTP. Raw requests where the watcher wants speed and exact control of null answers. */
 export function createChainRpc(options: CreateChainRpcOptions): ChainRpc {
   const client = createPublicClient({
-    transport: http(options.rpcUrl, { retryCount: 0, timeout: options.timeoutMs ?? 15_000 }),
+    transport: http(options.rpcUrl, {
+      retryCount: 0,
+      timeout: options.timeoutMs ?? 15_000,
+      // Backfill ranges of busy tokens can answer with more than viem's 10 MB default; the range size, not
+      // this limit, is what keeps answers bounded (it shrinks when the node refuses).
+      maxResponseBodySize: 256 * 1024 * 1024,
+    }),
     cacheTime: 0,
     pollingInterval: 1_000,
   });

@@ -52,6 +52,9 @@ export interface WatcherTuning {
   startBlock: number | undefined;
 }
 
+/** Above this many logs in one eth_getLogs answer, the next ranges are made smaller. */
+const MAX_LOGS_PER_RANGE = 20_000;
+
 export const defaultWatcherTuning: WatcherTuning = {
   pollMs: 1_000,
   slowPollMs: 5_000,
@@ -273,7 +276,11 @@ export function createBlockWatcher(options: CreateBlockWatcherOptions) {
           }
           throw err;
         }
-        if (++rangeSuccesses >= 3 && range < tuning.maxRange) {
+        if (logs.length > MAX_LOGS_PER_RANGE) {
+          // A busy token: keep answers (and memory) bounded even where the node would send more.
+          range = Math.max(1, Math.floor(range / 2));
+          rangeSuccesses = 0;
+        } else if (++rangeSuccesses >= 3 && range < tuning.maxRange) {
           range = Math.min(range * 2, tuning.maxRange);
           rangeSuccesses = 0;
         }

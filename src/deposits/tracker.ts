@@ -88,7 +88,16 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
     return candidates.filter((t) => watched.has(`${tokenByAddress.get(t.tokenAddressLc)!.symbol}:${t.toLc}`));
   }
 
-  async function recordTransfers(trx: Transaction<Database>, transfers: TransferLog[], now: number) {
+  /**
+   * `deepest`: the highest block whose transfers are already final. A transfer found there (a backfill
+   * after downtime) is stored confirmed at once, with its status 2 and status 1 messages in that order.
+   */
+  async function recordTransfers(
+    trx: Transaction<Database>,
+    transfers: TransferLog[],
+    deepest: number,
+    now: number,
+  ) {
     const matched = await matchWatched(trx, transfers);
     if (matched.length === 0) return;
     const existing = new Map<string, DepositRow>();
@@ -120,7 +129,7 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
           from_address: t.fromLc,
           to_address: t.toLc,
           amount_raw: t.amountRaw.toString(),
-          status: 'pending',
+          status: t.blockNumber <= deepest ? 'confirmed' : 'pending',
           orphaned_at: null,
           created_at: now,
           updated_at: now,
@@ -161,14 +170,25 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
       logger.info({ txHash: t.txHash, block: t.blockNumber }, 'deposit re-included in another block');
     }
     for (const d of fresh) {
+      const ref = depositRef(d.tx_hash, d.tx_log_ordinal);
       audits.push({
         subject: 'deposit',
-        ref: depositRef(d.tx_hash, d.tx_log_ordinal),
+        ref,
         txHash: d.tx_hash,
         toState: 'pending',
         blockNumber: d.block_number,
         detail: { to: d.to_address, from: d.from_address, symbol: d.symbol, amountRaw: d.amount_raw },
       });
+      if (d.status === 'confirmed') {
+        audits.push({
+          subject: 'deposit',
+          ref,
+          txHash: d.tx_hash,
+          fromState: 'pending',
+          toState: 'confirmed',
+          blockNumber: d.block_number,
+        });
+      }
     }
     await recordAudit(trx, audits, now);
     if (moved) options.onStatus?.('moved', moved);
@@ -179,17 +199,22 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
         .values(fresh.slice(i, i + BATCH))
         .execute();
     }
-    await enqueueOutbox(
-      trx,
-      fresh.map((d) => message({ ...d, id: 0, orphaned_at: null } as DepositRow, 2)),
-    );
-    for (const d of fresh) {
-      logger.info(
-        { txHash: d.tx_hash, address: d.to_address, amountRaw: d.amount_raw },
-        'deposit seen (status 2)',
+    const rows = fresh.map((d) => ({ ...d, id: 0, orphaned_at: null }) as DepositRow);
+    const final = rows.filter((d) => d.status === 'confirmed');
+    await enqueueOutbox(trx, [...rows.map((d) => message(d, 2)), ...final.map((d) => message(d, 1))]);
+    // A backfill can find thousands at once: one line for the batch, the details at debug level.
+    const detailLevel = rows.length > 50 ? 'debug' : 'info';
+    for (const d of rows) {
+      logger[detailLevel](
+        { txHash: d.tx_hash, address: d.to_address, amountRaw: d.amount_raw, block: d.block_number },
+        d.status === 'confirmed'
+          ? 'deposit seen and already final (status 2, status 1)'
+          : 'deposit seen (status 2)',
       );
     }
-    options.onStatus?.('pending', fresh.length);
+    if (detailLevel === 'debug') logger.info({ count: rows.length, final: final.length }, 'deposits found');
+    options.onStatus?.('pending', rows.length);
+    if (final.length) options.onStatus?.('confirmed', final.length);
   }
 
   /** Pending deposits deep enough become confirmed; orphaned ones gone long enough become failed. */
@@ -242,9 +267,14 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
         })),
         now,
       );
+      const level = rows.length > 50 ? 'debug' : 'info';
       for (const r of rows) {
-        logger.info({ txHash: r.tx_hash, address: r.to_address, block: r.block_number }, `deposit ${status}`);
+        logger[level](
+          { txHash: r.tx_hash, address: r.to_address, block: r.block_number },
+          `deposit ${status}`,
+        );
       }
+      if (level === 'debug') logger.info({ count: rows.length }, `deposits ${status}`);
       options.onStatus?.(status, rows.length);
     }
   }
@@ -252,7 +282,7 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
   return {
     async onBlocks(trx, transfers, tipNumber) {
       const now = Date.now();
-      await recordTransfers(trx, transfers, now);
+      await recordTransfers(trx, transfers, tipNumber - confirmHeight + 1, now);
       await settle(trx, tipNumber, now);
     },
     async onReorg(trx, firstRemoved) {

@@ -51,8 +51,13 @@ function canonicalValue(key: string, value: unknown): string | undefined {
 
 /** Byte order of the UTF-8 keys (JS string comparison is UTF-16 order, which differs beyond BMP). */
 function compareBytes(a: string, b: string): number {
+  // Without surrogates (every key of our messages), UTF-16 order is code point order, which is UTF-8
+  // byte order: no need to encode.
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
+
+const SURROGATE = /[\uD800-\uDFFF]/;
 
 /**
  * `key=value&…` over every top-level field but `sign`. Throws PaymentError `unsignable` for a
