@@ -443,6 +443,16 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
     expect(await chain.balanceOf(to)).toBe(3n * USDT);
   });
 
+  it('logs structured JSON with the queue_id on every line about a payout', async () => {
+    const lines = stack.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const aboutPayouts = lines.filter((l) => l.component === 'payouts' && typeof l.txHash === 'string');
+    expect(aboutPayouts.length).toBeGreaterThan(10);
+    for (const l of aboutPayouts) expect(typeof l.queueId, JSON.stringify(l)).toBe('string');
+    const requests = lines.filter((l) => (l.component === 'withdraw' || l.component === 'pay') && l.level === 30);
+    expect(requests.length).toBeGreaterThan(5);
+    for (const l of requests) expect(typeof l.queueId, JSON.stringify(l)).toBe('string');
+  });
+
   it('never writes a private key to the logs or in clear to the database', async () => {
     const keys = [...wallets, collection].flatMap((w) => [
       w.privateKey.slice(2),
