@@ -448,7 +448,9 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
     const aboutPayouts = lines.filter((l) => l.component === 'payouts' && typeof l.txHash === 'string');
     expect(aboutPayouts.length).toBeGreaterThan(10);
     for (const l of aboutPayouts) expect(typeof l.queueId, JSON.stringify(l)).toBe('string');
-    const requests = lines.filter((l) => (l.component === 'withdraw' || l.component === 'pay') && l.level === 30);
+    const requests = lines.filter(
+      (l) => (l.component === 'withdraw' || l.component === 'pay') && l.level === 30,
+    );
     expect(requests.length).toBeGreaterThan(5);
     for (const l of requests) expect(typeof l.queueId, JSON.stringify(l)).toBe('string');
   });
