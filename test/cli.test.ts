@@ -106,3 +106,29 @@ describe('m2pool-payment sign', () => {
     expect(result.stderr).toMatch(/not valid JSON/);
   });
 });
+
+describe('m2pool-payment start: master key', () => {
+  it('refuses to start without PAYMENT_MASTER_KEY, or with one that does not open the stored keys', async () => {
+    const config = structuredClone(validConfig) as { eth_config: { dbConfig: Record<string, unknown> } };
+    config.eth_config.dbConfig = { driver: 'sqlite', file: join(dir, 'vault.sqlite') };
+    const path = writeConfig('vault.json', config);
+    const missing = await runCli(['start', '--config', path, '--key', 'k'], {
+      env: { PAYMENT_MASTER_KEY: '' },
+    });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/PAYMENT_MASTER_KEY is not set/);
+
+    const right = 'c3'.repeat(32);
+    const imported = await runCli(['wallet', 'import', '--config', path], {
+      stdin: '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80',
+      env: { PAYMENT_MASTER_KEY: right },
+    });
+    expect(imported.code).toBe(0);
+    const wrong = await runCli(['start', '--config', path, '--key', 'k'], {
+      env: { PAYMENT_MASTER_KEY: 'd4'.repeat(32) },
+    });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/PAYMENT_MASTER_KEY does not decrypt/);
+    expect(wrong.stdout + wrong.stderr).not.toContain('d4d4d4');
+  });
+});
