@@ -5,6 +5,8 @@ import { nowMs } from './ipc.js';
 
 export interface TopupArrival {
   at: number;
+  /** queue_id of a withdraw or pay response. */
+  queueId?: string;
   status: number;
   txHash: string;
   blockHeight: number;
@@ -17,7 +19,7 @@ export interface ResponseConsumer {
   close(): Promise<void>;
 }
 
-/** A business system reading the topup response queue, timing each message as it arrives. */
+/** A business system reading a response queue (topup, withdraw, pay), timing each message as it arrives. */
 export async function consumeTopupResponses(queue: QueueConfig): Promise<ResponseConsumer> {
   const conn = await amqplib.connect(TEST_AMQP_URL);
   conn.on('error', () => {});
@@ -36,8 +38,15 @@ export async function consumeTopupResponses(queue: QueueConfig): Promise<Respons
         status: number;
         tx_hash: string;
         block_height: number;
+        queue_id?: string;
       };
-      arrivals.push({ at, status: body.status, txHash: body.tx_hash, blockHeight: body.block_height });
+      arrivals.push({
+        at,
+        queueId: body.queue_id,
+        status: body.status,
+        txHash: body.tx_hash,
+        blockHeight: body.block_height,
+      });
       for (const w of waiters) w();
     },
     { noAck: true },

@@ -1,5 +1,9 @@
 /** Messages between the bench and a service child, and a JSON form of its config (bigints included). */
-export type ChildRequest = { type: 'memory'; gc: boolean } | { type: 'counts' } | { type: 'stop' };
+export type ChildRequest =
+  | { type: 'memory'; gc: boolean }
+  | { type: 'counts' }
+  | { type: 'payouts' }
+  | { type: 'stop' };
 
 export type ChildReply =
   | { type: 'starting'; at: number; cpuUs: number }
@@ -7,6 +11,8 @@ export type ChildReply =
   | { type: 'block'; number: number; transfers: number; at: number; cpuUs: number }
   | { type: 'memory'; rss: number; heapUsed: number; maxRss: number }
   | { type: 'counts'; deposits: number; outbox: number; unsent: number }
+  /** Payout rows by state, with the time and CPU used so far when counted. */
+  | { type: 'payouts'; states: Record<string, number>; at: number; cpuUs: number }
   | { type: 'stopped'; at: number };
 
 /** CPU time (user + system) this process used so far, in microseconds. */

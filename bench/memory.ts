@@ -53,7 +53,7 @@ export interface MemoryInputs {
   configFor(db: Config['db']): Config;
   /** Peak RSS of the ingest child (bytes). */
   ingestPeakRss: number;
-  /** Peak RSS of the payout run, once bench/payout.ts measures one. */
+  /** Peak RSS of the payout child (bytes); undefined when the payout part did not run. */
   payoutPeakRss: number | undefined;
 }
 
@@ -116,6 +116,7 @@ export async function runMemory(
         unit: 'MiB',
         baseline: rss0 / MiB,
         baselineLabel: idleLabel,
+        note: `peak RSS (getrusage maxrss) of the service during the payout run (${opts.payouts} withdrawals from one wallet)`,
       });
     }
     return figures;

@@ -19,9 +19,13 @@ export interface BenchOptions {
   /** Transfers to watched addresses per latency block. */
   latencyTransfersPerBlock: number;
   confirmHeight: number;
+  /** Withdrawals in the payout bench (all from one collection wallet). */
+  payouts: number;
+  /** confirmHeight of the payout bench's service (default: confirmHeight; at most 3 with BENCH_QUICK). */
+  payoutConfirmHeight: number;
   /** Write a CPU profile of each service child into this folder (BENCH_PROFILE=dir). */
   profileDir: string | undefined;
-  /** Parts to run (BENCH_ONLY=ingest,latency,memory); default all. */
+  /** Parts to run (BENCH_ONLY=ingest,latency,payout,memory); default all. */
   only: Set<string>;
 }
 
@@ -36,6 +40,7 @@ function int(name: string, fallback: number): number {
 export function benchOptions(): BenchOptions {
   const quick = process.env.BENCH_QUICK === '1';
   const db = process.env.BENCH_DB === 'mysql' ? 'mysql' : 'sqlite';
+  const confirmHeight = int('BENCH_CONFIRM_HEIGHT', 12);
   return {
     quick,
     db,
@@ -47,7 +52,12 @@ export function benchOptions(): BenchOptions {
     latencyBlocks: int('BENCH_LATENCY_BLOCKS', quick ? 8 : 64),
     latencyWarmup: int('BENCH_LATENCY_WARMUP', quick ? 1 : 4),
     latencyTransfersPerBlock: int('BENCH_LATENCY_TRANSFERS', 4),
-    confirmHeight: int('BENCH_CONFIRM_HEIGHT', 12),
+    confirmHeight,
+    payouts: int('BENCH_PAYOUTS', quick ? 200 : 2_000),
+    payoutConfirmHeight: int(
+      'BENCH_PAYOUT_CONFIRM_HEIGHT',
+      quick ? Math.min(3, confirmHeight) : confirmHeight,
+    ),
     profileDir: process.env.BENCH_PROFILE || undefined,
     only: new Set((process.env.BENCH_ONLY || 'ingest,latency,payout,memory').split(',')),
   };

@@ -6,6 +6,8 @@
  *   BENCH_DB=mysql         MariaDB on 127.0.0.1:3306 instead of SQLite
  *   BENCH_ONLY=latency     skip parts (ingest,latency,payout,memory); the ingest always runs
  *   BENCH_LATENCY_BLOCKS=n more latency samples (4 transfers a block, one block a second)
+ *   BENCH_PAYOUTS=n        withdrawals in the payout bench (default 2,000; 200 with BENCH_QUICK)
+ *   BENCH_PAYOUT_CONFIRM_HEIGHT=n  confirmHeight of the payout bench's service (default BENCH_CONFIRM_HEIGHT; 3 with BENCH_QUICK)
  *   BENCH_PROFILE=dir      CPU profile of each service child; read with bench/profile-summary.ts
  *   BENCH_KEEP=1           keep the service logs (a temp folder, printed at the end)
  */
@@ -49,7 +51,7 @@ function machineNotes(): string[] {
   return [
     `machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, ${anvil}`,
     `database: ${opts.db === 'mysql' ? 'MariaDB 127.0.0.1:3306' : 'SQLite (temp file, WAL)'}; RabbitMQ 127.0.0.1:5672; anvil --no-mining, blocks by evm_mine`,
-    `sizes: ${opts.ingestLogs} ingest logs, ${opts.ingestRecipients} recipients, ${opts.watched} watched, ${opts.logsPerTx} logs/tx (multiTransfer), ${opts.logsPerBlock} logs/block, confirmHeight ${opts.confirmHeight}${opts.quick ? ' (BENCH_QUICK)' : ''}`,
+    `sizes: ${opts.ingestLogs} ingest logs, ${opts.ingestRecipients} recipients, ${opts.watched} watched, ${opts.logsPerTx} logs/tx (multiTransfer), ${opts.logsPerBlock} logs/block, confirmHeight ${opts.confirmHeight}; ${opts.payouts} payouts, confirmHeight ${opts.payoutConfirmHeight}${opts.quick ? ' (BENCH_QUICK)' : ''}`,
   ];
 }
 
@@ -76,8 +78,10 @@ try {
   const latency = opts.only.has('latency')
     ? await runDepositLatency(bc, configFor(db.config), data.recipients, opts, join(workDir, 'latency.log'))
     : [];
-  progress('3. payout throughput: not built yet (bench/payout.ts)');
-  const payout = opts.only.has('payout') ? await runPayoutBench() : undefined;
+  progress(`3. payout throughput (${opts.payouts} withdrawals from one wallet)`);
+  const payout = opts.only.has('payout')
+    ? await runPayoutBench(bc, queues, opts, join(workDir, 'payout.log'), progress)
+    : undefined;
   progress('4. memory');
   const memory = opts.only.has('memory')
     ? await runMemory(
@@ -93,8 +97,6 @@ try {
   console.log(machineNotes().join('\n'));
   console.log();
   console.log(figureTable(figures));
-  if (!payout)
-    console.log('\n3. payout throughput and memory_payout_peak: not measured yet (bench/payout.ts)');
   progress('done');
 } catch (err) {
   failed = true;

@@ -59,6 +59,14 @@ process.on('message', async (msg: ChildRequest) => {
       outbox: await count('outbox'),
       unsent: await count('outbox', true),
     });
+  } else if (msg.type === 'payouts') {
+    const rows = await service.db
+      .selectFrom('payouts')
+      .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('state')
+      .execute();
+    const states = Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+    send({ type: 'payouts', states, at: nowMs(), cpuUs: cpuUs() });
   } else if (msg.type === 'stop') {
     await service.stop();
     send({ type: 'stopped', at: nowMs() });
