@@ -1,0 +1,264 @@
+import { type Hex, keccak256 } from 'viem';
+import { type AuditEntry, recordAudit } from '../audit/record.js';
+import { errorMessage } from '../internal/errors.js';
+import { enqueueOutbox, type OutboxMessage } from '../outbox/enqueue.js';
+import type { ErrorCode } from '../protocol/errors.js';
+import type { PayoutRow, PayoutTxRow } from '../store/schema.js';
+import { isRevert, tokenBalance, transferCalldata } from './chain.js';
+import type { EngineContext } from './context.js';
+import { type Fees, maxGasPrice } from './fees.js';
+import { allocateNonces } from './nonces.js';
+import { failure, payoutResponse } from './respond.js';
+
+/** Signed transactions per insert: 9 columns a row, well under SQLite's and MySQL's placeholder limits. */
+const TX_ROWS_PER_INSERT = 500;
+
+type Decision =
+  | { row: PayoutRow; kind: 'pay'; sender: Hex; gas?: bigint }
+  | { row: PayoutRow; kind: 'fail'; code: ErrorCode; message: string }
+  | { row: PayoutRow; kind: 'later' };
+
+/**
+ * `accepted → signed` (or `failed`): the sender chosen by the PROTOCOL rules, the transfer simulated, the
+ * nonce taken and the signed transaction stored, all before anything is broadcast.
+ */
+export function createSigner(ctx: EngineContext) {
+  const { db, client, config, signKey, vault, logger, tuning, options, fees } = ctx;
+  const { collectionAddressLc } = ctx.config.chain;
+  const { serializable, txFields, feeDetail } = ctx.transactions;
+
+  // ---- accepted → signed (or failed) -------------------------------------------------------------
+
+  /** Token and native money each candidate wallet can still spend: on-chain balance less what is in flight. */
+  async function spendable(addresses: Hex[], tokens: Hex[], price: bigint) {
+    const inFlight = await db
+      .selectFrom('payouts')
+      .select(['sender', 'token_address', 'amount_raw', 'gas_limit'])
+      .where('state', 'in', ['signed', 'sent'])
+      .where('sender', 'in', addresses.length ? addresses : ['-'])
+      .execute();
+    const result = new Map<string, { native: bigint; token: Map<string, bigint> }>();
+    await Promise.all(
+      addresses.map(async (address) => {
+        const [native, ...balances] = await Promise.all([
+          client.getBalance({ address }),
+          ...tokens.map((t) => tokenBalance(client, t, address)),
+        ]);
+        result.set(address, { native, token: new Map(tokens.map((t, i) => [t as string, balances[i]!])) });
+      }),
+    );
+    for (const p of inFlight) {
+      const funds = result.get(p.sender!);
+      if (!funds) continue;
+      funds.native -= BigInt(p.gas_limit ?? '0') * price;
+      funds.token.set(p.token_address, (funds.token.get(p.token_address) ?? 0n) - BigInt(p.amount_raw));
+    }
+    return result;
+  }
+
+  /** PROTOCOL §5: the requested wallet if the vault holds it and it can pay token and gas, else the collection wallet. */
+  async function chooseSenders(rows: PayoutRow[], price: bigint): Promise<Decision[]> {
+    const held = new Map<string, boolean>();
+    const candidatesOf = async (row: PayoutRow) => {
+      const list = [row.from_address, collectionAddressLc].filter((a): a is string => Boolean(a));
+      const out: Hex[] = [];
+      for (const a of new Set(list)) {
+        if (!held.has(a)) held.set(a, await vault.has(a));
+        if (held.get(a)) out.push(a as Hex);
+      }
+      return out;
+    };
+    const candidates = await Promise.all(rows.map(candidatesOf));
+    const addresses = [...new Set(candidates.flat())];
+    const tokens = [...new Set(rows.map((r) => r.token_address as Hex))];
+    const funds = await spendable(addresses, tokens, price);
+    const gasCost = tuning.gasGuess * price;
+    return rows.map((row, i) => {
+      const amount = BigInt(row.amount_raw);
+      for (const sender of candidates[i]!) {
+        const f = funds.get(sender)!;
+        const tokenLeft = f.token.get(row.token_address) ?? 0n;
+        if (tokenLeft >= amount && f.native >= gasCost) {
+          f.token.set(row.token_address, tokenLeft - amount);
+          f.native -= gasCost;
+          return { row, kind: 'pay', sender };
+        }
+      }
+      const where = candidates[i]!.length ? candidates[i]!.join(' or ') : 'no wallet the vault holds';
+      return {
+        row,
+        kind: 'fail',
+        code: 'insufficient_funds',
+        message: `not enough token or gas in ${where}`,
+      };
+    });
+  }
+
+  /**
+   * eth_estimateGas is also the simulation: a paused token or a blacklisted sender fails here, before sending.
+   * Against the latest block, as geth does by default (the funds of our transactions in flight are counted by
+   * `spendable`): anvil's default is its pending block, which executes every pooled transaction for each
+   * estimate, 20 ms each with 2,000 of ours in the pool.
+   */
+  async function estimate(decision: Decision & { kind: 'pay' }): Promise<Decision> {
+    const { row, sender } = decision;
+    try {
+      const gas = await client.estimateGas({
+        account: sender,
+        to: row.token_address as Hex,
+        data: transferCalldata(row.to_address as Hex, BigInt(row.amount_raw)),
+        blockTag: 'latest',
+      });
+      return { ...decision, gas: (gas * BigInt(100 + tuning.gasMarginPct)) / 100n };
+    } catch (err) {
+      if (isRevert(err)) {
+        return {
+          row,
+          kind: 'fail',
+          code: 'would_revert',
+          message: `the transfer would revert: ${errorMessage(err).split('\n')[0]}`,
+        };
+      }
+      logger.warn({ queueId: row.queue_id, err: errorMessage(err) }, 'gas estimate failed; retrying later');
+      return { row, kind: 'later' };
+    }
+  }
+
+  async function failPayouts(decisions: (Decision & { kind: 'fail' })[]) {
+    if (decisions.length === 0) return;
+    const now = Date.now();
+    await db.transaction().execute(async (trx) => {
+      const messages: OutboxMessage[] = [];
+      const audits: AuditEntry[] = [];
+      for (const d of decisions) {
+        const updated = await trx
+          .updateTable('payouts')
+          .set({
+            state: 'failed',
+            error_code: d.code,
+            error_message: d.message.slice(0, 1000),
+            updated_at: now,
+          })
+          .where('queue_id', '=', d.row.queue_id)
+          .where('state', '=', d.row.state)
+          .executeTakeFirst();
+        if (Number(updated.numUpdatedRows) === 1) {
+          messages.push(
+            payoutResponse(config.rmq, signKey, { ...d.row, sender: null }, failure(d.code, d.message)),
+          );
+          audits.push({
+            subject: 'payout',
+            ref: d.row.queue_id,
+            fromState: d.row.state,
+            toState: 'failed',
+            detail: { error: d.code, message: d.message },
+          });
+        }
+      }
+      await enqueueOutbox(trx, messages);
+      await recordAudit(trx, audits, now);
+    });
+    for (const d of decisions) {
+      logger.warn({ queueId: d.row.queue_id, code: d.code, reason: d.message }, `${d.row.kind} failed`);
+      options.onTransition?.(d.row.state, 'failed', d.row);
+    }
+    options.afterCommit?.();
+  }
+
+  /** Nonces for one sender's payouts, signed and stored in one transaction with the state change. */
+  async function signForSender(sender: Hex, group: (Decision & { kind: 'pay' })[], fee: Fees) {
+    const chainNonce = await client.getTransactionCount({ address: sender, blockTag: 'latest' });
+    // Loads the sender's encrypted key now: inside the transaction below, signing must not query the database.
+    if (!(await vault.has(sender))) throw new Error(`the vault lost the key of ${sender}`);
+    const now = Date.now();
+    const signed: { queueId: string; hash: Hex; nonce: number }[] = [];
+    await db.transaction().execute(async (trx) => {
+      const { first, repairedFrom } = await allocateNonces(trx, sender, group.length, chainNonce);
+      if (repairedFrom !== undefined) {
+        logger.warn(
+          { sender, counter: repairedFrom, next: first, chainNonce },
+          'nonce counter disagreed with the chain and our transactions; repaired',
+        );
+      }
+      const txs: PayoutTxRow[] = [];
+      for (const [i, d] of group.entries()) {
+        const nonce = first + i;
+        const raw = await vault.signTransaction(sender, serializable(d.row, nonce, d.gas!, fee));
+        const hash = keccak256(raw);
+        txs.push({
+          tx_hash: hash,
+          queue_id: d.row.queue_id,
+          sender,
+          nonce,
+          raw_tx: raw,
+          ...txFields(fee),
+          created_at: now,
+        });
+        const updated = await trx
+          .updateTable('payouts')
+          .set({
+            state: 'signed',
+            sender,
+            nonce,
+            gas_limit: d.gas!.toString(),
+            tx_hash: hash,
+            updated_at: now,
+          })
+          .where('queue_id', '=', d.row.queue_id)
+          .where('state', '=', 'accepted')
+          .executeTakeFirst();
+        if (Number(updated.numUpdatedRows) !== 1)
+          throw new Error(`payout ${d.row.queue_id} changed under the worker`);
+        signed.push({ queueId: d.row.queue_id, hash, nonce });
+      }
+      // One statement per TX_ROWS_PER_INSERT signed transactions instead of one each.
+      for (let i = 0; i < txs.length; i += TX_ROWS_PER_INSERT) {
+        await trx
+          .insertInto('payout_txs')
+          .values(txs.slice(i, i + TX_ROWS_PER_INSERT))
+          .execute();
+      }
+      await recordAudit(
+        trx,
+        group.map((d, i) => ({
+          subject: 'payout',
+          ref: d.row.queue_id,
+          txHash: signed[i]!.hash,
+          fromState: 'accepted',
+          toState: 'signed',
+          detail: { sender, nonce: signed[i]!.nonce, gas: d.gas!.toString(), ...feeDetail(fee) },
+        })),
+        now,
+      );
+    });
+    for (const s of signed) {
+      logger.info({ queueId: s.queueId, sender, nonce: s.nonce, txHash: s.hash }, 'payout signed');
+      options.onTransition?.('accepted', 'signed', { queue_id: s.queueId });
+    }
+  }
+
+  async function signAccepted(head: number): Promise<number> {
+    const rows = await db
+      .selectFrom('payouts')
+      .selectAll()
+      .where('state', '=', 'accepted')
+      .orderBy('created_at')
+      .orderBy('queue_id')
+      .limit(tuning.batchSize)
+      .execute();
+    if (rows.length === 0) return 0;
+    const fee = await fees(head);
+    const chosen = await chooseSenders(rows, maxGasPrice(fee));
+    const decided = await Promise.all(chosen.map((d) => (d.kind === 'pay' ? estimate(d) : d)));
+    await failPayouts(decided.filter((d): d is Decision & { kind: 'fail' } => d.kind === 'fail'));
+    const bySender = new Map<Hex, (Decision & { kind: 'pay' })[]>();
+    for (const d of decided) {
+      if (d.kind !== 'pay') continue;
+      bySender.set(d.sender, [...(bySender.get(d.sender) ?? []), d]);
+    }
+    for (const [sender, group] of bySender) await signForSender(sender, group, fee);
+    return rows.length;
+  }
+
+  return { signAccepted };
+}

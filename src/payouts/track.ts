@@ -1,0 +1,347 @@
+import { type Hex, keccak256 } from 'viem';
+import { type AuditEntry, recordAudit } from '../audit/record.js';
+import { enqueueOutbox } from '../outbox/enqueue.js';
+import type { PayoutRow, PayoutTxRow } from '../store/schema.js';
+import type { createBroadcaster } from './broadcast.js';
+import { broadcast, getReceipt, type RawReceipt } from './chain.js';
+import type { EngineContext } from './context.js';
+import { bumpFees, type Fees } from './fees.js';
+import { failure, payoutResponse } from './respond.js';
+
+/**
+ * `sent → mined → confirmed` (or `failed` when reverted): receipts of every hash sent under the nonce,
+ * replacements of what is not mined in time, payouts whose block a reorganisation removed, and payouts
+ * whose nonce another transaction took.
+ */
+export function createTracker(ctx: EngineContext, broadcaster: ReturnType<typeof createBroadcaster>) {
+  const { broadcastRows } = broadcaster;
+  const { db, client, config, signKey, vault, logger, options, fees, poke } = ctx;
+  const { confirmHeight, maxFeePerGasWei: feeCap, replaceAfterBlocks } = ctx.config.chain;
+  const { serializable, txFields, feeDetail } = ctx.transactions;
+
+  // ---- sent → mined → confirmed, replacements, reorgs ---------------------------------------------
+
+  function minedAudit(
+    row: PayoutRow,
+    mined: Pick<PayoutRow, 'tx_hash' | 'mined_block' | 'mined_block_hash' | 'fee_wei' | 'reverted'>,
+    toState: 'mined' | 'confirmed' | 'failed',
+  ): AuditEntry {
+    return {
+      subject: 'payout',
+      ref: row.queue_id,
+      txHash: mined.tx_hash,
+      fromState: row.state,
+      toState,
+      blockNumber: mined.mined_block,
+      detail: {
+        blockHash: mined.mined_block_hash,
+        feeWei: mined.fee_wei,
+        reverted: mined.reverted === 1,
+        ...(toState === 'failed' ? { error: 'reverted' } : {}),
+      },
+    };
+  }
+
+  async function settle(row: PayoutRow, receipt: RawReceipt, head: number) {
+    const minedBlock = Number(BigInt(receipt.blockNumber));
+    const fee = BigInt(receipt.gasUsed) * BigInt(receipt.effectiveGasPrice ?? '0x0');
+    const reverted = BigInt(receipt.status) === 0n;
+    const mined = {
+      tx_hash: receipt.transactionHash.toLowerCase(),
+      mined_block: minedBlock,
+      mined_block_hash: receipt.blockHash.toLowerCase(),
+      fee_wei: fee.toString(),
+      reverted: reverted ? 1 : 0,
+    };
+    const final = head - minedBlock + 1 >= confirmHeight;
+    const now = Date.now();
+    if (!final) {
+      if (row.state === 'mined' && row.mined_block_hash === mined.mined_block_hash) return;
+      await db.transaction().execute(async (trx) => {
+        const updated = await trx
+          .updateTable('payouts')
+          .set({ state: 'mined', ...mined, updated_at: now })
+          .where('queue_id', '=', row.queue_id)
+          .where('state', '=', row.state)
+          .executeTakeFirst();
+        if (Number(updated.numUpdatedRows) !== 1) return;
+        // mined → mined: the same transaction found in another block after a reorganisation.
+        await recordAudit(trx, [minedAudit(row, mined, 'mined')], now);
+      });
+      if (row.state !== 'mined') {
+        logger.info(
+          { queueId: row.queue_id, txHash: mined.tx_hash, block: minedBlock, reverted },
+          'payout mined',
+        );
+        options.onTransition?.(row.state, 'mined', row);
+      }
+      return;
+    }
+    const state = reverted ? 'failed' : 'confirmed';
+    const outcome = reverted
+      ? failure('reverted', `transaction ${mined.tx_hash} reverted in block ${minedBlock}`)
+      : ({ status: 1 } as const);
+    await db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('payouts')
+        .set({
+          state,
+          ...mined,
+          ...(reverted
+            ? { error_code: 'reverted', error_message: outcome.status === 0 ? outcome.errorMessage : null }
+            : {}),
+          updated_at: now,
+        })
+        .where('queue_id', '=', row.queue_id)
+        .where('state', '=', row.state)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) return;
+      await enqueueOutbox(trx, [payoutResponse(config.rmq, signKey, { ...row, ...mined }, outcome)]);
+      await recordAudit(trx, [minedAudit(row, mined, state)], now);
+    });
+    logger.info(
+      { queueId: row.queue_id, txHash: mined.tx_hash, block: minedBlock, fee: fee.toString() },
+      `payout ${state}`,
+    );
+    options.onTransition?.(row.state, state, row);
+    options.afterCommit?.();
+  }
+
+  /** Not mined in time: the same nonce again with both fee fields raised, stored before it is sent. */
+  async function replace(row: PayoutRow, latest: PayoutTxRow, head: number) {
+    const old: Fees = latest.gas_price
+      ? { type: 'legacy', gasPrice: BigInt(latest.gas_price) }
+      : {
+          type: 'eip1559',
+          maxFeePerGas: BigInt(latest.max_fee_per_gas ?? '0'),
+          maxPriorityFeePerGas: BigInt(latest.max_priority_fee_per_gas ?? '0'),
+        };
+    const bumped = bumpFees(old, await fees(head), feeCap);
+    if (!bumped) {
+      logger.warn(
+        { queueId: row.queue_id, txHash: row.tx_hash },
+        'payout not mined and its fees are at the cap; sending it again',
+      );
+      await broadcast(client, latest.raw_tx as Hex);
+      await db
+        .updateTable('payouts')
+        .set({ last_sent_block: head })
+        .where('queue_id', '=', row.queue_id)
+        .execute();
+      return;
+    }
+    const raw = await vault.signTransaction(
+      row.sender!,
+      serializable(row, Number(row.nonce), BigInt(row.gas_limit!), bumped),
+    );
+    const hash = keccak256(raw);
+    const now = Date.now();
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('payout_txs')
+        .values({
+          tx_hash: hash,
+          queue_id: row.queue_id,
+          sender: row.sender!,
+          nonce: Number(row.nonce),
+          raw_tx: raw,
+          ...txFields(bumped),
+          created_at: now,
+        })
+        .execute();
+      const updated = await trx
+        .updateTable('payouts')
+        .set({ tx_hash: hash, last_sent_block: head, updated_at: now })
+        .where('queue_id', '=', row.queue_id)
+        .where('state', '=', 'sent')
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) return;
+      // `replaced` is an event, not a state: the payout stays `sent`, now with the new hash.
+      await recordAudit(
+        trx,
+        [
+          {
+            subject: 'payout',
+            ref: row.queue_id,
+            txHash: hash,
+            fromState: 'sent',
+            toState: 'replaced',
+            blockNumber: head,
+            detail: { replaces: row.tx_hash, nonce: Number(row.nonce), ...feeDetail(bumped) },
+          },
+        ],
+        now,
+      );
+    });
+    const outcome = await broadcast(client, raw);
+    logger.warn(
+      {
+        queueId: row.queue_id,
+        oldTxHash: row.tx_hash,
+        txHash: hash,
+        nonce: row.nonce,
+        broadcast: outcome.kind,
+        ...txFields(bumped),
+      },
+      'payout replaced with higher fees',
+    );
+    options.onTransition?.('sent', 'replaced', row);
+  }
+
+  async function track(head: number) {
+    const rows = await db.selectFrom('payouts').selectAll().where('state', 'in', ['sent', 'mined']).execute();
+    if (rows.length === 0) return;
+    const sentIds = rows.filter((r) => r.state === 'sent').map((r) => r.queue_id);
+    const txs: PayoutTxRow[] = [];
+    for (let i = 0; i < sentIds.length; i += 500) {
+      txs.push(
+        ...(await db
+          .selectFrom('payout_txs')
+          .selectAll()
+          .where('queue_id', 'in', sentIds.slice(i, i + 500))
+          .execute()),
+      );
+    }
+    const txsOf = new Map<string, PayoutTxRow[]>();
+    for (const t of txs) txsOf.set(t.queue_id, [...(txsOf.get(t.queue_id) ?? []), t]);
+    // Every hash ever sent for a nonce: a replacement, or the first one, may be the one mined.
+    const hashes = [
+      ...new Set([
+        ...txs.map((t) => t.tx_hash),
+        ...rows.filter((r) => r.state === 'mined').map((r) => r.tx_hash!),
+      ]),
+    ];
+    const found = await Promise.all(hashes.map((h) => getReceipt(client, h)));
+    const receipts = new Map(hashes.map((h, i) => [h, found[i] ?? null]));
+
+    const reorged: PayoutRow[] = [];
+    for (const row of rows) {
+      const candidates =
+        row.state === 'mined' ? [row.tx_hash!] : (txsOf.get(row.queue_id) ?? []).map((t) => t.tx_hash);
+      const receipt = candidates.map((h) => receipts.get(h)).find((r): r is RawReceipt => Boolean(r));
+      if (receipt) {
+        await settle(row, receipt, head);
+        continue;
+      }
+      if (row.state === 'mined') {
+        reorged.push(row);
+        continue;
+      }
+      if (head - Number(row.last_sent_block ?? head) >= replaceAfterBlocks) {
+        if (await nonceTakenByOthers(row, head)) {
+          await requeue(row);
+          continue;
+        }
+        const latest = (txsOf.get(row.queue_id) ?? []).find((t) => t.tx_hash === row.tx_hash);
+        if (latest) await replace(row, latest, head);
+      }
+    }
+    if (reorged.length) await followReorged(reorged, head);
+  }
+
+  /**
+   * Whether the payout's nonce was used by a transaction that is not ours, in a block already
+   * `confirmHeight` deep: then none of our transactions for it can ever be mined.
+   */
+  async function nonceTakenByOthers(row: PayoutRow, head: number): Promise<boolean> {
+    const finalBlock = head - confirmHeight + 1;
+    if (finalBlock < 0 || row.nonce === null) return false;
+    const finalCount = await client.getTransactionCount({
+      address: row.sender as Hex,
+      blockNumber: BigInt(finalBlock),
+    });
+    return finalCount > Number(row.nonce);
+  }
+
+  /** Back to `accepted` after its nonce went to another transaction: it is paid anew, nothing was sent. */
+  async function requeue(row: PayoutRow) {
+    const now = Date.now();
+    await db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('payouts')
+        .set({
+          state: 'accepted',
+          sender: null,
+          nonce: null,
+          gas_limit: null,
+          tx_hash: null,
+          last_sent_block: null,
+          updated_at: now,
+        })
+        .where('queue_id', '=', row.queue_id)
+        .where('state', '=', 'sent')
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) return;
+      await recordAudit(
+        trx,
+        [
+          {
+            subject: 'payout',
+            ref: row.queue_id,
+            txHash: row.tx_hash,
+            fromState: 'sent',
+            toState: 'accepted',
+            detail: { nonceTakenByOthers: true, sender: row.sender, nonce: Number(row.nonce) },
+          },
+        ],
+        now,
+      );
+    });
+    logger.error(
+      { queueId: row.queue_id, sender: row.sender, nonce: row.nonce },
+      'the nonce of this payout was used by a transaction that is not ours; paying it again with a new nonce',
+    );
+    options.onTransition?.('sent', 'accepted', row);
+    poke();
+  }
+
+  /** A mined payout whose block left the canonical chain: back to `sent`, and its transaction sent again. */
+  async function followReorged(rows: PayoutRow[], head: number) {
+    const now = Date.now();
+    for (const row of rows) {
+      await db.transaction().execute(async (trx) => {
+        const updated = await trx
+          .updateTable('payouts')
+          .set({
+            state: 'sent',
+            mined_block: null,
+            mined_block_hash: null,
+            fee_wei: null,
+            reverted: 0,
+            last_sent_block: head,
+            updated_at: now,
+          })
+          .where('queue_id', '=', row.queue_id)
+          .where('state', '=', 'mined')
+          .executeTakeFirst();
+        if (Number(updated.numUpdatedRows) !== 1) return;
+        await recordAudit(
+          trx,
+          [
+            {
+              subject: 'payout',
+              ref: row.queue_id,
+              txHash: row.tx_hash,
+              fromState: 'mined',
+              toState: 'sent',
+              blockNumber: row.mined_block,
+              detail: { reorg: 'its block left the canonical chain', blockHash: row.mined_block_hash, head },
+            },
+          ],
+          now,
+        );
+      });
+      logger.warn(
+        { queueId: row.queue_id, txHash: row.tx_hash, block: row.mined_block },
+        'mined payout removed by a reorganisation; sending it again',
+      );
+      options.onTransition?.('mined', 'sent', row);
+    }
+    await broadcastRows(
+      rows.map((r) => ({ ...r, state: 'sent' as const })),
+      head,
+    );
+  }
+
+  return { track };
+}
