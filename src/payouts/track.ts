@@ -7,6 +7,7 @@ import { broadcast, getReceipt, type RawReceipt } from './chain.js';
 import type { EngineContext } from './context.js';
 import { bumpFees, type Fees } from './fees.js';
 import { failure, payoutResponse } from './respond.js';
+import { moveState } from './transition.js';
 
 /**
  * `sent → mined → confirmed` (or `failed` when reverted): receipts of every hash sent under the nonce,
@@ -57,18 +58,13 @@ export function createTracker(ctx: EngineContext, broadcaster: ReturnType<typeof
     const now = Date.now();
     if (!final) {
       if (row.state === 'mined' && row.mined_block_hash === mined.mined_block_hash) return;
-      await db.transaction().execute(async (trx) => {
-        const updated = await trx
-          .updateTable('payouts')
-          .set({ state: 'mined', ...mined, updated_at: now })
-          .where('queue_id', '=', row.queue_id)
-          .where('state', '=', row.state)
-          .executeTakeFirst();
-        if (Number(updated.numUpdatedRows) !== 1) return;
-        // mined → mined: the same transaction found in another block after a reorganisation.
-        await recordAudit(trx, [minedAudit(row, mined, 'mined')], now);
-      });
-      if (row.state !== 'mined') {
+      // mined → mined: the same transaction found in another block after a reorganisation.
+      const moved = await db
+        .transaction()
+        .execute((trx) =>
+          moveState(trx, row, { state: 'mined', ...mined }, minedAudit(row, mined, 'mined'), now),
+        );
+      if (moved && row.state !== 'mined') {
         logger.info(
           { queueId: row.queue_id, txHash: mined.tx_hash, block: minedBlock, reverted },
           'payout mined',
@@ -81,24 +77,18 @@ export function createTracker(ctx: EngineContext, broadcaster: ReturnType<typeof
     const outcome = reverted
       ? failure('reverted', `transaction ${mined.tx_hash} reverted in block ${minedBlock}`)
       : ({ status: 1 } as const);
-    await db.transaction().execute(async (trx) => {
-      const updated = await trx
-        .updateTable('payouts')
-        .set({
-          state,
-          ...mined,
-          ...(reverted
-            ? { error_code: 'reverted', error_message: outcome.status === 0 ? outcome.errorMessage : null }
-            : {}),
-          updated_at: now,
-        })
-        .where('queue_id', '=', row.queue_id)
-        .where('state', '=', row.state)
-        .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) !== 1) return;
+    const errorFields =
+      outcome.status === 0 ? { error_code: outcome.error, error_message: outcome.errorMessage } : {};
+    const moved = await db.transaction().execute(async (trx) => {
+      if (
+        !(await moveState(trx, row, { state, ...mined, ...errorFields }, minedAudit(row, mined, state), now))
+      ) {
+        return false;
+      }
       await enqueueOutbox(trx, [payoutResponse(config.rmq, signKey, { ...row, ...mined }, outcome)]);
-      await recordAudit(trx, [minedAudit(row, mined, state)], now);
+      return true;
     });
+    if (!moved) return;
     logger.info(
       { queueId: row.queue_id, txHash: mined.tx_hash, block: minedBlock, fee: fee.toString() },
       `payout ${state}`,
@@ -256,37 +246,30 @@ export function createTracker(ctx: EngineContext, broadcaster: ReturnType<typeof
   /** Back to `accepted` after its nonce went to another transaction: it is paid anew, nothing was sent. */
   async function requeue(row: PayoutRow) {
     const now = Date.now();
-    await db.transaction().execute(async (trx) => {
-      const updated = await trx
-        .updateTable('payouts')
-        .set({
+    const moved = await db.transaction().execute((trx) =>
+      moveState(
+        trx,
+        row,
+        {
           state: 'accepted',
           sender: null,
           nonce: null,
           gas_limit: null,
           tx_hash: null,
           last_sent_block: null,
-          updated_at: now,
-        })
-        .where('queue_id', '=', row.queue_id)
-        .where('state', '=', 'sent')
-        .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) !== 1) return;
-      await recordAudit(
-        trx,
-        [
-          {
-            subject: 'payout',
-            ref: row.queue_id,
-            txHash: row.tx_hash,
-            fromState: 'sent',
-            toState: 'accepted',
-            detail: { nonceTakenByOthers: true, sender: row.sender, nonce: Number(row.nonce) },
-          },
-        ],
+        },
+        {
+          subject: 'payout',
+          ref: row.queue_id,
+          txHash: row.tx_hash,
+          fromState: 'sent',
+          toState: 'accepted',
+          detail: { nonceTakenByOthers: true, sender: row.sender, nonce: Number(row.nonce) },
+        },
         now,
-      );
-    });
+      ),
+    );
+    if (!moved) return;
     logger.error(
       { queueId: row.queue_id, sender: row.sender, nonce: row.nonce },
       'the nonce of this payout was used by a transaction that is not ours; paying it again with a new nonce',
@@ -299,38 +282,24 @@ export function createTracker(ctx: EngineContext, broadcaster: ReturnType<typeof
   async function followReorged(rows: PayoutRow[], head: number) {
     const now = Date.now();
     for (const row of rows) {
-      await db.transaction().execute(async (trx) => {
-        const updated = await trx
-          .updateTable('payouts')
-          .set({
-            state: 'sent',
-            mined_block: null,
-            mined_block_hash: null,
-            fee_wei: null,
-            reverted: 0,
-            last_sent_block: head,
-            updated_at: now,
-          })
-          .where('queue_id', '=', row.queue_id)
-          .where('state', '=', 'mined')
-          .executeTakeFirst();
-        if (Number(updated.numUpdatedRows) !== 1) return;
-        await recordAudit(
+      const unmined = { mined_block: null, mined_block_hash: null, fee_wei: null, reverted: 0 };
+      await db.transaction().execute((trx) =>
+        moveState(
           trx,
-          [
-            {
-              subject: 'payout',
-              ref: row.queue_id,
-              txHash: row.tx_hash,
-              fromState: 'mined',
-              toState: 'sent',
-              blockNumber: row.mined_block,
-              detail: { reorg: 'its block left the canonical chain', blockHash: row.mined_block_hash, head },
-            },
-          ],
+          row,
+          { state: 'sent', ...unmined, last_sent_block: head },
+          {
+            subject: 'payout',
+            ref: row.queue_id,
+            txHash: row.tx_hash,
+            fromState: 'mined',
+            toState: 'sent',
+            blockNumber: row.mined_block,
+            detail: { reorg: 'its block left the canonical chain', blockHash: row.mined_block_hash, head },
+          },
           now,
-        );
-      });
+        ),
+      );
       logger.warn(
         { queueId: row.queue_id, txHash: row.tx_hash, block: row.mined_block },
         'mined payout removed by a reorganisation; sending it again',
