@@ -325,6 +325,30 @@ describe.each(dbKinds)('deposits on %s', (kind) => {
     expect(order(hashes[1]!, 2)).toBeLessThan(order(hashes[2]!, 2));
   });
 
+  it('sees a reorganisation that happened while it was stopped, before backfilling past it', async () => {
+    const lost = randomAddress();
+    const kept = randomAddress();
+    await stack.watch(lost);
+    await stack.watch(kept);
+    const lostHash = await chain.transfer(sender, lost, 1_000_000n);
+    await chain.mine(1);
+    await stack.waitStatus(lost, 2);
+    const { nonce } = await chain.publicClient.getTransaction({ hash: lostHash });
+    await stack.settled();
+    await stack.service.stop();
+    // While stopped: the block with the deposit is replaced by one paying another watched address, and the
+    // chain moves on far beyond confirmHeight (the restart backfills by range).
+    const raw = await chain.signTransfer(sender, kept, 2_000_000n, { nonce });
+    await chain.reorg(1, [[raw, 0]]);
+    await chain.mine(CONFIRM + 10);
+    await stack.restart();
+    await stack.waitStatus(lost, 0);
+    await stack.waitStatus(kept, 1);
+    await stack.settled();
+    expect(stack.messagesFor(lost).map((m) => m.status)).toEqual([2, 0]);
+    expect(stack.messagesFor(kept).map((m) => m.status)).toEqual([2, 1]);
+  });
+
   it('sends malformed JSON, a bad signature and a missing field to the .dlq, and nothing else happens', async () => {
     const address = randomAddress();
     const bodies = [

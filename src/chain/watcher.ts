@@ -326,6 +326,14 @@ export function createBlockWatcher(options: CreateBlockWatcherOptions) {
 
     const rangeTarget = head - confirmHeight;
     if (rangeTarget - current.number > 1) {
+      // Ranges carry no parent hashes: first make sure our tip is still canonical, or the blocks a
+      // reorganisation replaced below it (while we were stopped or behind) would never be looked at.
+      const onNode = await rpc.getBlockHeader(current.number);
+      if (!onNode || onNode.hash !== current.hash) {
+        await resolveReorg(current);
+        signal(); // sync again at once, from the common ancestor
+        return;
+      }
       await backfillRange(current.number + 1, rangeTarget);
       current = tip;
     }
