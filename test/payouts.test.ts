@@ -218,6 +218,38 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
     expect(mb).toMatchObject({ status: 0, error: 'invalid_address', tx_hash: '' });
   });
 
+  it('answers a long unknown symbol as sent, and dead-letters a queue_id too long to store', async () => {
+    const id = queueId('long');
+    await stack.withdraw({
+      queue_id: id,
+      from_address: user.address,
+      to_address: randomAddress(),
+      amount: '1',
+      symbol: 'USDT-ERC20-TOKEN-WITH-A-LONG-NAME',
+    });
+    expect(await stack.response(id)).toMatchObject({
+      status: 0,
+      error: 'unknown_token',
+      symbol: 'USDT-ERC20-TOKEN-WITH-A-LONG-NAME',
+    });
+    const longId = `x${'y'.repeat(300)}`;
+    await stack.withdraw({
+      queue_id: longId,
+      from_address: user.address,
+      to_address: randomAddress(),
+      amount: '1',
+    });
+    const dlq = await until(
+      async () => {
+        const msgs = await stack.business.readDlq(stack.queues.withdraw.queue);
+        return msgs.find((m) => m.text.includes(longId));
+      },
+      20_000,
+      'the long queue_id dead-lettered',
+    );
+    expect(String(dlq.headers['x-reject-reason'])).toMatch(/queue_id is longer than 191/);
+  });
+
   it('does nothing for a queue_id seen before: no second transfer, no second response', async () => {
     const id = queueId('w');
     const to = randomAddress();

@@ -41,6 +41,20 @@ export function createPayoutRequestHandler(options: CreatePayoutRequestHandlerOp
       logger.warn({ reason: result.reason }, `${kind} request rejected to the dead-letter queue`);
       return { deadLetter: result.reason };
     }
+    // What is echoed in the answer must be stored whole: an id longer than its column cannot be answered
+    // faithfully, so such a request is not answered at all (MySQL would refuse the row, for ever).
+    const ids = result.request;
+    const tooLong =
+      ids.queueId.length > MAX_ID_LENGTH
+        ? 'queue_id'
+        : ids.type === 'pay' && ids.orderId.length > MAX_ID_LENGTH
+          ? 'order_id'
+          : undefined;
+    if (tooLong) {
+      const reason = `${tooLong} is longer than ${MAX_ID_LENGTH} characters`;
+      logger.warn({ reason }, `${kind} request rejected to the dead-letter queue`);
+      return { deadLetter: reason };
+    }
     const now = Date.now();
     let row: PayoutTable;
     if (result.kind === 'refuse') {
@@ -49,8 +63,9 @@ export function createPayoutRequestHandler(options: CreatePayoutRequestHandlerOp
         queue_id: r.queueId,
         kind,
         order_id: r.type === 'pay' ? r.orderId : null,
-        chain: r.chain,
-        symbol: r.symbol,
+        // Echoed as sent in the answer (below); stored cut to their columns.
+        chain: r.chain.slice(0, 16),
+        symbol: r.symbol.slice(0, 16),
         token_address: '',
         from_address: r.fromAddress.slice(0, 42),
         to_address: r.toAddress.slice(0, 42),
@@ -109,7 +124,7 @@ export function createPayoutRequestHandler(options: CreatePayoutRequestHandlerOp
           payoutResponse(
             config.rmq,
             signKey,
-            row,
+            { ...row, chain: ids.chain, symbol: ids.symbol },
             failure(result.kind === 'refuse' ? result.code : 'reverted', row.error_message ?? ''),
           ),
         ]);
@@ -127,6 +142,9 @@ export function createPayoutRequestHandler(options: CreatePayoutRequestHandlerOp
     return 'ack';
   };
 }
+
+/** The length of the queue_id and order_id columns. */
+const MAX_ID_LENGTH = 191;
 
 const emptyProgress = {
   sender: null,
