@@ -35,11 +35,13 @@ export function createBroadcaster(ctx: EngineContext) {
     for (const [i, outcome] of outcomes.entries()) {
       const row = ordered[i]!;
       if (outcome.kind === 'retry') {
+        // Still moved on to `sent`: from there the tracker sends it again, replaces it with higher fees, or
+        // pays anew if another transaction took its nonce. Left `signed`, a transaction the node keeps
+        // refusing would block every later nonce of its wallet for ever.
         logger.warn(
           { queueId: row.queue_id, txHash: row.tx_hash, reason: outcome.reason },
-          'broadcast failed; will send the stored transaction again',
+          'broadcast refused; the stored transaction will be sent again or replaced',
         );
-        continue;
       }
       if (row.state === 'signed') sent.push(row.queue_id);
     }

@@ -68,13 +68,17 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
       await recover(head);
       recovered = true;
     }
-    while ((await signAccepted(head)) >= tuning.batchSize && !stop.signal.aborted) {
-      await broadcastSigned(head);
-    }
-    await broadcastSigned(head);
+    // Follow what is in flight first: a transaction mined since the last head must leave `sent` before the
+    // funds check below, or its amount would count twice (once in the balance, once as in flight).
     if (head !== lastTrackedHead) {
       await track(head);
       lastTrackedHead = head;
+    }
+    for (;;) {
+      const { selected, moved } = await signAccepted(head);
+      await broadcastSigned(head);
+      // More may wait; stop when a batch made no progress (estimates failing), or the loop would spin.
+      if (selected < tuning.batchSize || moved === 0 || stop.signal.aborted) break;
     }
   }
 

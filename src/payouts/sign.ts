@@ -237,7 +237,8 @@ export function createSigner(ctx: EngineContext) {
     }
   }
 
-  async function signAccepted(head: number): Promise<number> {
+  /** Resolves how many accepted payouts it took (`selected`) and how many it moved on (signed or failed). */
+  async function signAccepted(head: number): Promise<{ selected: number; moved: number }> {
     const rows = await db
       .selectFrom('payouts')
       .selectAll()
@@ -246,7 +247,7 @@ export function createSigner(ctx: EngineContext) {
       .orderBy('queue_id')
       .limit(tuning.batchSize)
       .execute();
-    if (rows.length === 0) return 0;
+    if (rows.length === 0) return { selected: 0, moved: 0 };
     const fee = await fees(head);
     const chosen = await chooseSenders(rows, maxGasPrice(fee));
     const decided = await Promise.all(chosen.map((d) => (d.kind === 'pay' ? estimate(d) : d)));
@@ -257,7 +258,7 @@ export function createSigner(ctx: EngineContext) {
       bySender.set(d.sender, [...(bySender.get(d.sender) ?? []), d]);
     }
     for (const [sender, group] of bySender) await signForSender(sender, group, fee);
-    return rows.length;
+    return { selected: rows.length, moved: decided.filter((d) => d.kind !== 'later').length };
   }
 
   return { signAccepted };
