@@ -18,7 +18,9 @@ export function printDevnetBanner(devnet: Devnet, http: { host: string; port: nu
     `  requests       topup ${rmq.topup.queue} | withdraw ${rmq.withdraw.queue} | pay ${rmq.pay.queue}`,
     `  responses      topup ${rmq.topupResp.queue} | withdraw ${rmq.withdrawResp.queue} | pay ${rmq.payResp.queue}`,
     `  exchange       ${rmq.topup.exchange}, routing keys ${rmq.topup.routing[0]} (topup), ...`,
-    http ? `HTTP             http://${http.host}:${http.port}/ (status page)  /status  /metrics  /health  /ready` : '',
+    http
+      ? `HTTP             http://${http.host}:${http.port}/ (status page)  /status  /metrics  /health  /ready`
+      : '',
     `signing secret   ${state.signKey}   (devnet only, kept in ${devnet.dataDir}/devnet.json)`,
     `master key       ${state.masterKey}   (devnet only)`,
     `collection       ${config.chain.collectionAddressLc} (its key is in the vault)`,
