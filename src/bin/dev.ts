@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Connection } from 'rabbitmq-client';
 import { createPublicClient, createWalletClient, type Hex, http } from 'viem';
 import { testUsdtAbi } from '../chain/token.js';
-import { devnet, publish } from '../devnet/business.js';
+import { consumeResponses, devnet, publish } from '../devnet/business.js';
 import { DEVNET_COLLECTION_INDEX, devnetAccount, devnetRmq } from '../devnet/devnet.js';
 import { parseAmount } from '../money/amount.js';
 import { stringifyMessage } from '../protocol/json.js';
@@ -79,22 +79,10 @@ export async function devListen(dataDir = './data'): Promise<number> {
   const dn = devnet(dataDir);
   const rmq = devnetRmq(dn.queuePrefix);
   const connection = new Connection(rmq.url);
-  for (const q of [rmq.topupResp, rmq.withdrawResp, rmq.payResp]) {
-    connection.createConsumer(
-      {
-        queue: q.queue,
-        queueOptions: { durable: true },
-        exchanges: [{ exchange: q.exchange, type: 'direct', durable: true }],
-        queueBindings: q.routing.map((routingKey) => ({ exchange: q.exchange, queue: q.queue, routingKey })),
-      },
-      async (msg) => {
-        const body = Buffer.isBuffer(msg.body) ? msg.body.toString('utf8') : JSON.stringify(msg.body);
-        console.log(`${q.queue}: ${body}`);
-      },
-    );
-  }
+  const consumers = consumeResponses(connection, rmq, (queue, text) => console.log(`${queue}: ${text}`));
   console.log('listening on the response queues (Ctrl-C to stop)');
   await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  await Promise.all(consumers.map((c) => c.close()));
   await connection.close();
   return 0;
 }

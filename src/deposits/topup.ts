@@ -3,7 +3,7 @@ import type { HandlerOutcome, IncomingMessage } from '../amqp/consumer.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../internal/logger.js';
 import { enqueueOutbox } from '../outbox/enqueue.js';
-import { validateTopup } from '../protocol/messages.js';
+import { validateTopup, validationContextFor } from '../protocol/messages.js';
 import { topupRefusalResponse } from '../protocol/responses.js';
 import { insertIgnore } from '../store/insert-ignore.js';
 import type { Database } from '../store/schema.js';
@@ -26,13 +26,7 @@ export function createTopupHandler(options: CreateTopupHandlerOptions) {
   const logger = options.logger.child({ component: 'topup' });
 
   return async (msg: IncomingMessage): Promise<HandlerOutcome> => {
-    const result = validateTopup(msg.body, {
-      secret: signKey,
-      signWindowS: config.signWindowS,
-      chainName: config.chain.name,
-      tokens: config.chain.tokens,
-      nowS: Math.floor(Date.now() / 1000),
-    });
+    const result = validateTopup(msg.body, validationContextFor(config, signKey));
     if (result.kind === 'reject') {
       logger.warn({ reason: result.reason }, 'topup request rejected to the dead-letter queue');
       return { deadLetter: result.reason };

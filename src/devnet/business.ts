@@ -1,4 +1,5 @@
 import { Connection } from 'rabbitmq-client';
+import type { Config } from '../config/types.js';
 import { loadDevnetState } from './devnet.js';
 
 /**
@@ -29,4 +30,28 @@ export async function publish(url: string, exchange: string, routingKey: string,
     await publisher.close();
     await connection.close();
   }
+}
+
+/**
+ * Consumes the three response queues (declaring and binding them, so nothing published meanwhile is
+ * dropped), handing each message's text to `onMessage`. Close the returned consumers, then the connection.
+ */
+export function consumeResponses(
+  connection: Connection,
+  rmq: Config['rmq'],
+  onMessage: (queue: string, text: string) => void,
+) {
+  return [rmq.topupResp, rmq.withdrawResp, rmq.payResp].map((q) =>
+    connection.createConsumer(
+      {
+        queue: q.queue,
+        queueOptions: { durable: true },
+        exchanges: [{ exchange: q.exchange, type: 'direct', durable: true }],
+        queueBindings: q.routing.map((routingKey) => ({ exchange: q.exchange, queue: q.queue, routingKey })),
+      },
+      async (msg) => {
+        onMessage(q.queue, Buffer.isBuffer(msg.body) ? msg.body.toString('utf8') : JSON.stringify(msg.body));
+      },
+    ),
+  );
 }

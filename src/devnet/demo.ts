@@ -5,7 +5,7 @@ import { testUsdtAbi } from '../chain/token.js';
 import type { QueueConfig } from '../config/types.js';
 import { stringifyMessage } from '../protocol/json.js';
 import { withSignature } from '../protocol/sign.js';
-import { devnet, publish } from './business.js';
+import { consumeResponses, devnet, publish } from './business.js';
 import { DEVNET_COLLECTION_INDEX, devnetAccount, devnetRmq } from './devnet.js';
 
 interface Seen {
@@ -27,22 +27,11 @@ export async function runDemo(options: { dataDir?: string; timeoutMs?: number } 
   const seen: Seen[] = [];
   const waiters: (() => void)[] = [];
   const connection = new Connection(rmq.url);
-  const consumers = [rmq.topupResp, rmq.withdrawResp, rmq.payResp].map((q: QueueConfig) =>
-    connection.createConsumer(
-      {
-        queue: q.queue,
-        queueOptions: { durable: true },
-        exchanges: [{ exchange: q.exchange, type: 'direct', durable: true }],
-        queueBindings: q.routing.map((routingKey) => ({ exchange: q.exchange, queue: q.queue, routingKey })),
-      },
-      async (msg) => {
-        const text = Buffer.isBuffer(msg.body) ? msg.body.toString('utf8') : JSON.stringify(msg.body);
-        console.log(`  <- ${q.queue}: ${text}`);
-        seen.push({ queue: q.queue, body: JSON.parse(text) });
-        for (const w of waiters.splice(0)) w();
-      },
-    ),
-  );
+  const consumers = consumeResponses(connection, rmq, (queue, text) => {
+    console.log(`  <- ${queue}: ${text}`);
+    seen.push({ queue, body: JSON.parse(text) });
+    for (const w of waiters.splice(0)) w();
+  });
   const deadline = Date.now() + timeoutMs;
   async function waitFor(what: string, match: (s: Seen) => boolean): Promise<Seen> {
     for (;;) {

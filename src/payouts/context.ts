@@ -40,14 +40,11 @@ export interface CreatePayoutEngineOptions {
 }
 
 /** What the parts of the payout worker share (src/payouts/sign.ts, broadcast.ts, track.ts). */
-export interface EngineContext {
-  db: Kysely<Database>;
-  client: PublicClient;
-  config: Config;
-  chainId: number;
-  signKey: string;
-  vault: Pick<Vault, 'has' | 'signTransaction'>;
-  logger: Logger;
+export interface EngineContext
+  extends Pick<
+    CreatePayoutEngineOptions,
+    'db' | 'client' | 'config' | 'chainId' | 'signKey' | 'vault' | 'logger'
+  > {
   tuning: PayoutTuning;
   options: Pick<CreatePayoutEngineOptions, 'afterCommit' | 'onTransition'>;
   /** Fee suggestion for this head (cached per head). */

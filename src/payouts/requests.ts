@@ -4,7 +4,7 @@ import { recordAudit } from '../audit/record.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../internal/logger.js';
 import { enqueueOutbox } from '../outbox/enqueue.js';
-import { validatePay, validateWithdraw } from '../protocol/messages.js';
+import { validatePay, validateWithdraw, validationContextFor } from '../protocol/messages.js';
 import { insertIgnore } from '../store/insert-ignore.js';
 import type { Database, PayoutTable } from '../store/schema.js';
 import { failure, payoutResponse } from './respond.js';
@@ -30,13 +30,7 @@ export function createPayoutRequestHandler(options: CreatePayoutRequestHandlerOp
   const validate = kind === 'pay' ? validatePay : validateWithdraw;
 
   return async (msg: IncomingMessage): Promise<HandlerOutcome> => {
-    const result = validate(msg.body, {
-      secret: signKey,
-      signWindowS: config.signWindowS,
-      chainName: config.chain.name,
-      tokens: config.chain.tokens,
-      nowS: Math.floor(Date.now() / 1000),
-    });
+    const result = validate(msg.body, validationContextFor(config, signKey));
     if (result.kind === 'reject') {
       logger.warn({ reason: result.reason }, `${kind} request rejected to the dead-letter queue`);
       return { deadLetter: result.reason };

@@ -1,4 +1,4 @@
-import type { TokenConfig } from '../config/types.js';
+import type { Config, TokenConfig } from '../config/types.js';
 import { PaymentError } from '../internal/errors.js';
 import { formatAmount, parseAmount } from '../money/amount.js';
 import { toAddressLc } from './address.js';
@@ -36,6 +36,17 @@ export interface ValidationContext {
   chainName: string;
   tokens: readonly TokenConfig[];
   nowS: number;
+}
+
+/** The context a request of this service is validated in, now. */
+export function validationContextFor(config: Config, secret: string): ValidationContext {
+  return {
+    secret,
+    signWindowS: config.signWindowS,
+    chainName: config.chain.name,
+    tokens: config.chain.tokens,
+    nowS: Math.floor(Date.now() / 1000),
+  };
 }
 
 export interface TopupRequest {

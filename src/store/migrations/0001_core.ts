@@ -1,27 +1,12 @@
-import { type CreateTableBuilder, type Kysely, sql } from 'kysely';
-import { driverOf } from '../dialect.js';
+import { type AnyDb, portable } from './portable.js';
 
 /*
  * Frozen once released: later changes go in new migrations. Block numbers and unix-ms times are
  * BIGINT; amounts are decimal strings (a uint256 has at most 78 digits).
  */
 
-// biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema of their own time
-type AnyDb = Kysely<any>;
-
 export async function up(db: AnyDb): Promise<void> {
-  const mysql = driverOf(db) === 'mysql';
-  // A binary collation compares like SQLite does (exact, case-sensitive); all stored text is lowercase.
-  const table = (name: string): CreateTableBuilder<string> => {
-    const builder = db.schema.createTable(name);
-    return mysql
-      ? builder.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin`)
-      : builder;
-  };
-  // AUTOINCREMENT on SQLite never reuses an id, even of a deleted row: outbox ids only grow.
-  const idType = mysql ? 'bigint' : 'integer';
-  // MySQL TEXT stops at 64 KB.
-  const bodyType = mysql ? sql`mediumtext` : sql`text`;
+  const { table, idType, longText } = portable(db);
 
   await table('watched_addresses')
     .addColumn('chain', 'varchar(16)', (c) => c.notNull())
@@ -70,7 +55,7 @@ export async function up(db: AnyDb): Promise<void> {
     .addColumn('topic', 'varchar(16)', (c) => c.notNull())
     .addColumn('exchange', 'varchar(255)', (c) => c.notNull())
     .addColumn('routing_key', 'varchar(255)', (c) => c.notNull())
-    .addColumn('body', bodyType, (c) => c.notNull())
+    .addColumn('body', longText, (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('sent_at', 'bigint')
     .execute();

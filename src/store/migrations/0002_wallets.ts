@@ -1,5 +1,4 @@
-import { type CreateTableBuilder, type Kysely, sql } from 'kysely';
-import { driverOf } from '../dialect.js';
+import { type AnyDb, portable } from './portable.js';
 
 /*
  * Frozen once released. The key vault: one row per address, the private key encrypted under
@@ -7,18 +6,8 @@ import { driverOf } from '../dialect.js';
  * plaintext key.
  */
 
-// biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema of their own time
-type AnyDb = Kysely<any>;
-
 export async function up(db: AnyDb): Promise<void> {
-  const mysql = driverOf(db) === 'mysql';
-  // Same table options as 0001 (kept here so a released migration never changes under us).
-  const table = (name: string): CreateTableBuilder<string> => {
-    const builder = db.schema.createTable(name);
-    return mysql
-      ? builder.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin`)
-      : builder;
-  };
+  const { table } = portable(db);
 
   await table('wallets')
     .addColumn('address', 'varchar(42)', (c) => c.primaryKey())

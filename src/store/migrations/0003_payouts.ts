@@ -1,5 +1,4 @@
-import { type CreateTableBuilder, type Kysely, sql } from 'kysely';
-import { driverOf } from '../dialect.js';
+import { type AnyDb, portable } from './portable.js';
 
 /*
  * Withdrawals and payments. Frozen once released. A payout row moves through its states; every
@@ -8,18 +7,8 @@ import { driverOf } from '../dialect.js';
  * row lock.
  */
 
-// biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema of their own time
-type AnyDb = Kysely<any>;
-
 export async function up(db: AnyDb): Promise<void> {
-  const mysql = driverOf(db) === 'mysql';
-  const table = (name: string): CreateTableBuilder<string> => {
-    const builder = db.schema.createTable(name);
-    return mysql
-      ? builder.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin`)
-      : builder;
-  };
-  const rawType = mysql ? sql`mediumtext` : sql`text`;
+  const { table, longText } = portable(db);
 
   await table('payouts')
     .addColumn('queue_id', 'varchar(191)', (c) => c.primaryKey())
@@ -59,7 +48,7 @@ export async function up(db: AnyDb): Promise<void> {
     .addColumn('queue_id', 'varchar(191)', (c) => c.notNull())
     .addColumn('sender', 'varchar(42)', (c) => c.notNull())
     .addColumn('nonce', 'bigint', (c) => c.notNull())
-    .addColumn('raw_tx', rawType, (c) => c.notNull())
+    .addColumn('raw_tx', longText, (c) => c.notNull())
     .addColumn('max_fee_per_gas', 'varchar(40)')
     .addColumn('max_priority_fee_per_gas', 'varchar(40)')
     .addColumn('gas_price', 'varchar(40)')

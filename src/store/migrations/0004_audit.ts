@@ -1,5 +1,4 @@
-import { type CreateTableBuilder, type Kysely, sql } from 'kysely';
-import { driverOf } from '../dialect.js';
+import { type AnyDb, portable } from './portable.js';
 
 /*
  * The audit trail: one row per state change of a deposit or a payout, written in the transaction of
@@ -7,19 +6,9 @@ import { driverOf } from '../dialect.js';
  * released.
  */
 
-// biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema of their own time
-type AnyDb = Kysely<any>;
-
 export async function up(db: AnyDb): Promise<void> {
-  const mysql = driverOf(db) === 'mysql';
-  const table = (name: string): CreateTableBuilder<string> => {
-    const builder = db.schema.createTable(name);
-    return mysql
-      ? builder.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin`)
-      : builder;
-  };
+  const { table, idType } = portable(db);
   // As outbox ids: AUTOINCREMENT on SQLite never reuses an id, so id order is the order of writing.
-  const idType = mysql ? 'bigint' : 'integer';
 
   await table('audit_log')
     .addColumn('id', idType, (c) => c.primaryKey().autoIncrement())
