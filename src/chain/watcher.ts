@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Hex } from 'viem';
 import { errorMessage, sleep } from '../internal/errors.js';
 import type { Logger } from '../internal/logger.js';
+import { createWaker } from '../internal/wake.js';
 import type { Database } from '../store/schema.js';
 import { subscribeHeads } from './heads.js';
 import type { BlockHeader, ChainRpc, RpcLog } from './rpc.js';
@@ -92,8 +93,7 @@ export function createBlockWatcher(options: CreateBlockWatcherOptions) {
   const blockListeners: ((e: BlockEvent) => void)[] = [];
   const reorgListeners: ((e: ReorgEvent) => void)[] = [];
   const stopController = new AbortController();
-  let wake: (() => void) | undefined;
-  let wakePending = false;
+  const waker = createWaker(stopController.signal);
   let heads: ReturnType<typeof subscribeHeads> | undefined;
   let loop: Promise<void> | undefined;
   let tip: BlockHeader | undefined;
@@ -103,27 +103,7 @@ export function createBlockWatcher(options: CreateBlockWatcherOptions) {
   let rangeSuccesses = 0;
 
   function signal() {
-    wakePending = true;
-    wake?.();
-  }
-
-  async function waitForWake(ms: number) {
-    if (wakePending) {
-      wakePending = false;
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      wake = done;
-      stopController.signal.addEventListener('abort', done, { once: true });
-      function done() {
-        clearTimeout(timer);
-        stopController.signal.removeEventListener('abort', done);
-        wake = undefined;
-        resolve();
-      }
-    });
-    wakePending = false;
+    waker.wake();
   }
 
   async function loadTip(): Promise<BlockHeader | undefined> {
@@ -375,7 +355,7 @@ export function createBlockWatcher(options: CreateBlockWatcherOptions) {
         await sleep(Math.min(250 * 2 ** Math.min(failures, 6), 10_000), stopController.signal);
         continue;
       }
-      await waitForWake(heads?.isConnected() ? tuning.slowPollMs : tuning.pollMs);
+      await waker.wait(heads?.isConnected() ? tuning.slowPollMs : tuning.pollMs);
     }
   }
 

@@ -1,4 +1,5 @@
 import { errorMessage, sleep } from '../internal/errors.js';
+import { createWaker } from '../internal/wake.js';
 import { createBroadcaster } from './broadcast.js';
 import { type CreatePayoutEngineOptions, defaultPayoutTuning, type EngineContext } from './context.js';
 import { type Fees, suggestFees } from './fees.js';
@@ -22,8 +23,7 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
   const logger = options.logger.child({ component: 'payouts' });
   const tuning = { ...defaultPayoutTuning, ...options.tuning };
   const stop = new AbortController();
-  let wake: (() => void) | undefined;
-  let wakePending = false;
+  const waker = createWaker(stop.signal);
   let loop: Promise<void> | undefined;
   let feeCache: { head: number; fees: Fees } | undefined;
   let lastTrackedHead = -1;
@@ -32,8 +32,7 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
   /** Wake now; `recheck` looks at the receipts again even at the same head (a reorganisation replaced blocks). */
   function poke(recheck = false) {
     if (recheck) lastTrackedHead = -1;
-    wakePending = true;
-    wake?.();
+    waker.wake();
   }
 
   async function fees(head: number): Promise<Fees> {
@@ -94,22 +93,7 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
         await sleep(Math.min(250 * 2 ** Math.min(failures, 6), 10_000), stop.signal);
         continue;
       }
-      if (wakePending) {
-        wakePending = false;
-        continue;
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, tuning.pollMs);
-        wake = done;
-        stop.signal.addEventListener('abort', done, { once: true });
-        function done() {
-          clearTimeout(timer);
-          stop.signal.removeEventListener('abort', done);
-          wake = undefined;
-          resolve();
-        }
-      });
-      wakePending = false;
+      await waker.wait(tuning.pollMs);
     }
   }
 
