@@ -1,4 +1,4 @@
-import { toAddressLc } from '../protocol/address.js';
+import { toAddressLc } from '../internal/address.js';
 import { parseAlerts } from './alerts.js';
 import { type Checker, createChecker, field, given, type Json } from './check.js';
 import { ConfigError } from './errors.js';

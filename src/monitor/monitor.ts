@@ -6,20 +6,18 @@ import type { Config } from '../config/types.js';
 import { errorMessage, sleep } from '../internal/errors.js';
 import type { Logger } from '../internal/logger.js';
 import type { Metrics } from '../internal/metrics.js';
-import type { Database, DepositStatus, PayoutState } from '../store/schema.js';
+import type { Database } from '../store/schema.js';
 import { ALERT_SEVERITIES, type Alert, type AlertName, evaluateAlerts } from './alerts.js';
-import { balanceAsNumber, readCollectionBalances, type WalletBalances } from './balances.js';
+import { balanceAsNumber, readCollectionBalances } from './balances.js';
 import {
   ACTIVE_DEPOSIT_STATUSES,
   ACTIVE_PAYOUT_STATES,
   createMonitorQueries,
-  type DepositView,
   FINAL_DEPOSIT_STATUSES,
   FINAL_PAYOUT_STATES,
-  type PayoutView,
 } from './queries.js';
-import { buildStatus, type QueueView } from './status.js';
-import { createSystemSampler, type SystemSample } from './system.js';
+import { buildStatus, type MonitorState, type QueueView } from './status.js';
+import { createSystemSampler } from './system.js';
 
 export interface MonitorTuning {
   /** Database counts and lists, queue depths, process stats and alerts (ms). Default 5000. */
@@ -63,25 +61,6 @@ export interface CreateMonitorOptions {
   nodeLastOkAt: () => number;
   onRpcError: (method: string) => void;
   tuning?: Partial<MonitorTuning>;
-}
-
-/** What the last sample found; the status page and the gauges are built from it. */
-export interface MonitorState {
-  sampledAt: number | undefined;
-  depositCounts: Map<DepositStatus, number>;
-  payoutCounts: Map<PayoutState, number>;
-  failureRatio: number | undefined;
-  pendingDeposits: DepositView[];
-  pendingPayouts: PayoutView[];
-  recentDeposits: DepositView[];
-  recentPayouts: PayoutView[];
-  outboxBacklog: number | undefined;
-  queues: QueueView[];
-  wallets: WalletBalances[];
-  system: SystemSample | undefined;
-  alerts: Alert[];
-  /** Why the last sample is incomplete (database or node unreachable). */
-  errors: string[];
 }
 
 export type Monitor = ReturnType<typeof createMonitor>;

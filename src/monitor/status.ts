@@ -1,8 +1,11 @@
 import type { WatcherStatus } from '../chain/watcher.js';
 import type { Config } from '../config/types.js';
 import { formatAmount } from '../money/amount.js';
-import type { MonitorState } from './monitor.js';
+import type { DepositStatus, PayoutState } from '../store/schema.js';
+import type { Alert } from './alerts.js';
+import type { WalletBalances } from './balances.js';
 import type { DepositView, PayoutView } from './queries.js';
+import type { SystemSample } from './system.js';
 
 export interface QueueView {
   /** The v2 config key: topup, withdraw, pay, topup_resp, withdraw_resp, pay_resp. */
@@ -14,6 +17,25 @@ export interface QueueView {
   usage: number | undefined;
   /** Handlers running now (request queues only). */
   inFlight: number | undefined;
+}
+
+/** What the last sample found; the status page and the gauges are built from it. */
+export interface MonitorState {
+  sampledAt: number | undefined;
+  depositCounts: Map<DepositStatus, number>;
+  payoutCounts: Map<PayoutState, number>;
+  failureRatio: number | undefined;
+  pendingDeposits: DepositView[];
+  pendingPayouts: PayoutView[];
+  recentDeposits: DepositView[];
+  recentPayouts: PayoutView[];
+  outboxBacklog: number | undefined;
+  queues: QueueView[];
+  wallets: WalletBalances[];
+  system: SystemSample | undefined;
+  alerts: Alert[];
+  /** Why the last sample is incomplete (database or node unreachable). */
+  errors: string[];
 }
 
 export interface BuildStatusInput {

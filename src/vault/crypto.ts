@@ -2,6 +2,9 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { PaymentError } from '../internal/errors.js';
 import type { MasterKey } from './master-key.js';
 
+/** Re-exported for the vault, which decodes private keys with the same rules. */
+export { decodeHex32 } from './hex.js';
+
 /*
  * The stored form of a private key: `v1:<nonce>:<ciphertext>:<tag>`, lowercase hex. AES-256-GCM with
  * a fresh 96-bit nonce per encryption (random nonces are safe far beyond any number of wallets) and
@@ -14,17 +17,6 @@ const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;
 const ENCODED = /^v1:([0-9a-f]{24}):([0-9a-f]{64}):([0-9a-f]{32})$/;
-
-/**
- * 64 hex characters to 32 fresh bytes, or undefined. Decodes by hand: Buffer.from(hex) may land in
- * node's shared pool, and library helpers put the value in their error messages.
- */
-export function decodeHex32(text: string): Uint8Array | undefined {
-  if (!/^[0-9a-fA-F]{64}$/.test(text)) return undefined;
-  const bytes = new Uint8Array(KEY_BYTES);
-  for (let i = 0; i < KEY_BYTES; i++) bytes[i] = Number.parseInt(text.slice(i * 2, i * 2 + 2), 16);
-  return bytes;
-}
 
 export function encryptPrivateKey(master: MasterKey, addressLc: string, keyBytes: Uint8Array): string {
   if (keyBytes.length !== KEY_BYTES) throw new Error(`a private key is ${KEY_BYTES} bytes`);

@@ -1,5 +1,5 @@
 import { PaymentError } from '../internal/errors.js';
-import { decodeHex32 } from './crypto.js';
+import { decodeHex32 } from './hex.js';
 import { Redacted } from './redacted.js';
 
 /** The 32-byte AES-256-GCM key every private key in the vault is encrypted under. Prints `[redacted]`. */
