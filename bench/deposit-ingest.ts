@@ -1,8 +1,8 @@
 import { type Address, type Hex, toHex } from 'viem';
 import type { RpcLog } from '../src/chain/rpc.js';
 import { decodeTransferLogs, TRANSFER_TOPIC } from '../src/chain/transfers.js';
-import { defaultWatcherTuning } from '../src/chain/watcher.js';
 import type { Config } from '../src/config/types.js';
+import { defaultOptions } from '../src/internal/options.js';
 import { type BenchChain, randomAddresses, randomAmount, rpcBatch } from './chain.js';
 import { startServiceChild } from './child.js';
 import { consumeTopupResponses } from './consumer.js';
@@ -48,7 +48,7 @@ export async function putIngestTransfers(bc: BenchChain, opts: BenchOptions): Pr
  * service's decoder. No viem: its HTTP transport refuses bodies over 10 MB, which is part of what is measured.
  */
 async function baselineSeconds(rpcUrl: string, token: Hex, data: IngestChainData): Promise<number> {
-  const step = defaultWatcherTuning.initialRange;
+  const step = defaultOptions.watcher.initialRange;
   const getLogs = async (from: number, to: number) => {
     const filter = { fromBlock: toHex(from), toBlock: toHex(to), address: [token], topics: [TRANSFER_TOPIC] };
     const body = { jsonrpc: '2.0', id: 1, method: 'eth_getLogs', params: [filter] };

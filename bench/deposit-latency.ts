@@ -4,6 +4,8 @@ import WebSocket from 'ws';
 import { createChainRpc } from '../src/chain/rpc.js';
 import { decodeTransferLogs, TRANSFER_TOPIC } from '../src/chain/transfers.js';
 import type { Config } from '../src/config/types.js';
+import { noMetricHooks } from '../src/context/common.js';
+import { defaultOptions } from '../src/internal/options.js';
 import { type BenchChain, randomAmount } from './chain.js';
 import { startServiceChild } from './child.js';
 import { consumeTopupResponses } from './consumer.js';
@@ -16,7 +18,7 @@ import { type Figure, percentile } from './report.js';
  * bench process; the time a block's transfers are known to a bare client.
  */
 async function watchBare(wsUrl: string, rpcUrl: string, token: Hex) {
-  const rpc = createChainRpc({ rpcUrl });
+  const rpc = createChainRpc({ options: defaultOptions, metrics: noMetricHooks }, { rpcUrl });
   const seen = new Map<number, number>();
   const ws = new WebSocket(wsUrl);
   await new Promise<void>((resolve, reject) => {

@@ -1,18 +1,18 @@
-import type { Hex } from 'viem';
 import { type Consumer, createBroker } from './amqp/connection.js';
-import { createChainRpc } from './chain/rpc.js';
-import { createBlockWatcher, type WatcherTuning } from './chain/watcher.js';
+import { createChainContext, verifyChainId } from './chain/context.js';
+import { createBlockWatcher } from './chain/watcher.js';
 import type { Config } from './config/types.js';
+import { createCommon } from './context/common.js';
 import { createTopupHandler } from './deposits/topup.js';
 import { createDepositTracker } from './deposits/tracker.js';
-import { errorMessage, PaymentError } from './internal/errors.js';
+import { PaymentError } from './internal/errors.js';
 import { createLogger, type Logger } from './internal/logger.js';
 import { createMetrics } from './internal/metrics.js';
+import type { PartialOptions } from './internal/options.js';
 import { createMetricHooks } from './monitor/hooks.js';
-import { createMonitor, type MonitorTuning } from './monitor/monitor.js';
+import { createMonitor } from './monitor/monitor.js';
 import { createOutboxRelay } from './outbox/relay.js';
-import { createPayoutClient } from './payouts/chain.js';
-import { createPayoutEngine, type PayoutTuning } from './payouts/engine.js';
+import { createPayoutEngine } from './payouts/engine.js';
 import { createPayoutRequestHandler } from './payouts/requests.js';
 import { createHttpServer } from './server/http.js';
 import { monitorRoutes } from './server/monitor-routes.js';
@@ -21,14 +21,9 @@ import { migrateToLatest } from './store/migrate.js';
 import { parseMasterKey } from './vault/master-key.js';
 import { createVault } from './vault/vault.js';
 
-export interface ServiceTuning {
-  watcher?: Partial<WatcherTuning>;
-  payouts?: Partial<PayoutTuning>;
-  /** Unacknowledged messages a consumer may hold. */
-  prefetch?: number;
-  /** Listen on this HTTP port instead of the config's (tests pass 0). */
+export interface ServiceTuning extends PartialOptions {
+  /** Listen on this HTTP port instead of the config's. */
   httpPort?: number;
-  monitor?: Partial<MonitorTuning>;
 }
 
 export interface CreateServiceOptions {
@@ -80,62 +75,35 @@ export async function createService(options: CreateServiceOptions) {
 
   // ---- monitoring (1/2): metrics first, the parts below take their hooks at creation ----
   const metrics = createMetrics();
-  const metricHooks = createMetricHooks(metrics);
+  const stopSignal = new AbortController();
+  const common = createCommon({
+    config,
+    logger,
+    metrics: createMetricHooks(metrics),
+    stop: stopSignal.signal,
+    options: tuning,
+  });
 
-  const rpc = createChainRpc({ rpcUrl: config.chain.rpcUrl, onError: metricHooks.rpcError });
-  const chainId = config.chain.chainId ?? (await rpc.getChainId());
+  let chain: Awaited<ReturnType<typeof createChainContext>>;
+  try {
+    chain = await createChainContext(common, config.chain);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const { db } = store;
   const broker = createBroker({ logger }, { url: config.rmq.url, rmq: config.rmq });
-  const relay = createOutboxRelay(
-    { logger },
-    { db: store.db, broker, onPublished: metricHooks.outboxPublished },
-  );
-  const tracker = createDepositTracker({
-    logger,
-    chain: config.chain.name,
-    tokens: config.chain.tokens,
-    confirmHeight: config.chain.confirmHeight,
-    topupResp: config.rmq.topupResp,
-    signKey,
-    afterCommit: () => relay.notify(),
-    onStatus: metricHooks.depositStatus,
-  });
-  const watcher = createBlockWatcher({
-    logger,
-    db: store.db,
-    rpc,
-    chain: config.chain.name,
-    wsUrl: config.chain.wsUrl,
-    tokenAddresses: config.chain.tokens.map((t) => t.addressLc as Hex),
-    confirmHeight: config.chain.confirmHeight,
-    sink: tracker,
-    tuning: tuning.watcher,
-  });
-  const topupHandler = createTopupHandler({
-    logger,
-    db: store.db,
-    config,
-    signKey,
-    afterCommit: () => relay.notify(),
-  });
-  const payouts = createPayoutEngine({
-    logger,
-    db: store.db,
-    client: createPayoutClient(config.chain.rpcUrl),
-    config,
-    chainId,
-    signKey,
-    vault,
-    afterCommit: () => relay.notify(),
-    onTransition: metricHooks.payoutTransition,
-    tuning: tuning.payouts,
-  });
+  const relay = createOutboxRelay(common, { db, broker });
+  const wakeRelay = () => relay.notify();
+  const tracker = createDepositTracker(common, { chain, signKey, afterCommit: wakeRelay });
+  const watcher = createBlockWatcher(common, { db, chain, sink: tracker });
+  const topupHandler = createTopupHandler(common, { db, signKey, afterCommit: wakeRelay });
+  const payouts = createPayoutEngine(common, { db, chain, signKey, vault, afterCommit: wakeRelay });
   watcher.onBlock(() => payouts.poke());
   watcher.onReorg(() => payouts.poke(true));
   const payoutHandler = (kind: 'withdraw' | 'pay') =>
-    createPayoutRequestHandler({
-      logger,
-      db: store.db,
-      config,
+    createPayoutRequestHandler(common, {
+      db,
       signKey,
       kind,
       afterCommit: () => {
@@ -154,7 +122,7 @@ export async function createService(options: CreateServiceOptions) {
       },
       broker: async () => (broker.isConnected() ? undefined : 'not connected'),
       node: async () => {
-        await rpc.getBlockNumber();
+        await chain.rpc.getBlockNumber();
         return undefined;
       },
       watcher: async () => {
@@ -169,39 +137,20 @@ export async function createService(options: CreateServiceOptions) {
   const consumers: Consumer[] = [];
 
   // ---- monitoring (2/2): the sampler behind the gauges and alerts; /metrics, /status, / ----
-  watcher.onBlock(metricHooks.block);
-  watcher.onReorg(metricHooks.reorg);
-  const monitor = createMonitor({
-    logger,
-    db: store.db,
-    config,
-    chainId,
+  const monitor = createMonitor(common, {
+    db,
+    chain,
     metrics,
     watcher,
     relay,
     broker,
     consumers: () => consumers,
-    client: rpc.client,
-    nodeLastOkAt: () => rpc.lastOkAt(),
-    onRpcError: metricHooks.rpcError,
-    tuning: tuning.monitor,
   });
   for (const [path, handler] of Object.entries(monitorRoutes({ registry: metrics.registry, monitor })))
     http.route(path, handler);
 
   let httpAddress: { host: string; port: number } | undefined;
   let stopped = false;
-
-  async function checkChainId() {
-    if (config.chain.chainId === undefined) return;
-    const actual = await rpc.getChainId();
-    if (actual !== config.chain.chainId) {
-      throw new PaymentError(
-        'chain_id_mismatch',
-        `eth_config.chainId is ${config.chain.chainId} but the node at ${config.chain.rpcUrl} is on chain ${actual}`,
-      );
-    }
-  }
 
   return {
     db: store.db,
@@ -216,7 +165,7 @@ export async function createService(options: CreateServiceOptions) {
     httpAddress: () => httpAddress,
     async start() {
       try {
-        await checkChainId();
+        await verifyChainId(chain, config.chain.chainId);
       } catch (err) {
         await this.stop();
         throw err;
@@ -225,7 +174,10 @@ export async function createService(options: CreateServiceOptions) {
       relay.start();
       watcher.start();
       payouts.start();
-      const prefetch = { prefetch: tuning.prefetch, onDeadLetter: metricHooks.deadLetter };
+      const prefetch = {
+        prefetch: common.options.consumer.prefetch,
+        onDeadLetter: (queue: string) => common.metrics.deadLetter(queue),
+      };
       consumers.push(broker.createConsumer(config.rmq.topup, topupHandler, prefetch));
       consumers.push(broker.createConsumer(config.rmq.withdraw, payoutHandler('withdraw'), prefetch));
       consumers.push(broker.createConsumer(config.rmq.pay, payoutHandler('pay'), prefetch));
@@ -268,9 +220,10 @@ export async function createService(options: CreateServiceOptions) {
         try {
           await step();
         } catch (err) {
-          logger.warn({ err: errorMessage(err), part: name }, 'error while stopping');
+          logger.warn({ err, part: name }, 'error while stopping');
         }
       }
+      stopSignal.abort();
       logger.info('service stopped');
     },
   };

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { AMQPConnectionError, Connection } from 'rabbitmq-client';
 import type { Config, QueueConfig } from '../config/types.js';
-import { errorMessage, sleep } from '../internal/errors.js';
+import { backoffMs } from '../internal/backoff.js';
+import { sleep } from '../internal/errors.js';
 import type { Logger } from '../internal/logger.js';
 import { type ConsumerOptions, type MessageHandler, QueueConsumer } from './consumer.js';
 import { type ConfirmedPublisher, createConfirmedPublisher } from './publisher.js';
@@ -67,9 +68,9 @@ export function createBroker(common: { logger: Logger }, options: BrokerOptions)
   // retries); channel errors of its Publisher land here too. An unhandled 'error' would crash us.
   connection.on('error', (err) => {
     if (err instanceof AMQPConnectionError || !connection.ready) {
-      logger.warn({ err: errorMessage(err), code: err?.code }, 'broker connection down; reconnecting');
+      logger.warn({ err }, 'broker connection down; reconnecting');
     } else {
-      logger.warn({ err: errorMessage(err), code: err?.code }, 'broker channel error');
+      logger.warn({ err }, 'broker channel error');
     }
   });
   connection.on('connection', () => {
@@ -103,8 +104,8 @@ export function createBroker(common: { logger: Logger }, options: BrokerOptions)
           events.emit('connected');
           return;
         } catch (err) {
-          logger.error({ err: errorMessage(err) }, 'declaring the topology failed; retrying');
-          await sleep(Math.min(500 * 2 ** failures, 30_000), closed.signal);
+          logger.error({ err }, 'declaring the topology failed; retrying');
+          await sleep(backoffMs(failures + 1), closed.signal);
         }
       }
     } finally {

@@ -1,6 +1,7 @@
 import type { AsyncMessage, Channel, Connection, Envelope, HeaderFields } from 'rabbitmq-client';
 import type { QueueConfig } from '../config/types.js';
-import { errorMessage, sleep } from '../internal/errors.js';
+import { backoffMs } from '../internal/backoff.js';
+import { errorMessage, isRetryable, sleep } from '../internal/errors.js';
 import type { Logger } from '../internal/logger.js';
 import type { ConfirmedPublisher } from './publisher.js';
 import { keepRawBodies, restoreRawMessage } from './raw-body.js';
@@ -107,7 +108,7 @@ export class QueueConsumer {
   }
 
   #backoff(failures: number): number {
-    return Math.min(this.#retryMinMs * 2 ** Math.max(0, failures - 1), this.#retryMaxMs);
+    return backoffMs(failures, { firstMs: this.#retryMinMs, maxMs: this.#retryMaxMs });
   }
 
   #scheduleSetup(): void {
@@ -128,7 +129,7 @@ export class QueueConsumer {
     } catch (err) {
       failed = true;
       this.#setupFailures++;
-      if (!this.#closing) this.#logger.warn({ err: errorMessage(err) }, 'consumer setup failed; retrying');
+      if (!this.#closing) this.#logger.warn({ err }, 'consumer setup failed; retrying');
     } finally {
       this.#settingUp = false;
     }
@@ -162,7 +163,7 @@ export class QueueConsumer {
   #watchChannel(ch: Channel): void {
     keepRawBodies(ch);
     this.#ch = ch;
-    ch.on('error', (err) => this.#logger.warn({ err: errorMessage(err) }, 'consumer channel error'));
+    ch.on('error', (err) => this.#logger.warn({ err }, 'consumer channel error'));
     ch.once('close', () => {
       if (this.#ch === ch) this.#ch = undefined;
       this.#consumerTag = '';
@@ -185,7 +186,7 @@ export class QueueConsumer {
       return;
     }
     const job = this.#process(ch, msg)
-      .catch((err) => this.#logger.error({ err: errorMessage(err) }, 'message processing failed'))
+      .catch((err) => this.#logger.error({ err }, 'message processing failed'))
       .finally(() => this.#inFlight.delete(job));
     this.#inFlight.add(job);
   }
@@ -196,11 +197,11 @@ export class QueueConsumer {
       raw = restoreRawMessage(msg);
     } catch (err) {
       // Left unacknowledged on purpose: it stays with the broker and comes back after a reconnect.
-      this.#logger.error({ err: errorMessage(err) }, 'cannot read the raw message body; leaving it unacked');
+      this.#logger.error({ err }, 'cannot read the raw message body; leaving it unacked');
       return;
     }
     const incoming = toIncoming(msg, raw);
-    const outcome = await this.#retry(ch, msg, 'message handler', () => this.#deps.handler(incoming));
+    const outcome = await this.#retry(ch, msg, 'message handler', () => this.#handle(incoming));
     if (outcome === undefined) return;
     if (outcome !== 'ack') {
       const reason = outcome.deadLetter;
@@ -240,9 +241,23 @@ export class QueueConsumer {
       } catch (err) {
         failures++;
         const retryInMs = this.#backoff(failures);
-        this.#logger.warn({ err: errorMessage(err), failures, retryInMs }, `${what} failed; retrying`);
+        this.#logger.warn({ err, failures, retryInMs }, `${what} failed; retrying`);
         await sleep(retryInMs, this.#stop.signal);
       }
+    }
+  }
+
+  /**
+   * The handler's outcome; a failure that says it will fail again the same way (the database refuses
+   * the row for good) dead-letters the message instead of retrying it for ever.
+   */
+  async #handle(incoming: IncomingMessage): Promise<HandlerOutcome> {
+    try {
+      return await this.#deps.handler(incoming);
+    } catch (err) {
+      if (isRetryable(err)) throw err;
+      this.#logger.error({ err }, 'message handler failed for good');
+      return { deadLetter: `handler failed: ${errorMessage(err)}`.slice(0, 500) };
     }
   }
 
@@ -314,6 +329,6 @@ function settle(ch: Channel, msg: AsyncMessage, how: 'ack' | 'requeue', logger: 
     else ch.basicNack({ deliveryTag: msg.deliveryTag, requeue: true });
   } catch (err) {
     // The channel is gone: the broker puts the message back by itself.
-    logger.warn({ err: errorMessage(err), how }, 'could not settle message; the broker will redeliver it');
+    logger.warn({ err, how }, 'could not settle message; the broker will redeliver it');
   }
 }

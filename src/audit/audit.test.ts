@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dbKinds, type OpenTestDatabase, openTestDatabase } from '../../test/helpers/db.js';
+import { type AuditEntry, depositRef, readHistory, recordAudit } from '../store/repos/audit.js';
 import type { Database } from '../store/schema.js';
-import { formatHistoryLine, historyJson, readHistory } from './history.js';
-import { type AuditEntry, depositRef, recordAudit } from './record.js';
+import { formatHistoryLine, historyJson } from './history.js';
 
 const NOW = 1_750_000_000_000;
 const hash = (c: string) => `0x${c.repeat(64)}`;

@@ -1,46 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { AuditLogRow, Database } from '../store/schema.js';
-
-export type HistoryQuery = { queueId: string } | { txHash: string };
-
-/**
- * The audit entries of one payout (by queue_id), or of every deposit and payout that a transaction
- * hash belongs to, oldest first. A payout is found by any hash it ever signed (payout_txs keeps a
- * replaced one too), a deposit by its transaction's hash.
- */
-export async function readHistory(db: Kysely<Database>, query: HistoryQuery): Promise<AuditLogRow[]> {
-  if ('queueId' in query) {
-    return db
-      .selectFrom('audit_log')
-      .selectAll()
-      .where('subject', '=', 'payout')
-      .where('ref', '=', query.queueId)
-      .orderBy('id')
-      .execute();
-  }
-  const hash = query.txHash.toLowerCase();
-  const [signed, audited] = await Promise.all([
-    db.selectFrom('payout_txs').select('queue_id').where('tx_hash', '=', hash).execute(),
-    db.selectFrom('audit_log').select(['subject', 'ref']).where('tx_hash', '=', hash).execute(),
-  ]);
-  const payouts = new Set([
-    ...signed.map((r) => r.queue_id),
-    ...audited.filter((r) => r.subject === 'payout').map((r) => r.ref),
-  ]);
-  const deposits = new Set(audited.filter((r) => r.subject === 'deposit').map((r) => r.ref));
-  if (payouts.size === 0 && deposits.size === 0) return [];
-  return db
-    .selectFrom('audit_log')
-    .selectAll()
-    .where((eb) =>
-      eb.or([
-        ...(payouts.size ? [eb.and([eb('subject', '=', 'payout'), eb('ref', 'in', [...payouts])])] : []),
-        ...(deposits.size ? [eb.and([eb('subject', '=', 'deposit'), eb('ref', 'in', [...deposits])])] : []),
-      ]),
-    )
-    .orderBy('id')
-    .execute();
-}
+import type { AuditLogRow } from '../store/schema.js';
 
 /** One line per entry: time, subject and ref, from → to, tx hash, block, detail. */
 export function formatHistoryLine(row: AuditLogRow): string {

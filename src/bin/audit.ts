@@ -1,10 +1,11 @@
-import { formatHistoryLine, type HistoryQuery, historyJson, readHistory } from '../audit/history.js';
+import { formatHistoryLine, historyJson } from '../audit/history.js';
 import { loadConfig } from '../config/load.js';
 import type { DbConfig } from '../config/types.js';
 import { devnetDbConfig, loadDevnetState } from '../devnet/devnet.js';
 import { PaymentError } from '../internal/errors.js';
 import { createDatabase, type DatabaseHandle } from '../store/db.js';
 import { migrateToLatest } from '../store/migrate.js';
+import { type HistoryQuery, readHistory } from '../store/repos/audit.js';
 import { reportStartError, resolveConfigSource } from './start.js';
 
 export interface AuditFlags {

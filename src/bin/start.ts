@@ -7,6 +7,7 @@ import { printDevnetBanner } from '../devnet/banner.js';
 import { type Devnet, startDevnet } from '../devnet/devnet.js';
 import { errorMessage, PaymentError } from '../internal/errors.js';
 import { createLogger } from '../internal/logger.js';
+import { redactUrls } from '../internal/redact.js';
 import { createService } from '../service.js';
 
 /**
@@ -95,7 +96,7 @@ export async function runStart(flags: StartFlags, argv: readonly string[]): Prom
         .then(() => devnet?.stop())
         .then(() => resolve(0))
         .catch((err) => {
-          logger.error({ err: errorMessage(err) }, 'error while stopping');
+          logger.error({ err }, 'error while stopping');
           resolve(1);
         });
     };
@@ -112,7 +113,7 @@ export function reportStartError(err: unknown): number {
     return 2;
   }
   if (err instanceof PaymentError) {
-    console.error(`error: ${err.message}`);
+    console.error(`error: ${redactUrls(err.message)}`);
     return 1;
   }
   console.error(`error: could not start: ${errorMessage(err)}`);

@@ -1,14 +1,15 @@
 import WebSocket from 'ws';
-import type { Logger } from '../internal/logger.js';
+import type { Common } from '../context/common.js';
+import { backoffMs } from '../internal/backoff.js';
+import { redactUrls } from '../internal/redact.js';
 
 export interface HeadSubscription {
   isConnected(): boolean;
   close(): void;
 }
 
-export interface SubscribeHeadsOptions {
+export interface SubscribeHeadsDeps {
   wsUrl: string;
-  logger: Logger;
   /** Called with the block number of every new head. */
   onHead: (blockNumber: number) => void;
   /** Called when the socket goes up or down, so the caller can poll while it is down. */
@@ -21,13 +22,14 @@ export interface SubscribeHeadsOptions {
  * New heads over WebSocket (`eth_subscribe newHeads`), reconnecting with backoff. The socket is only a
  * wake-up signal: the watcher reads blocks over HTTP, so a lost notification costs latency, never a block.
  */
-export function subscribeHeads(options: SubscribeHeadsOptions): HeadSubscription {
-  const { logger } = options;
+export function subscribeHeads(common: Pick<Common, 'logger'>, deps: SubscribeHeadsDeps): HeadSubscription {
+  const { logger } = common;
+  const options = deps;
   const pingIntervalMs = options.pingIntervalMs ?? 5_000;
   let socket: WebSocket | undefined;
   let connected = false;
   let closed = false;
-  let backoffMs = 250;
+  let failures = 0;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let pingTimer: NodeJS.Timeout | undefined;
 
@@ -67,9 +69,9 @@ export function subscribeHeads(options: SubscribeHeadsOptions): HeadSubscription
           ws.terminate();
           return;
         }
-        backoffMs = 250;
+        failures = 0;
         setConnected(true);
-        logger.info({ wsUrl: options.wsUrl }, 'subscribed to new heads');
+        logger.info({ ws: redactUrls(options.wsUrl) }, 'subscribed to new heads');
         return;
       }
       const number = msg.params?.result?.number;
@@ -77,7 +79,7 @@ export function subscribeHeads(options: SubscribeHeadsOptions): HeadSubscription
         options.onHead(Number(BigInt(number)));
     });
     ws.on('error', (err) => {
-      logger.debug({ err: err.message }, 'head socket error');
+      logger.debug({ err }, 'head socket error');
     });
     ws.on('close', () => {
       if (socket === ws) socket = undefined;
@@ -85,8 +87,7 @@ export function subscribeHeads(options: SubscribeHeadsOptions): HeadSubscription
       if (connected) logger.warn('head socket closed; polling over HTTP until it is back');
       setConnected(false);
       if (closed) return;
-      reconnectTimer = setTimeout(connect, backoffMs);
-      backoffMs = Math.min(backoffMs * 2, 10_000);
+      reconnectTimer = setTimeout(connect, backoffMs(++failures));
     });
     clearInterval(pingTimer);
     pingTimer = setInterval(() => {

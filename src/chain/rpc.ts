@@ -1,5 +1,7 @@
 import { createPublicClient, type Hex, http, type PublicClient, toHex } from 'viem';
+import type { Common } from '../context/common.js';
 import { PaymentError } from '../internal/errors.js';
+import { redactUrls } from '../internal/redact.js';
 
 /** A block header as the watcher needs it. */
 export interface BlockHeader {
@@ -33,19 +35,19 @@ export interface ChainRpc {
   lastOkAt(): number;
 }
 
-export interface CreateChainRpcOptions {
-  rpcUrl: string;
-  timeoutMs?: number;
-  /** Called with the JSON-RPC method of each failed call (metrics). */
-  onError?: (method: string, err: unknown) => void;
-}
-
-/** JSON-RPC over HTTP. Raw requests where the watcher wants speed and exact control of null answers. */
-export function createChainRpc(options: CreateChainRpcOptions): ChainRpc {
+/**
+ * JSON-RPC over HTTP. Raw requests where the watcher wants speed and exact control of null answers.
+ * A failed call counts in `metrics.rpcError` and throws a retryable `rpc_error` whose message names the
+ * method, never the URL (provider API keys live in it); viem's error, URL and all, is only its cause.
+ */
+export function createChainRpc(
+  common: Pick<Common, 'options' | 'metrics'>,
+  deps: { rpcUrl: string },
+): ChainRpc {
   const client = createPublicClient({
-    transport: http(options.rpcUrl, {
+    transport: http(deps.rpcUrl, {
       retryCount: 0,
-      timeout: options.timeoutMs ?? 15_000,
+      timeout: common.options.rpc.timeoutMs,
       // Backfill ranges of busy tokens can answer with more than viem's 10 MB default; the range size, not
       // this limit, is what keeps answers bounded (it shrinks when the node refuses).
       maxResponseBodySize: 256 * 1024 * 1024,
@@ -62,8 +64,8 @@ export function createChainRpc(options: CreateChainRpcOptions): ChainRpc {
       lastOk = Date.now();
       return result;
     } catch (err) {
-      options.onError?.(method, err);
-      throw new PaymentError('rpc_error', `${method} failed: ${shortMessage(err)}`, {
+      common.metrics.rpcError(method);
+      throw new PaymentError('rpc_error', `${method} failed: ${redactUrls(shortMessage(err))}`, {
         cause: err,
         retryable: true,
       });

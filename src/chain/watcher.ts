@@ -1,19 +1,28 @@
-import type { Kysely, Transaction } from 'kysely';
 import type { Hex } from 'viem';
-import { errorMessage, sleep } from '../internal/errors.js';
-import type { Logger } from '../internal/logger.js';
+import type { Common } from '../context/common.js';
+import { backoffMs } from '../internal/backoff.js';
+import { sleep } from '../internal/errors.js';
 import { createWaker } from '../internal/wake.js';
-import type { Database } from '../store/schema.js';
+import {
+  insertBlock,
+  loadCursor,
+  pruneBlocksBelow,
+  removeBlocksAbove,
+  resetCursor,
+  storedBlocksDescending,
+} from '../store/repos/chain-blocks.js';
+import type { Db } from '../store/schema.js';
+import type { ChainContext } from './context.js';
 import { subscribeHeads } from './heads.js';
-import type { BlockHeader, ChainRpc, RpcLog } from './rpc.js';
+import type { BlockHeader, RpcLog } from './rpc.js';
 import { decodeTransferLogs, TRANSFER_TOPIC, type TransferLog } from './transfers.js';
 
 /** What the watcher hands its consumer (the deposit tracker), inside the transaction that moves the cursor. */
 export interface WatcherSink {
   /** Transfers of blocks up to and including `tipNumber`, in chain order; then whatever depth-based work. */
-  onBlocks(trx: Transaction<Database>, transfers: TransferLog[], tipNumber: number): Promise<void>;
+  onBlocks(trx: Db, transfers: TransferLog[], tipNumber: number): Promise<void>;
   /** Blocks from `firstRemoved` up were removed by a reorganisation. */
-  onReorg(trx: Transaction<Database>, firstRemoved: number): Promise<void>;
+  onReorg(trx: Db, firstRemoved: number): Promise<void>;
   /** After each commit (e.g. wake the outbox relay). */
   afterCommit?(): void;
 }
@@ -39,42 +48,10 @@ export interface WatcherStatus {
   caughtUp: boolean;
 }
 
-export interface WatcherTuning {
-  /** Poll interval while the WebSocket is down (ms). */
-  pollMs: number;
-  /** Poll interval while the WebSocket is up, as a safety net (ms). */
-  slowPollMs: number;
-  /** First eth_getLogs range size in backfill; it halves on refusal and doubles after successes. */
-  initialRange: number;
-  maxRange: number;
-  /** Backfill progress log interval (ms). */
-  progressMs: number;
-  /** Where to start when there is no cursor: a block number, or undefined for the head. */
-  startBlock: number | undefined;
-}
-
-/** Above this many logs in one eth_getLogs answer, the next ranges are made smaller. */
-const MAX_LOGS_PER_RANGE = 20_000;
-
-export const defaultWatcherTuning: WatcherTuning = {
-  pollMs: 1_000,
-  slowPollMs: 5_000,
-  initialRange: 2_000,
-  maxRange: 10_000,
-  progressMs: 5_000,
-  startBlock: undefined,
-};
-
-export interface CreateBlockWatcherOptions {
-  logger: Logger;
-  db: Kysely<Database>;
-  rpc: ChainRpc;
-  chain: string;
-  wsUrl: string | undefined;
-  tokenAddresses: Hex[];
-  confirmHeight: number;
+export interface BlockWatcherDeps {
+  db: Db;
+  chain: ChainContext;
   sink: WatcherSink;
-  tuning?: Partial<WatcherTuning>;
 }
 
 export type BlockWatcher = ReturnType<typeof createBlockWatcher>;
@@ -85,14 +62,17 @@ export type BlockWatcher = ReturnType<typeof createBlockWatcher>;
  * detected against the recent blocks kept in `chain_blocks`. Blocks older than `confirmHeight` below the
  * head are taken by range: the service's confirmations already assume no reorganisation that deep.
  */
-export function createBlockWatcher(options: CreateBlockWatcherOptions) {
-  const { db, rpc, chain, sink, confirmHeight } = options;
-  const logger = options.logger.child({ component: 'watcher' });
-  const tuning = { ...defaultWatcherTuning, ...options.tuning };
-  const keepBlocks = confirmHeight + 64;
+export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
+  const { db, sink } = deps;
+  const { rpc, confirmHeight, name: chain } = deps.chain;
+  const tokenAddresses = deps.chain.tokens.map((t) => t.addressLc);
+  const logger = common.logger.child({ component: 'watcher', chain });
+  const tuning = common.options.watcher;
+  const keepBlocks = confirmHeight + tuning.extraKeptBlocks;
   const blockListeners: ((e: BlockEvent) => void)[] = [];
   const reorgListeners: ((e: ReorgEvent) => void)[] = [];
   const stopController = new AbortController();
+  common.stop.addEventListener('abort', () => stopController.abort(), { once: true });
   const waker = createWaker(stopController.signal);
   let heads: ReturnType<typeof subscribeHeads> | undefined;
   let loop: Promise<void> | undefined;
@@ -107,66 +87,43 @@ export function createBlockWatcher(options: CreateBlockWatcherOptions) {
   }
 
   async function loadTip(): Promise<BlockHeader | undefined> {
-    const row = await db
-      .selectFrom('chain_blocks')
-      .selectAll()
-      .where('chain', '=', chain)
-      .orderBy('number', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    if (!row) return undefined;
-    return {
-      number: Number(row.number),
-      hash: row.hash as Hex,
-      parentHash: row.parent_hash as Hex,
-      timestamp: 0,
-    };
+    const cursor = await loadCursor(db, chain);
+    return cursor && { ...cursor, timestamp: 0 };
   }
 
   async function anchorAt(number: number): Promise<BlockHeader> {
     const header = await rpc.getBlockHeader(Math.max(number, 0));
     if (!header) throw new Error(`block ${number} not found while anchoring the watcher`);
-    await db
-      .insertInto('chain_blocks')
-      .values({ chain, number: header.number, hash: header.hash, parent_hash: header.parentHash })
-      .execute();
+    await insertBlock(db, chain, header);
     logger.info({ block: header.number }, 'watcher starts after this block');
     return header;
   }
 
-  async function commit(work: (trx: Transaction<Database>) => Promise<void>) {
+  async function commit(work: (trx: Db) => Promise<void>) {
     await db.transaction().execute(work);
     sink.afterCommit?.();
   }
 
   async function processBlock(header: BlockHeader) {
-    const logs = await rpc.getLogsByBlockHash(header.hash, options.tokenAddresses, TRANSFER_TOPIC);
+    const logs = await rpc.getLogsByBlockHash(header.hash, tokenAddresses, TRANSFER_TOPIC);
     const transfers = decodeTransferLogs(logs).filter((t) => t.blockHash === header.hash);
     await commit(async (trx) => {
-      await trx
-        .insertInto('chain_blocks')
-        .values({ chain, number: header.number, hash: header.hash, parent_hash: header.parentHash })
-        .execute();
-      await trx
-        .deleteFrom('chain_blocks')
-        .where('chain', '=', chain)
-        .where('number', '<', header.number - keepBlocks)
-        .execute();
+      await insertBlock(trx, chain, header);
+      await pruneBlocksBelow(trx, chain, header.number - keepBlocks);
       await sink.onBlocks(trx, transfers, header.number);
     });
     tip = header;
-    for (const l of blockListeners)
-      l({ number: header.number, hash: header.hash, transfers: transfers.length });
+    announceBlock({ number: header.number, hash: header.hash, transfers: transfers.length });
+  }
+
+  function announceBlock(event: BlockEvent) {
+    common.metrics.block(event.number);
+    for (const l of blockListeners) l(event);
   }
 
   /** Walks back through the stored blocks to the common ancestor, and removes what is above it. */
   async function resolveReorg(current: BlockHeader) {
-    const stored = await db
-      .selectFrom('chain_blocks')
-      .select(['number', 'hash'])
-      .where('chain', '=', chain)
-      .orderBy('number', 'desc')
-      .execute();
+    const stored = await storedBlocksDescending(db, chain);
     let ancestor: BlockHeader | undefined;
     for (const row of stored) {
       const onNode = await rpc.getBlockHeader(Number(row.number));
@@ -188,22 +145,13 @@ export function createBlockWatcher(options: CreateBlockWatcherOptions) {
     const anc = ancestor;
     const depth = current.number - anc.number;
     await commit(async (trx) => {
-      await trx
-        .deleteFrom('chain_blocks')
-        .where('chain', '=', chain)
-        .where('number', '>', anc.number)
-        .execute();
-      if (newAnchor) {
-        await trx.deleteFrom('chain_blocks').where('chain', '=', chain).execute();
-        await trx
-          .insertInto('chain_blocks')
-          .values({ chain, number: anc.number, hash: anc.hash, parent_hash: anc.parentHash })
-          .execute();
-      }
+      if (newAnchor) await resetCursor(trx, chain, anc);
+      else await removeBlocksAbove(trx, chain, anc.number);
       await sink.onReorg(trx, anc.number + 1);
     });
     logger.warn({ ancestor: anc.number, depth }, 'chain reorganisation');
     tip = anc;
+    common.metrics.reorg(depth);
     for (const l of reorgListeners) l({ ancestor: anc.number, depth });
   }
 
@@ -218,7 +166,7 @@ export function createBlockWatcher(options: CreateBlockWatcherOptions) {
     const fetch = {
       from,
       end,
-      logs: rpc.getLogsByRange(from, end, options.tokenAddresses, TRANSFER_TOPIC),
+      logs: rpc.getLogsByRange(from, end, tokenAddresses, TRANSFER_TOPIC),
       anchor: rpc.getBlockHeader(end),
     };
     // Either may be left unawaited (a refused range, a failed commit, a stop): not an unhandled rejection.
@@ -251,12 +199,12 @@ export function createBlockWatcher(options: CreateBlockWatcherOptions) {
             // and halving `range` alone would ask the node for the same span again.
             range = Math.max(1, Math.floor(tried / 2));
             rangeSuccesses = 0;
-            logger.debug({ range, err: errorMessage(err) }, 'eth_getLogs range refused; shrinking');
+            logger.debug({ range, err }, 'eth_getLogs range refused; shrinking');
             continue;
           }
           throw err;
         }
-        if (logs.length > MAX_LOGS_PER_RANGE) {
+        if (logs.length > tuning.maxLogsPerRange) {
           // A busy token: keep answers (and memory) bounded even where the node would send more.
           range = Math.max(1, Math.floor(range / 2));
           rangeSuccesses = 0;
@@ -271,15 +219,10 @@ export function createBlockWatcher(options: CreateBlockWatcherOptions) {
         const transfers = decodeTransferLogs(logs);
         await commit(async (trx) => {
           await sink.onBlocks(trx, transfers, end);
-          await trx.deleteFrom('chain_blocks').where('chain', '=', chain).execute();
-          await trx
-            .insertInto('chain_blocks')
-            .values({ chain, number: anchor.number, hash: anchor.hash, parent_hash: anchor.parentHash })
-            .execute();
+          await resetCursor(trx, chain, anchor);
         });
         tip = anchor;
-        for (const l of blockListeners)
-          l({ number: anchor.number, hash: anchor.hash, transfers: transfers.length });
+        announceBlock({ number: anchor.number, hash: anchor.hash, transfers: transfers.length });
         next = end + 1;
         const now = Date.now();
         if (now - lastReport >= tuning.progressMs || next > to) {
@@ -351,8 +294,8 @@ export function createBlockWatcher(options: CreateBlockWatcherOptions) {
       } catch (err) {
         failures++;
         tip = undefined; // reload from the database: a failed commit must not leave memory ahead of it
-        logger.warn({ err: errorMessage(err), failures }, 'watcher pass failed; retrying');
-        await sleep(Math.min(250 * 2 ** Math.min(failures, 6), 10_000), stopController.signal);
+        logger.warn({ err, failures }, 'watcher pass failed; retrying');
+        await sleep(backoffMs(failures), stopController.signal);
         continue;
       }
       await waker.wait(heads?.isConnected() ? tuning.slowPollMs : tuning.pollMs);
@@ -361,13 +304,15 @@ export function createBlockWatcher(options: CreateBlockWatcherOptions) {
 
   return {
     start() {
-      if (options.wsUrl) {
-        heads = subscribeHeads({
-          wsUrl: options.wsUrl,
-          logger,
-          onHead: () => signal(),
-          onStateChange: () => signal(),
-        });
+      if (deps.chain.wsUrl) {
+        heads = subscribeHeads(
+          { logger },
+          {
+            wsUrl: deps.chain.wsUrl,
+            onHead: () => signal(),
+            onStateChange: () => signal(),
+          },
+        );
       }
       loop = run();
     },

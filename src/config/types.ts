@@ -60,6 +60,8 @@ export interface AlertsConfig {
   watcherLagBlocks: number;
 }
 
+export type ChainConfig = Config['chain'];
+
 export interface Config {
   rmq: {
     url: string;

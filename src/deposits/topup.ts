@@ -1,18 +1,16 @@
-import type { Kysely } from 'kysely';
 import type { HandlerOutcome, IncomingMessage } from '../amqp/consumer.js';
-import type { Config } from '../config/types.js';
-import type { Logger } from '../internal/logger.js';
-import { enqueueOutbox } from '../outbox/enqueue.js';
+import type { Common } from '../context/common.js';
 import { validateTopup, validationContextFor } from '../protocol/messages.js';
 import { topupRefusalResponse } from '../protocol/responses.js';
-import { insertIgnore } from '../store/insert-ignore.js';
-import type { Database } from '../store/schema.js';
+import { enqueueOutbox } from '../store/repos/outbox.js';
+import { watchAddress } from '../store/repos/watched.js';
+import type { Db } from '../store/schema.js';
 
-export interface CreateTopupHandlerOptions {
-  logger: Logger;
-  db: Kysely<Database>;
-  config: Config;
+export interface TopupHandlerDeps {
+  db: Db;
+  /** The message-signing secret. */
   signKey: string;
+  /** After a commit that wrote an answer (wake the outbox relay). */
   afterCommit?: () => void;
 }
 
@@ -21,9 +19,10 @@ export interface CreateTopupHandlerOptions {
  * Registering twice is harmless. A request that cannot be carried out is answered `status 0`; one that
  * cannot be trusted or answered goes to the dead-letter queue.
  */
-export function createTopupHandler(options: CreateTopupHandlerOptions) {
-  const { db, config, signKey } = options;
-  const logger = options.logger.child({ component: 'topup' });
+export function createTopupHandler(common: Common, deps: TopupHandlerDeps) {
+  const { config } = common;
+  const { db, signKey } = deps;
+  const logger = common.logger.child({ component: 'topup' });
 
   return async (msg: IncomingMessage): Promise<HandlerOutcome> => {
     const result = validateTopup(msg.body, validationContextFor(config, signKey));
@@ -56,19 +55,18 @@ export function createTopupHandler(options: CreateTopupHandlerOptions) {
           },
         ]),
       );
-      options.afterCommit?.();
+      deps.afterCommit?.();
       return 'ack';
     }
     const { request } = result;
-    const added = await insertIgnore(db, 'watched_addresses', {
+    const added = await watchAddress(db, {
       chain: config.chain.name,
       symbol: request.token.symbol,
       address: request.addressLc,
-      created_at: Date.now(),
     });
     logger.info(
-      { address: request.addressLc, symbol: request.token.symbol, new: added > 0 },
-      added > 0 ? 'address watched' : 'address was already watched',
+      { address: request.addressLc, symbol: request.token.symbol, new: added },
+      added ? 'address watched' : 'address was already watched',
     );
     return 'ack';
   };

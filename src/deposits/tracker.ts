@@ -1,27 +1,30 @@
-import type { Transaction } from 'kysely';
-import { type AuditEntry, depositRef, recordAudit } from '../audit/record.js';
+import type { ChainContext } from '../chain/context.js';
 import type { TransferLog } from '../chain/transfers.js';
 import type { WatcherSink } from '../chain/watcher.js';
-import type { QueueConfig, TokenConfig } from '../config/types.js';
-import type { Logger } from '../internal/logger.js';
-import { enqueueOutbox } from '../outbox/enqueue.js';
+import type { Common } from '../context/common.js';
 import { topupResponse } from '../protocol/responses.js';
-import type { Database, DepositRow, NewDeposit } from '../store/schema.js';
+import { type AuditEntry, depositRef, recordAudit } from '../store/repos/audit.js';
+import {
+  depositsFromBlock,
+  depositsOfTransactions,
+  insertDeposits,
+  moveDepositToBlock,
+  orphanedDepositsBelow,
+  orphanPendingFrom,
+  pendingDepositsBelow,
+  setDepositStatus,
+} from '../store/repos/deposits.js';
+import { enqueueOutbox } from '../store/repos/outbox.js';
+import { watchedAmong } from '../store/repos/watched.js';
+import type { Db, DepositRow, NewDeposit } from '../store/schema.js';
 
-export interface CreateDepositTrackerOptions {
-  logger: Logger;
-  chain: string;
-  tokens: TokenConfig[];
-  confirmHeight: number;
-  topupResp: QueueConfig;
+export interface DepositTrackerDeps {
+  chain: ChainContext;
+  /** The message-signing secret. */
   signKey: string;
   /** Called after a transaction that changed deposit states commits. */
   afterCommit?: () => void;
-  onStatus?: (status: 'pending' | 'confirmed' | 'failed' | 'moved', count: number) => void;
 }
-
-/** Rows per multi-row statement: well under MySQL's and SQLite's placeholder limits. */
-const BATCH = 500;
 
 /**
  * Turns the watcher's transfers into deposits and their messages (PROTOCOL §5): `status 2` when a
@@ -29,17 +32,18 @@ const BATCH = 500;
  * `status 0` when a reorganisation removed it and it did not come back within `confirmHeight` blocks.
  * Every state change and its outbox row are written in the watcher's transaction.
  */
-export function createDepositTracker(options: CreateDepositTrackerOptions): WatcherSink {
-  const { chain, confirmHeight } = options;
-  const logger = options.logger.child({ component: 'deposits' });
-  const tokenByAddress = new Map(options.tokens.map((t) => [t.addressLc as string, t]));
+export function createDepositTracker(common: Common, deps: DepositTrackerDeps): WatcherSink {
+  const { name: chain, confirmHeight } = deps.chain;
+  const { topupResp } = common.config.rmq;
+  const logger = common.logger.child({ component: 'deposits', chain });
+  const tokenByAddress = new Map(deps.chain.tokens.map((t) => [t.addressLc as string, t]));
 
   function message(row: Pick<DepositRow, keyof DepositRow>, status: 0 | 1 | 2) {
     const token = tokenByAddress.get(row.token_address);
     return {
       topic: 'topup',
-      exchange: options.topupResp.exchange,
-      routingKey: options.topupResp.routing[0]!,
+      exchange: topupResp.exchange,
+      routingKey: topupResp.routing[0]!,
       body: topupResponse(
         {
           address: row.to_address,
@@ -53,13 +57,13 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
           blockHeight: row.block_number,
           fromAddress: row.from_address,
         },
-        options.signKey,
+        deps.signKey,
       ),
     };
   }
 
   /** The transfers whose recipient is watched for that token. */
-  async function matchWatched(trx: Transaction<Database>, transfers: TransferLog[]) {
+  async function matchWatched(trx: Db, transfers: TransferLog[]) {
     const candidates = transfers.filter((t) => tokenByAddress.has(t.tokenAddressLc));
     if (candidates.length === 0) return [];
     const recipientsBySymbol = new Map<string, Set<string>>();
@@ -70,20 +74,9 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
       set.add(t.toLc);
     }
     const watched = new Set<string>();
-    // By the whole primary key (chain, symbol, address): without `symbol` the index only narrows to the
-    // chain and each query scans every watched address of it (seconds per query at a million).
     for (const [symbol, set] of recipientsBySymbol) {
-      const recipients = [...set];
-      for (let i = 0; i < recipients.length; i += BATCH) {
-        const rows = await trx
-          .selectFrom('watched_addresses')
-          .select('address')
-          .where('chain', '=', chain)
-          .where('symbol', '=', symbol)
-          .where('address', 'in', recipients.slice(i, i + BATCH))
-          .execute();
-        for (const r of rows) watched.add(`${symbol}:${r.address}`);
-      }
+      for (const address of await watchedAmong(trx, chain, symbol, [...set]))
+        watched.add(`${symbol}:${address}`);
     }
     return candidates.filter((t) => watched.has(`${tokenByAddress.get(t.tokenAddressLc)!.symbol}:${t.toLc}`));
   }
@@ -92,25 +85,10 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
    * `deepest`: the highest block whose transfers are already final. A transfer found there (a backfill
    * after downtime) is stored confirmed at once, with its status 2 and status 1 messages in that order.
    */
-  async function recordTransfers(
-    trx: Transaction<Database>,
-    transfers: TransferLog[],
-    deepest: number,
-    now: number,
-  ) {
+  async function recordTransfers(trx: Db, transfers: TransferLog[], deepest: number, now: number) {
     const matched = await matchWatched(trx, transfers);
     if (matched.length === 0) return;
-    const existing = new Map<string, DepositRow>();
-    const hashes = [...new Set(matched.map((t) => t.txHash))];
-    for (let i = 0; i < hashes.length; i += BATCH) {
-      const rows = await trx
-        .selectFrom('deposits')
-        .selectAll()
-        .where('chain', '=', chain)
-        .where('tx_hash', 'in', hashes.slice(i, i + BATCH))
-        .execute();
-      for (const r of rows) existing.set(`${r.tx_hash}:${r.tx_log_ordinal}`, r);
-    }
+    const existing = await depositsOfTransactions(trx, chain, [...new Set(matched.map((t) => t.txHash))]);
     const fresh: NewDeposit[] = [];
     let moved = 0;
     const audits: AuditEntry[] = [];
@@ -146,18 +124,12 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
       }
       // Re-included after a reorganisation (or moved): follow it to its new block; no new status 2.
       moved++;
-      await trx
-        .updateTable('deposits')
-        .set({
-          status: 'pending',
-          orphaned_at: null,
-          log_index: t.logIndex,
-          block_number: t.blockNumber,
-          block_hash: t.blockHash,
-          updated_at: now,
-        })
-        .where('id', '=', found.id)
-        .execute();
+      await moveDepositToBlock(
+        trx,
+        found.id,
+        { log_index: t.logIndex, block_number: t.blockNumber, block_hash: t.blockHash },
+        now,
+      );
       audits.push({
         subject: 'deposit',
         ref: depositRef(t.txHash, t.txLogOrdinal),
@@ -191,14 +163,9 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
       }
     }
     await recordAudit(trx, audits, now);
-    if (moved) options.onStatus?.('moved', moved);
+    if (moved) common.metrics.depositStatus('moved', moved);
     if (fresh.length === 0) return;
-    for (let i = 0; i < fresh.length; i += BATCH) {
-      await trx
-        .insertInto('deposits')
-        .values(fresh.slice(i, i + BATCH))
-        .execute();
-    }
+    await insertDeposits(trx, fresh);
     const rows = fresh.map((d) => ({ ...d, id: 0, orphaned_at: null }) as DepositRow);
     const final = rows.filter((d) => d.status === 'confirmed');
     await enqueueOutbox(trx, [...rows.map((d) => message(d, 2)), ...final.map((d) => message(d, 1))]);
@@ -213,43 +180,26 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
       );
     }
     if (detailLevel === 'debug') logger.info({ count: rows.length, final: final.length }, 'deposits found');
-    options.onStatus?.('pending', rows.length);
-    if (final.length) options.onStatus?.('confirmed', final.length);
+    common.metrics.depositStatus('pending', rows.length);
+    if (final.length) common.metrics.depositStatus('confirmed', final.length);
   }
 
   /** Pending deposits deep enough become confirmed; orphaned ones gone long enough become failed. */
-  async function settle(trx: Transaction<Database>, tipNumber: number, now: number) {
+  async function settle(trx: Db, tipNumber: number, now: number) {
     const deepest = tipNumber - confirmHeight + 1;
-    const confirmed = await trx
-      .selectFrom('deposits')
-      .selectAll()
-      .where('chain', '=', chain)
-      .where('status', '=', 'pending')
-      .where('block_number', '<=', deepest)
-      .orderBy('block_number')
-      .orderBy('log_index')
-      .execute();
-    const failed = await trx
-      .selectFrom('deposits')
-      .selectAll()
-      .where('chain', '=', chain)
-      .where('status', '=', 'orphaned')
-      .where('orphaned_at', '<=', deepest)
-      .orderBy('id')
-      .execute();
+    const confirmed = await pendingDepositsBelow(trx, chain, deepest);
+    const failed = await orphanedDepositsBelow(trx, chain, deepest);
     for (const [rows, status, code] of [
       [confirmed, 'confirmed', 1],
       [failed, 'failed', 0],
     ] as const) {
       if (rows.length === 0) continue;
-      const ids = rows.map((r) => r.id);
-      for (let i = 0; i < ids.length; i += BATCH) {
-        await trx
-          .updateTable('deposits')
-          .set({ status, updated_at: now })
-          .where('id', 'in', ids.slice(i, i + BATCH))
-          .execute();
-      }
+      await setDepositStatus(
+        trx,
+        rows.map((r) => r.id),
+        status,
+        now,
+      );
       await enqueueOutbox(
         trx,
         rows.map((r) => message(r, code)),
@@ -275,7 +225,7 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
         );
       }
       if (level === 'debug') logger.info({ count: rows.length }, `deposits ${status}`);
-      options.onStatus?.(status, rows.length);
+      common.metrics.depositStatus(status, rows.length);
     }
   }
 
@@ -287,13 +237,7 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
     },
     async onReorg(trx, firstRemoved) {
       const now = Date.now();
-      const lostConfirmed = await trx
-        .selectFrom('deposits')
-        .select(['tx_hash', 'block_number'])
-        .where('chain', '=', chain)
-        .where('status', '=', 'confirmed')
-        .where('block_number', '>=', firstRemoved)
-        .execute();
+      const lostConfirmed = await depositsFromBlock(trx, chain, 'confirmed', firstRemoved);
       for (const r of lostConfirmed) {
         logger.error(
           { txHash: r.tx_hash, block: r.block_number },
@@ -301,21 +245,8 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
         );
       }
       // The rows the update below changes (the watcher is the only writer of deposits), for the audit log.
-      const orphaning = await trx
-        .selectFrom('deposits')
-        .select(['tx_hash', 'tx_log_ordinal', 'block_number'])
-        .where('chain', '=', chain)
-        .where('status', '=', 'pending')
-        .where('block_number', '>=', firstRemoved)
-        .execute();
-      const result = await trx
-        .updateTable('deposits')
-        .set({ status: 'orphaned', orphaned_at: firstRemoved, updated_at: now })
-        .where('chain', '=', chain)
-        .where('status', '=', 'pending')
-        .where('block_number', '>=', firstRemoved)
-        .executeTakeFirst();
-      const n = Number(result.numUpdatedRows);
+      const orphaning = await depositsFromBlock(trx, chain, 'pending', firstRemoved);
+      const n = await orphanPendingFrom(trx, chain, firstRemoved, now);
       await recordAudit(
         trx,
         orphaning.map((r) => ({
@@ -331,6 +262,6 @@ export function createDepositTracker(options: CreateDepositTrackerOptions): Watc
       );
       if (n > 0) logger.warn({ count: n, firstRemoved }, 'deposits orphaned by a reorganisation');
     },
-    afterCommit: options.afterCommit,
+    afterCommit: deps.afterCommit,
   };
 }

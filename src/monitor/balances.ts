@@ -23,7 +23,7 @@ export interface WalletBalances {
 export async function readCollectionBalances(
   client: PublicClient,
   address: Hex,
-  tokens: TokenConfig[],
+  tokens: readonly TokenConfig[],
   onError: (method: string) => void,
 ): Promise<WalletBalances> {
   const read = <T>(method: string, call: () => Promise<T>) =>

@@ -1,36 +1,35 @@
-import type { BlockEvent, ReorgEvent } from '../chain/watcher.js';
+import type { MetricHooks } from '../context/common.js';
 import type { Metrics } from '../internal/metrics.js';
 
-/**
- * The callbacks the parts take (`onError`, `onStatus`, `onTransition`, `onPublished`, `onDeadLetter`,
- * watcher listeners), bound to the metrics they move. Made before the parts, which take them at creation.
- */
-export function createMetricHooks(metrics: Metrics) {
+/** The metric hooks the parts take (src/context/common.ts), bound to the service's registry. */
+export function createMetricHooks(metrics: Metrics): MetricHooks {
   return {
-    rpcError(method: string) {
+    rpcError(method) {
       metrics.rpcErrors.inc({ method });
     },
-    depositStatus(status: string, count: number) {
+    depositStatus(status, count) {
       metrics.depositTransitions.inc({ status }, count);
     },
-    payoutTransition(from: string, to: string) {
+    payoutTransition(from, to) {
       metrics.payoutTransitions.inc({ from, to });
-      if (to === 'replaced') metrics.payoutReplacements.inc();
     },
-    outboxPublished(count: number) {
+    payoutEvent(state, event) {
+      // Also in the transitions series, as `to="<event>"` (documented there).
+      metrics.payoutTransitions.inc({ from: state, to: event });
+      if (event === 'replaced') metrics.payoutReplacements.inc();
+    },
+    outboxPublished(count) {
       metrics.outboxPublished.inc(count);
     },
-    deadLetter(queue: string) {
+    deadLetter(queue) {
       metrics.deadLetters.inc({ queue });
     },
-    block(e: BlockEvent) {
-      metrics.blockHeight.set(e.number);
+    block(number) {
+      metrics.blockHeight.set(number);
     },
-    reorg(e: ReorgEvent) {
+    reorg(depth) {
       metrics.reorgs.inc();
-      metrics.reorgDepth.observe(e.depth);
+      metrics.reorgDepth.observe(depth);
     },
   };
 }
-
-export type MetricHooks = ReturnType<typeof createMetricHooks>;

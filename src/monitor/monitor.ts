@@ -1,41 +1,20 @@
-import type { Kysely } from 'kysely';
-import type { PublicClient } from 'viem';
 import type { Broker, Consumer } from '../amqp/connection.js';
+import type { ChainContext } from '../chain/context.js';
 import type { WatcherStatus } from '../chain/watcher.js';
-import type { Config } from '../config/types.js';
+import type { Common } from '../context/common.js';
 import { errorMessage, sleep } from '../internal/errors.js';
-import type { Logger } from '../internal/logger.js';
 import type { Metrics } from '../internal/metrics.js';
-import type { Database } from '../store/schema.js';
-import { ALERT_SEVERITIES, type Alert, type AlertName, evaluateAlerts } from './alerts.js';
-import { balanceAsNumber, readCollectionBalances } from './balances.js';
+import { ACTIVE_PAYOUT_STATES, FINAL_PAYOUT_STATES } from '../payouts/state.js';
 import {
   ACTIVE_DEPOSIT_STATUSES,
-  ACTIVE_PAYOUT_STATES,
   createMonitorQueries,
   FINAL_DEPOSIT_STATUSES,
-  FINAL_PAYOUT_STATES,
-} from './queries.js';
+} from '../store/repos/monitor.js';
+import type { Db } from '../store/schema.js';
+import { ALERT_SEVERITIES, type Alert, type AlertName, evaluateAlerts } from './alerts.js';
+import { balanceAsNumber, readCollectionBalances } from './balances.js';
 import { buildStatus, type MonitorState, type QueueView } from './status.js';
 import { createSystemSampler } from './system.js';
-
-export interface MonitorTuning {
-  /** Database counts and lists, queue depths, process stats and alerts (ms). Default 5000. */
-  intervalMs: number;
-  /** Collection wallet balances, read from the node (ms). Default 30000. */
-  balanceMs: number;
-  /** Counts of final states: they only grow, and counting them reads more of the index (ms). Default 60000. */
-  finalCountsMs: number;
-  /** Rows in each list of the status page. Default 20. */
-  listLimit: number;
-}
-
-const defaultTuning: MonitorTuning = {
-  intervalMs: 5_000,
-  balanceMs: 30_000,
-  finalCountsMs: 60_000,
-  listLimit: 20,
-};
 
 /** Failure rate: payouts created this long ago or later, and at least this many finished. */
 const FAILURE_WINDOW_MS = 60 * 60 * 1_000;
@@ -44,23 +23,16 @@ const FAILURE_MIN_SAMPLES = 10;
 const NODE_DOWN_MS = 30_000;
 const QUEUE_DEPTH_TIMEOUT_MS = 2_000;
 
-export interface CreateMonitorOptions {
-  logger: Logger;
-  db: Kysely<Database>;
-  config: Config;
-  chainId: number;
+export interface MonitorDeps {
+  db: Db;
+  chain: ChainContext;
+  /** The gauges it sets (the service's prom-client registry). */
   metrics: Metrics;
   watcher: { status(): WatcherStatus };
   relay: { backlog(): Promise<number> };
   broker: Pick<Broker, 'isConnected' | 'queueDepth'>;
   /** The request consumers, once started. */
   consumers: () => readonly Pick<Consumer, 'queue' | 'inFlight'>[];
-  /** For balances (the watcher's client: no batching, no cache). */
-  client: PublicClient;
-  /** Time of the last successful node call (ms). */
-  nodeLastOkAt: () => number;
-  onRpcError: (method: string) => void;
-  tuning?: Partial<MonitorTuning>;
 }
 
 export type Monitor = ReturnType<typeof createMonitor>;
@@ -70,11 +42,13 @@ export type Monitor = ReturnType<typeof createMonitor>;
  * balances less often), sets the gauges, raises alerts, and keeps the snapshot that /status serves:
  * a scrape or a page refresh never queries anything itself.
  */
-export function createMonitor(options: CreateMonitorOptions) {
-  const { config, metrics } = options;
-  const logger = options.logger.child({ component: 'monitor' });
-  const tuning = { ...defaultTuning, ...options.tuning };
-  const queries = createMonitorQueries(options.db, config.chain.name);
+export function createMonitor(common: Common, deps: MonitorDeps) {
+  const { config } = common;
+  const { metrics, chain } = deps;
+  const options = deps;
+  const logger = common.logger.child({ component: 'monitor' });
+  const tuning = common.options.monitor;
+  const queries = createMonitorQueries(deps.db, chain.name);
   const system = createSystemSampler();
   const startedAt = Date.now();
   const stop = new AbortController();
@@ -122,9 +96,12 @@ export function createMonitor(options: CreateMonitorOptions) {
     );
     state.failureRatio = await queries.payoutFailureRatio(now - FAILURE_WINDOW_MS, FAILURE_MIN_SAMPLES);
     state.pendingDeposits = await queries.pendingDeposits(tuning.listLimit);
-    state.pendingPayouts = await queries.pendingPayouts(tuning.listLimit);
+    state.pendingPayouts = await queries.pendingPayouts(ACTIVE_PAYOUT_STATES, tuning.listLimit);
     state.recentDeposits = await queries.recentDeposits(tuning.listLimit);
-    state.recentPayouts = await queries.recentPayouts(tuning.listLimit);
+    state.recentPayouts = await queries.recentPayouts(
+      [...ACTIVE_PAYOUT_STATES, ...FINAL_PAYOUT_STATES],
+      tuning.listLimit,
+    );
     state.outboxBacklog = await options.relay.backlog();
     if (withFinal) lastFinalCounts = now;
     for (const [s, n] of deposits) state.depositCounts.set(s, n);
@@ -153,15 +130,12 @@ export function createMonitor(options: CreateMonitorOptions) {
   }
 
   async function sampleBalances(now: number) {
-    const address = config.chain.collectionAddressLc;
+    const address = chain.collectionAddressLc;
     if (!address || now - lastBalances < tuning.balanceMs) return;
     lastBalances = now;
     try {
-      const read = await readCollectionBalances(
-        options.client,
-        address,
-        config.chain.tokens,
-        options.onRpcError,
+      const read = await readCollectionBalances(chain.rpc.client, address, chain.tokens, (method) =>
+        common.metrics.rpcError(method),
       );
       state.wallets = [read];
       balanceError = undefined;
@@ -190,7 +164,7 @@ export function createMonitor(options: CreateMonitorOptions) {
         collectionGasWei: gas,
         watcherLag: watcher.lag,
         brokerConnected: options.broker.isConnected(),
-        nodeDown: now - options.nodeLastOkAt() > NODE_DOWN_MS,
+        nodeDown: now - chain.rpc.lastOkAt() > NODE_DOWN_MS,
       },
       config.alerts,
     );
@@ -268,7 +242,7 @@ export function createMonitor(options: CreateMonitorOptions) {
       try {
         await refresh();
       } catch (err) {
-        logger.warn({ err: errorMessage(err) }, 'monitor sample failed');
+        logger.warn({ err }, 'monitor sample failed');
       }
       await sleep(tuning.intervalMs, stop.signal);
     }
@@ -287,7 +261,7 @@ export function createMonitor(options: CreateMonitorOptions) {
     status() {
       return buildStatus({
         config,
-        chainId: options.chainId,
+        chainId: chain.chainId,
         startedAt,
         state,
         watcher: options.watcher.status(),

@@ -1,10 +1,10 @@
 import type { WatcherStatus } from '../chain/watcher.js';
 import type { Config } from '../config/types.js';
 import { formatAmount } from '../money/amount.js';
+import type { DepositView, PayoutView } from '../store/repos/monitor.js';
 import type { DepositStatus, PayoutState } from '../store/schema.js';
 import type { Alert } from './alerts.js';
 import type { WalletBalances } from './balances.js';
-import type { DepositView, PayoutView } from './queries.js';
 import type { SystemSample } from './system.js';
 
 export interface QueueView {

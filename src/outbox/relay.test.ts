@@ -10,8 +10,10 @@ import {
 } from '../../test/helpers/rabbit.js';
 import { startTcpProxy, type TcpProxy } from '../../test/helpers/tcp-proxy.js';
 import { type Broker, createBroker } from '../amqp/connection.js';
+import { noMetricHooks } from '../context/common.js';
 import { createLogger } from '../internal/logger.js';
-import { enqueueOutbox } from './enqueue.js';
+import { resolveOptions } from '../internal/options.js';
+import { enqueueOutbox } from '../store/repos/outbox.js';
 import { createOutboxRelay, type OutboxRelay } from './relay.js';
 
 const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
@@ -34,8 +36,12 @@ beforeEach(async () => {
   biz = await createBusinessClient();
   published = 0;
   relay = createOutboxRelay(
-    { logger },
-    { db: database.handle.db, broker, onPublished: (n) => (published += n) },
+    {
+      logger,
+      options: resolveOptions(),
+      metrics: { ...noMetricHooks, outboxPublished: (n) => (published += n) },
+    },
+    { db: database.handle.db, broker },
   );
 });
 

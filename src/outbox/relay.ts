@@ -1,20 +1,13 @@
-import type { Kysely } from 'kysely';
 import type { Broker } from '../amqp/connection.js';
-import { errorMessage, sleep } from '../internal/errors.js';
-import type { Logger } from '../internal/logger.js';
-import type { Database, OutboxRow } from '../store/schema.js';
+import type { Common } from '../context/common.js';
+import { backoffMs } from '../internal/backoff.js';
+import { sleep } from '../internal/errors.js';
+import { countUnsentOutbox, markOutboxSent, unsentOutbox } from '../store/repos/outbox.js';
+import type { Db, OutboxRow } from '../store/schema.js';
 
 export interface OutboxRelayDeps {
-  db: Kysely<Database>;
+  db: Db;
   broker: Pick<Broker, 'publish' | 'isConnected' | 'onConnected'>;
-  /** Rows read and published per round. Default 500. */
-  batchSize?: number;
-  /** Publishes awaiting their confirm at once. Default 100. */
-  maxInFlight?: number;
-  /** Safety-net poll when nobody calls `notify()`. Default 1000 ms. */
-  pollMs?: number;
-  /** Called with the number of rows confirmed and marked sent (metrics). */
-  onPublished?: (n: number) => void;
 }
 
 export interface OutboxRelay {
@@ -38,9 +31,6 @@ interface RoundResult {
   failed: boolean;
 }
 
-const MIN_BACKOFF_MS = 250;
-const MAX_BACKOFF_MS = 5_000;
-
 /**
  * Publishes outbox rows in id order with publisher confirms and marks them sent.
  *
@@ -61,12 +51,13 @@ const MAX_BACKOFF_MS = 5_000;
  * Rows are selected by `sent_at IS NULL`, never by an id cursor, so a row of a transaction that
  * committed after a later id was sent is still found. One relay per database (it takes no row locks).
  */
-export function createOutboxRelay(common: { logger: Logger }, deps: OutboxRelayDeps): OutboxRelay {
+export function createOutboxRelay(
+  common: Pick<Common, 'logger' | 'metrics' | 'options'>,
+  deps: OutboxRelayDeps,
+): OutboxRelay {
   const logger = common.logger.child({ component: 'outbox' });
   const { db, broker } = deps;
-  const batchSize = deps.batchSize ?? 500;
-  const maxInFlight = deps.maxInFlight ?? 100;
-  const pollMs = deps.pollMs ?? 1_000;
+  const { batchSize, maxInFlight, pollMs } = common.options.relay;
 
   let running = false;
   let loop: Promise<void> | undefined;
@@ -87,13 +78,7 @@ export function createOutboxRelay(common: { logger: Logger }, deps: OutboxRelayD
   async function publishRound(): Promise<RoundResult> {
     // Rows wait in the database while the broker is away; onConnected wakes us when it is back.
     if (!broker.isConnected()) return { sent: 0, more: false, failed: true };
-    const rows = await db
-      .selectFrom('outbox')
-      .select(['id', 'exchange', 'routing_key', 'body'])
-      .where('sent_at', 'is', null)
-      .orderBy('id')
-      .limit(batchSize)
-      .execute();
+    const rows = await unsentOutbox(db, batchSize);
     if (rows.length === 0) return { sent: 0, more: false, failed: false };
 
     const confirmed: number[] = [];
@@ -133,12 +118,12 @@ export function createOutboxRelay(common: { logger: Logger }, deps: OutboxRelayD
     await Promise.allSettled(inFlight);
 
     if (confirmed.length > 0) {
-      await db.updateTable('outbox').set({ sent_at: Date.now() }).where('id', 'in', confirmed).execute();
-      deps.onPublished?.(confirmed.length);
+      await markOutboxSent(db, confirmed);
+      common.metrics.outboxPublished(confirmed.length);
     }
     if (failure !== undefined) {
       logger.warn(
-        { id: failure.id, err: errorMessage(failure.err), sent: confirmed.length },
+        { id: failure.id, err: failure.err, sent: confirmed.length },
         'outbox publish failed; will retry from this row',
       );
     }
@@ -167,15 +152,13 @@ export function createOutboxRelay(common: { logger: Logger }, deps: OutboxRelayD
         result = await runRound();
       } catch (err) {
         // The database is unavailable: same backoff as a broker failure.
-        logger.warn({ err: errorMessage(err) }, 'outbox round failed');
+        logger.warn({ err }, 'outbox round failed');
         result = { sent: 0, more: false, failed: true };
       }
       if (result.failed) {
         failures++;
         // While disconnected, wait for the reconnect (or the poll) rather than a growing backoff.
-        const wait = broker.isConnected()
-          ? Math.min(MIN_BACKOFF_MS * 2 ** (failures - 1), MAX_BACKOFF_MS)
-          : pollMs;
+        const wait = broker.isConnected() ? backoffMs(failures) : pollMs;
         wakeRequested = false;
         backingOff = true;
         await idle(wait);
@@ -222,25 +205,20 @@ export function createOutboxRelay(common: { logger: Logger }, deps: OutboxRelayD
         try {
           result = await runRound();
         } catch (err) {
-          logger.warn({ err: errorMessage(err) }, 'outbox flush round failed');
+          logger.warn({ err }, 'outbox flush round failed');
           result = { sent: 0, more: true, failed: true };
         }
         if (!result.failed && !result.more && (await backlog()) === 0) return true;
         const left = deadline - Date.now();
         if (left <= 0) return false;
-        if (result.failed) await sleep(Math.min(MIN_BACKOFF_MS * 2 ** failures++, MAX_BACKOFF_MS, left));
+        if (result.failed) await sleep(Math.min(backoffMs(++failures), left));
       }
     },
 
     backlog,
   };
 
-  async function backlog(): Promise<number> {
-    const row = await db
-      .selectFrom('outbox')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('sent_at', 'is', null)
-      .executeTakeFirst();
-    return Number(row?.n ?? 0);
+  function backlog(): Promise<number> {
+    return countUnsentOutbox(db);
   }
 }

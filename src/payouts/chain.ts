@@ -1,22 +1,12 @@
 import {
   BaseError,
-  createPublicClient,
   ExecutionRevertedError,
   encodeFunctionData,
   type Hex,
-  http,
   NonceTooLowError,
   type PublicClient,
 } from 'viem';
 import { usdtAbi } from '../chain/token.js';
-
-/** What the payout engine asks of the node. Requests made together go out as one JSON-RPC batch. */
-export function createPayoutClient(rpcUrl: string): PublicClient {
-  return createPublicClient({
-    transport: http(rpcUrl, { batch: { batchSize: 200, wait: 0 }, retryCount: 0, timeout: 20_000 }),
-    cacheTime: 0,
-  }) as PublicClient;
-}
 
 export interface RawReceipt {
   transactionHash: Hex;

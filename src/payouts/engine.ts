@@ -1,13 +1,15 @@
-import { errorMessage, sleep } from '../internal/errors.js';
+import type { Common } from '../context/common.js';
+import { backoffMs } from '../internal/backoff.js';
+import { sleep } from '../internal/errors.js';
 import { createWaker } from '../internal/wake.js';
 import { createBroadcaster } from './broadcast.js';
-import { type CreatePayoutEngineOptions, defaultPayoutTuning, type EngineContext } from './context.js';
+import type { EngineContext, PayoutEngineDeps } from './context.js';
 import { type Fees, suggestFees } from './fees.js';
 import { createSigner } from './sign.js';
 import { createTracker } from './track.js';
 import { createTransactionBuilders } from './transactions.js';
 
-export type { CreatePayoutEngineOptions, PayoutTuning } from './context.js';
+export type { PayoutEngineDeps } from './context.js';
 
 export type PayoutEngine = ReturnType<typeof createPayoutEngine>;
 
@@ -18,11 +20,12 @@ export type PayoutEngine = ReturnType<typeof createPayoutEngine>;
  * accepted (sign.ts), broadcasts what is signed (broadcast.ts), and, at each new head, follows what is in
  * flight (track.ts).
  */
-export function createPayoutEngine(options: CreatePayoutEngineOptions) {
-  const { client } = options;
-  const logger = options.logger.child({ component: 'payouts' });
-  const tuning = { ...defaultPayoutTuning, ...options.tuning };
+export function createPayoutEngine(common: Common, deps: PayoutEngineDeps) {
+  const { client } = deps.chain;
+  const logger = common.logger.child({ component: 'payouts', chain: deps.chain.name });
+  const tuning = common.options.payouts;
   const stop = new AbortController();
+  common.stop.addEventListener('abort', () => stop.abort(), { once: true });
   const waker = createWaker(stop.signal);
   let loop: Promise<void> | undefined;
   let feeCache: { head: number; fees: Fees } | undefined;
@@ -37,24 +40,24 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
 
   async function fees(head: number): Promise<Fees> {
     if (feeCache?.head === head) return feeCache.fees;
-    const suggested = await suggestFees(client, options.config.chain.maxFeePerGasWei);
+    const suggested = await suggestFees(client, deps.chain.maxFeePerGasWei);
     feeCache = { head, fees: suggested };
     return suggested;
   }
 
   const ctx: EngineContext = {
-    db: options.db,
+    common,
+    db: deps.db,
+    chain: deps.chain,
     client,
-    config: options.config,
-    chainId: options.chainId,
-    signKey: options.signKey,
-    vault: options.vault,
+    signKey: deps.signKey,
+    vault: deps.vault,
     logger,
     tuning,
-    options,
+    afterCommit: () => deps.afterCommit?.(),
     fees,
     poke,
-    transactions: createTransactionBuilders(options.chainId),
+    transactions: createTransactionBuilders(deps.chain.chainId),
   };
   const { signAccepted } = createSigner(ctx);
   const broadcaster = createBroadcaster(ctx);
@@ -89,8 +92,8 @@ export function createPayoutEngine(options: CreatePayoutEngineOptions) {
         failures = 0;
       } catch (err) {
         failures++;
-        logger.warn({ err: errorMessage(err), failures }, 'payout pass failed; retrying');
-        await sleep(Math.min(250 * 2 ** Math.min(failures, 6), 10_000), stop.signal);
+        logger.warn({ err, failures }, 'payout pass failed; retrying');
+        await sleep(backoffMs(failures), stop.signal);
         continue;
       }
       await waker.wait(tuning.pollMs);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AnvilInstance, startAnvil } from '../chain/anvil.js';
-import { createPayoutClient } from './chain.js';
+import { createPayoutClient } from '../chain/payout-client.js';
 import { bumpFees, type Fees, maxGasPrice, suggestFees } from './fees.js';
 
 const GWEI = 1_000_000_000n;

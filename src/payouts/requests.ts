@@ -1,18 +1,13 @@
-import type { Kysely } from 'kysely';
 import type { HandlerOutcome, IncomingMessage } from '../amqp/consumer.js';
-import { recordAudit } from '../audit/record.js';
-import type { Config } from '../config/types.js';
-import type { Logger } from '../internal/logger.js';
-import { enqueueOutbox } from '../outbox/enqueue.js';
+import type { Common } from '../context/common.js';
 import { validatePay, validateWithdraw, validationContextFor } from '../protocol/messages.js';
-import { insertIgnore } from '../store/insert-ignore.js';
-import type { Database, PayoutTable } from '../store/schema.js';
+import type { Db, PayoutTable } from '../store/schema.js';
 import { failure, payoutResponse } from './respond.js';
+import { createPayout } from './state.js';
 
-export interface CreatePayoutRequestHandlerOptions {
-  logger: Logger;
-  db: Kysely<Database>;
-  config: Config;
+export interface PayoutRequestHandlerDeps {
+  db: Db;
+  /** The message-signing secret. */
   signKey: string;
   kind: 'withdraw' | 'pay';
   /** After a commit: wake the outbox relay and the payout worker. */
@@ -24,9 +19,10 @@ export interface CreatePayoutRequestHandlerOptions {
  * so a repeated request causes nothing but a log line. A request that cannot be carried out is stored as
  * failed together with its `status 0` answer; a valid one is stored `accepted` for the worker.
  */
-export function createPayoutRequestHandler(options: CreatePayoutRequestHandlerOptions) {
-  const { db, config, signKey, kind } = options;
-  const logger = options.logger.child({ component: kind });
+export function createPayoutRequestHandler(common: Common, deps: PayoutRequestHandlerDeps) {
+  const { config } = common;
+  const { db, signKey, kind } = deps;
+  const logger = common.logger.child({ component: kind });
   const validate = kind === 'pay' ? validatePay : validateWithdraw;
 
   return async (msg: IncomingMessage): Promise<HandlerOutcome> => {
@@ -94,37 +90,20 @@ export function createPayoutRequestHandler(options: CreatePayoutRequestHandlerOp
       };
     }
     const queueId = row.queue_id;
-    const inserted = await db.transaction().execute(async (trx) => {
-      const n = await insertIgnore(trx, 'payouts', row);
-      if (n > 0) {
-        await recordAudit(
-          trx,
-          [
-            {
-              subject: 'payout',
-              ref: row.queue_id,
-              toState: row.state,
-              detail:
-                row.state === 'failed'
-                  ? { kind, error: row.error_code, message: row.error_message }
-                  : { kind, from: row.from_address, to: row.to_address, amount: row.amount_text },
-            },
-          ],
-          now,
-        );
-      }
-      if (n > 0 && row.state === 'failed') {
-        await enqueueOutbox(trx, [
-          payoutResponse(
+    const detail =
+      row.state === 'failed'
+        ? { kind, error: row.error_code, message: row.error_message }
+        : { kind, from: row.from_address, to: row.to_address, amount: row.amount_text };
+    const answer =
+      result.kind === 'refuse'
+        ? payoutResponse(
             config.rmq,
             signKey,
             { ...row, chain: ids.chain, symbol: ids.symbol },
-            failure(result.kind === 'refuse' ? result.code : 'reverted', row.error_message ?? ''),
-          ),
-        ]);
-      }
-      return n > 0;
-    });
+            failure(result.code, row.error_message ?? ''),
+          )
+        : undefined;
+    const inserted = await db.transaction().execute((trx) => createPayout(trx, row, { detail }, answer));
     if (!inserted) {
       logger.warn({ queueId }, `${kind} request with a queue_id seen before: ignored`);
       return 'ack';
@@ -132,7 +111,7 @@ export function createPayoutRequestHandler(options: CreatePayoutRequestHandlerOp
     if (row.state === 'failed')
       logger.warn({ queueId, code: row.error_code, reason: row.error_message }, `${kind} refused`);
     else logger.info({ queueId, to: row.to_address, amount: row.amount_text }, `${kind} accepted`);
-    options.afterCommit?.();
+    deps.afterCommit?.();
     return 'ack';
   };
 }

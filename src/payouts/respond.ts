@@ -1,7 +1,7 @@
 import type { Config } from '../config/types.js';
-import type { OutboxMessage } from '../outbox/enqueue.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import { type PayoutOutcome, payResponse, withdrawResponse } from '../protocol/responses.js';
+import type { OutboxMessage } from '../store/repos/outbox.js';
 import type { PayoutRow } from '../store/schema.js';
 
 /** The one response of a payout, as an outbox row: `status 1`, or `status 0` with its error. */

@@ -1,17 +1,14 @@
 import { type Hex, keccak256 } from 'viem';
-import { type AuditEntry, recordAudit } from '../audit/record.js';
 import { errorMessage } from '../internal/errors.js';
-import { enqueueOutbox, type OutboxMessage } from '../outbox/enqueue.js';
 import type { ErrorCode } from '../protocol/errors.js';
+import { allocateNonces } from '../store/repos/nonces.js';
+import { insertPayoutTxs, payoutsInState, spendingOf } from '../store/repos/payouts.js';
 import type { PayoutRow, PayoutTxRow } from '../store/schema.js';
 import { isRevert, tokenBalance, transferCalldata } from './chain.js';
 import type { EngineContext } from './context.js';
 import { type Fees, maxGasPrice } from './fees.js';
-import { allocateNonces } from './nonces.js';
 import { failure, payoutResponse } from './respond.js';
-
-/** Signed transactions per insert: 9 columns a row, well under SQLite's and MySQL's placeholder limits. */
-const TX_ROWS_PER_INSERT = 500;
+import { IN_FLIGHT_PAYOUT_STATES, movePayout } from './state.js';
 
 type Decision =
   | { row: PayoutRow; kind: 'pay'; sender: Hex; gas?: bigint }
@@ -23,20 +20,16 @@ type Decision =
  * nonce taken and the signed transaction stored, all before anything is broadcast.
  */
 export function createSigner(ctx: EngineContext) {
-  const { db, client, config, signKey, vault, logger, tuning, options, fees } = ctx;
-  const { collectionAddressLc } = ctx.config.chain;
+  const { db, client, signKey, vault, logger, tuning, fees } = ctx;
+  const { rmq } = ctx.common.config;
+  const { collectionAddressLc } = ctx.chain;
   const { serializable, txFields, feeDetail } = ctx.transactions;
 
   // ---- accepted → signed (or failed) -------------------------------------------------------------
 
   /** Token and native money each candidate wallet can still spend: on-chain balance less what is in flight. */
   async function spendable(addresses: Hex[], tokens: Hex[], price: bigint) {
-    const inFlight = await db
-      .selectFrom('payouts')
-      .select(['sender', 'token_address', 'amount_raw', 'gas_limit'])
-      .where('state', 'in', ['signed', 'sent'])
-      .where('sender', 'in', addresses.length ? addresses : ['-'])
-      .execute();
+    const inFlight = await spendingOf(db, addresses, IN_FLIGHT_PAYOUT_STATES);
     const result = new Map<string, { native: bigint; token: Map<string, bigint> }>();
     await Promise.all(
       addresses.map(async (address) => {
@@ -119,7 +112,7 @@ export function createSigner(ctx: EngineContext) {
           message: `the transfer would revert: ${errorMessage(err).split('\n')[0]}`,
         };
       }
-      logger.warn({ queueId: row.queue_id, err: errorMessage(err) }, 'gas estimate failed; retrying later');
+      logger.warn({ queueId: row.queue_id, err }, 'gas estimate failed; retrying later');
       return { row, kind: 'later' };
     }
   }
@@ -127,42 +120,25 @@ export function createSigner(ctx: EngineContext) {
   async function failPayouts(decisions: (Decision & { kind: 'fail' })[]) {
     if (decisions.length === 0) return;
     const now = Date.now();
-    await db.transaction().execute(async (trx) => {
-      const messages: OutboxMessage[] = [];
-      const audits: AuditEntry[] = [];
+    const failed = await db.transaction().execute(async (trx) => {
+      const moved: (Decision & { kind: 'fail' })[] = [];
       for (const d of decisions) {
-        const updated = await trx
-          .updateTable('payouts')
-          .set({
-            state: 'failed',
-            error_code: d.code,
-            error_message: d.message.slice(0, 1000),
-            updated_at: now,
-          })
-          .where('queue_id', '=', d.row.queue_id)
-          .where('state', '=', d.row.state)
-          .executeTakeFirst();
-        if (Number(updated.numUpdatedRows) === 1) {
-          messages.push(
-            payoutResponse(config.rmq, signKey, { ...d.row, sender: null }, failure(d.code, d.message)),
-          );
-          audits.push({
-            subject: 'payout',
-            ref: d.row.queue_id,
-            fromState: d.row.state,
-            toState: 'failed',
-            detail: { error: d.code, message: d.message },
-          });
-        }
+        const answer = payoutResponse(rmq, signKey, { ...d.row, sender: null }, failure(d.code, d.message));
+        const move = {
+          to: 'failed' as const,
+          set: { error_code: d.code, error_message: d.message.slice(0, 1000) },
+          audit: { detail: { error: d.code, message: d.message } },
+          answer,
+        };
+        if (await movePayout(trx, d.row, move, now)) moved.push(d);
       }
-      await enqueueOutbox(trx, messages);
-      await recordAudit(trx, audits, now);
+      return moved;
     });
-    for (const d of decisions) {
+    for (const d of failed) {
       logger.warn({ queueId: d.row.queue_id, code: d.code, reason: d.message }, `${d.row.kind} failed`);
-      options.onTransition?.(d.row.state, 'failed', d.row);
+      ctx.common.metrics.payoutTransition(d.row.state, 'failed');
     }
-    options.afterCommit?.();
+    ctx.afterCommit();
   }
 
   /** Nonces for one sender's payouts, signed and stored in one transaction with the state change. */
@@ -194,59 +170,32 @@ export function createSigner(ctx: EngineContext) {
           ...txFields(fee),
           created_at: now,
         });
-        const updated = await trx
-          .updateTable('payouts')
-          .set({
-            state: 'signed',
-            sender,
-            nonce,
-            gas_limit: d.gas!.toString(),
-            tx_hash: hash,
-            updated_at: now,
-          })
-          .where('queue_id', '=', d.row.queue_id)
-          .where('state', '=', 'accepted')
-          .executeTakeFirst();
-        if (Number(updated.numUpdatedRows) !== 1)
-          throw new Error(`payout ${d.row.queue_id} changed under the worker`);
+        const gas = d.gas!.toString();
+        const moved = await movePayout(
+          trx,
+          d.row,
+          {
+            to: 'signed',
+            set: { sender, nonce, gas_limit: gas, tx_hash: hash },
+            audit: { txHash: hash, detail: { sender, nonce, gas, ...feeDetail(fee) } },
+          },
+          now,
+        );
+        // Rolls the whole group back, nonces included: nothing of it was broadcast yet.
+        if (!moved) throw new Error(`payout ${d.row.queue_id} changed under the worker`);
         signed.push({ queueId: d.row.queue_id, hash, nonce });
       }
-      // One statement per TX_ROWS_PER_INSERT signed transactions instead of one each.
-      for (let i = 0; i < txs.length; i += TX_ROWS_PER_INSERT) {
-        await trx
-          .insertInto('payout_txs')
-          .values(txs.slice(i, i + TX_ROWS_PER_INSERT))
-          .execute();
-      }
-      await recordAudit(
-        trx,
-        group.map((d, i) => ({
-          subject: 'payout',
-          ref: d.row.queue_id,
-          txHash: signed[i]!.hash,
-          fromState: 'accepted',
-          toState: 'signed',
-          detail: { sender, nonce: signed[i]!.nonce, gas: d.gas!.toString(), ...feeDetail(fee) },
-        })),
-        now,
-      );
+      await insertPayoutTxs(trx, txs);
     });
     for (const s of signed) {
       logger.info({ queueId: s.queueId, sender, nonce: s.nonce, txHash: s.hash }, 'payout signed');
-      options.onTransition?.('accepted', 'signed', { queue_id: s.queueId });
+      ctx.common.metrics.payoutTransition('accepted', 'signed');
     }
   }
 
   /** Resolves how many accepted payouts it took (`selected`) and how many it moved on (signed or failed). */
   async function signAccepted(head: number): Promise<{ selected: number; moved: number }> {
-    const rows = await db
-      .selectFrom('payouts')
-      .selectAll()
-      .where('state', '=', 'accepted')
-      .orderBy('created_at')
-      .orderBy('queue_id')
-      .limit(tuning.batchSize)
-      .execute();
+    const rows = await payoutsInState(db, 'accepted', tuning.batchSize);
     if (rows.length === 0) return { selected: 0, moved: 0 };
     const fee = await fees(head);
     const chosen = await chooseSenders(rows, maxGasPrice(fee));

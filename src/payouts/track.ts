@@ -1,13 +1,17 @@
 import { type Hex, keccak256 } from 'viem';
-import { type AuditEntry, recordAudit } from '../audit/record.js';
-import { enqueueOutbox } from '../outbox/enqueue.js';
+import {
+  insertPayoutTxs,
+  payoutsInStates,
+  setLastSentBlock,
+  transactionsOfPayouts,
+} from '../store/repos/payouts.js';
 import type { PayoutRow, PayoutTxRow } from '../store/schema.js';
 import type { createBroadcaster } from './broadcast.js';
 import { broadcast, getReceipt, type RawReceipt } from './chain.js';
 import type { EngineContext } from './context.js';
 import { bumpFees, type Fees } from './fees.js';
 import { failure, payoutResponse } from './respond.js';
-import { moveState } from './transition.js';
+import { type MoveAudit, movePayout, recordPayoutEvent } from './state.js';
 
 /**
  * `sent → mined → confirmed` (or `failed` when reverted): receipts of every hash sent under the nonce,
@@ -16,23 +20,20 @@ import { moveState } from './transition.js';
  */
 export function createTracker(ctx: EngineContext, broadcaster: ReturnType<typeof createBroadcaster>) {
   const { broadcastRows } = broadcaster;
-  const { db, client, config, signKey, vault, logger, options, fees, poke } = ctx;
-  const { confirmHeight, maxFeePerGasWei: feeCap, replaceAfterBlocks } = ctx.config.chain;
+  const { db, client, signKey, vault, logger, fees, poke } = ctx;
+  const { metrics } = ctx.common;
+  const { rmq } = ctx.common.config;
+  const { confirmHeight, maxFeePerGasWei: feeCap, replaceAfterBlocks } = ctx.chain;
   const { serializable, txFields, feeDetail } = ctx.transactions;
 
   // ---- sent → mined → confirmed, replacements, reorgs ---------------------------------------------
 
   function minedAudit(
-    row: PayoutRow,
     mined: Pick<PayoutRow, 'tx_hash' | 'mined_block' | 'mined_block_hash' | 'fee_wei' | 'reverted'>,
     toState: 'mined' | 'confirmed' | 'failed',
-  ): AuditEntry {
+  ): MoveAudit {
     return {
-      subject: 'payout',
-      ref: row.queue_id,
       txHash: mined.tx_hash,
-      fromState: row.state,
-      toState,
       blockNumber: mined.mined_block,
       detail: {
         blockHash: mined.mined_block_hash,
@@ -62,14 +63,14 @@ export function createTracker(ctx: EngineContext, broadcaster: ReturnType<typeof
       const moved = await db
         .transaction()
         .execute((trx) =>
-          moveState(trx, row, { state: 'mined', ...mined }, minedAudit(row, mined, 'mined'), now),
+          movePayout(trx, row, { to: 'mined', set: mined, audit: minedAudit(mined, 'mined') }, now),
         );
       if (moved && row.state !== 'mined') {
         logger.info(
           { queueId: row.queue_id, txHash: mined.tx_hash, block: minedBlock, reverted },
           'payout mined',
         );
-        options.onTransition?.(row.state, 'mined', row);
+        metrics.payoutTransition(row.state, 'mined');
       }
       return;
     }
@@ -79,22 +80,24 @@ export function createTracker(ctx: EngineContext, broadcaster: ReturnType<typeof
       : ({ status: 1 } as const);
     const errorFields =
       outcome.status === 0 ? { error_code: outcome.error, error_message: outcome.errorMessage } : {};
-    const moved = await db.transaction().execute(async (trx) => {
-      if (
-        !(await moveState(trx, row, { state, ...mined, ...errorFields }, minedAudit(row, mined, state), now))
-      ) {
-        return false;
-      }
-      await enqueueOutbox(trx, [payoutResponse(config.rmq, signKey, { ...row, ...mined }, outcome)]);
-      return true;
-    });
+    const answer = payoutResponse(rmq, signKey, { ...row, ...mined }, outcome);
+    const moved = await db
+      .transaction()
+      .execute((trx) =>
+        movePayout(
+          trx,
+          row,
+          { to: state, set: { ...mined, ...errorFields }, audit: minedAudit(mined, state), answer },
+          now,
+        ),
+      );
     if (!moved) return;
     logger.info(
       { queueId: row.queue_id, txHash: mined.tx_hash, block: minedBlock, fee: fee.toString() },
       `payout ${state}`,
     );
-    options.onTransition?.(row.state, state, row);
-    options.afterCommit?.();
+    metrics.payoutTransition(row.state, state);
+    ctx.afterCommit();
   }
 
   /** Not mined in time: the same nonce again with both fee fields raised, stored before it is sent. */
@@ -113,11 +116,7 @@ export function createTracker(ctx: EngineContext, broadcaster: ReturnType<typeof
         'payout not mined and its fees are at the cap; sending it again',
       );
       await broadcast(client, latest.raw_tx as Hex);
-      await db
-        .updateTable('payouts')
-        .set({ last_sent_block: head })
-        .where('queue_id', '=', row.queue_id)
-        .execute();
+      await setLastSentBlock(db, row.queue_id, head);
       return;
     }
     const raw = await vault.signTransaction(
@@ -126,10 +125,9 @@ export function createTracker(ctx: EngineContext, broadcaster: ReturnType<typeof
     );
     const hash = keccak256(raw);
     const now = Date.now();
-    await db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('payout_txs')
-        .values({
+    const recorded = await db.transaction().execute(async (trx) => {
+      await insertPayoutTxs(trx, [
+        {
           tx_hash: hash,
           queue_id: row.queue_id,
           sender: row.sender!,
@@ -137,32 +135,23 @@ export function createTracker(ctx: EngineContext, broadcaster: ReturnType<typeof
           raw_tx: raw,
           ...txFields(bumped),
           created_at: now,
-        })
-        .execute();
-      const updated = await trx
-        .updateTable('payouts')
-        .set({ tx_hash: hash, last_sent_block: head, updated_at: now })
-        .where('queue_id', '=', row.queue_id)
-        .where('state', '=', 'sent')
-        .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) !== 1) return;
-      // `replaced` is an event, not a state: the payout stays `sent`, now with the new hash.
-      await recordAudit(
+        },
+      ]);
+      // An event, not a state: the payout stays `sent`, now with the new hash.
+      return recordPayoutEvent(
         trx,
-        [
-          {
-            subject: 'payout',
-            ref: row.queue_id,
-            txHash: hash,
-            fromState: 'sent',
-            toState: 'replaced',
-            blockNumber: head,
-            detail: { replaces: row.tx_hash, nonce: Number(row.nonce), ...feeDetail(bumped) },
-          },
-        ],
+        row,
+        'replaced',
+        { tx_hash: hash, last_sent_block: head },
+        {
+          txHash: hash,
+          blockNumber: head,
+          detail: { replaces: row.tx_hash, nonce: Number(row.nonce), ...feeDetail(bumped) },
+        },
         now,
       );
     });
+    if (!recorded) return;
     const outcome = await broadcast(client, raw);
     logger.warn(
       {
@@ -175,23 +164,16 @@ export function createTracker(ctx: EngineContext, broadcaster: ReturnType<typeof
       },
       'payout replaced with higher fees',
     );
-    options.onTransition?.('sent', 'replaced', row);
+    metrics.payoutEvent(row.state, 'replaced');
   }
 
   async function track(head: number) {
-    const rows = await db.selectFrom('payouts').selectAll().where('state', 'in', ['sent', 'mined']).execute();
+    const rows = await payoutsInStates(db, ['sent', 'mined']);
     if (rows.length === 0) return;
-    const sentIds = rows.filter((r) => r.state === 'sent').map((r) => r.queue_id);
-    const txs: PayoutTxRow[] = [];
-    for (let i = 0; i < sentIds.length; i += 500) {
-      txs.push(
-        ...(await db
-          .selectFrom('payout_txs')
-          .selectAll()
-          .where('queue_id', 'in', sentIds.slice(i, i + 500))
-          .execute()),
-      );
-    }
+    const txs = await transactionsOfPayouts(
+      db,
+      rows.filter((r) => r.state === 'sent').map((r) => r.queue_id),
+    );
     const txsOf = new Map<string, PayoutTxRow[]>();
     for (const t of txs) txsOf.set(t.queue_id, [...(txsOf.get(t.queue_id) ?? []), t]);
     // Every hash ever sent for a nonce: a replacement, or the first one, may be the one mined.
@@ -247,24 +229,16 @@ export function createTracker(ctx: EngineContext, broadcaster: ReturnType<typeof
   async function requeue(row: PayoutRow) {
     const now = Date.now();
     const moved = await db.transaction().execute((trx) =>
-      moveState(
+      movePayout(
         trx,
         row,
         {
-          state: 'accepted',
-          sender: null,
-          nonce: null,
-          gas_limit: null,
-          tx_hash: null,
-          last_sent_block: null,
-        },
-        {
-          subject: 'payout',
-          ref: row.queue_id,
-          txHash: row.tx_hash,
-          fromState: 'sent',
-          toState: 'accepted',
-          detail: { nonceTakenByOthers: true, sender: row.sender, nonce: Number(row.nonce) },
+          to: 'accepted',
+          set: { sender: null, nonce: null, gas_limit: null, tx_hash: null, last_sent_block: null },
+          audit: {
+            txHash: row.tx_hash,
+            detail: { nonceTakenByOthers: true, sender: row.sender, nonce: Number(row.nonce) },
+          },
         },
         now,
       ),
@@ -274,40 +248,43 @@ export function createTracker(ctx: EngineContext, broadcaster: ReturnType<typeof
       { queueId: row.queue_id, sender: row.sender, nonce: row.nonce },
       'the nonce of this payout was used by a transaction that is not ours; paying it again with a new nonce',
     );
-    options.onTransition?.('sent', 'accepted', row);
+    metrics.payoutTransition('sent', 'accepted');
     poke();
   }
 
   /** A mined payout whose block left the canonical chain: back to `sent`, and its transaction sent again. */
   async function followReorged(rows: PayoutRow[], head: number) {
     const now = Date.now();
+    const moved: PayoutRow[] = [];
     for (const row of rows) {
       const unmined = { mined_block: null, mined_block_hash: null, fee_wei: null, reverted: 0 };
-      await db.transaction().execute((trx) =>
-        moveState(
+      const applied = await db.transaction().execute((trx) =>
+        movePayout(
           trx,
           row,
-          { state: 'sent', ...unmined, last_sent_block: head },
           {
-            subject: 'payout',
-            ref: row.queue_id,
-            txHash: row.tx_hash,
-            fromState: 'mined',
-            toState: 'sent',
-            blockNumber: row.mined_block,
-            detail: { reorg: 'its block left the canonical chain', blockHash: row.mined_block_hash, head },
+            to: 'sent',
+            set: { ...unmined, last_sent_block: head },
+            audit: {
+              txHash: row.tx_hash,
+              blockNumber: row.mined_block,
+              detail: { reorg: 'its block left the canonical chain', blockHash: row.mined_block_hash, head },
+            },
           },
           now,
         ),
       );
+      // Moved by another pass already: that pass logs, counts and sends it.
+      if (!applied) continue;
+      moved.push(row);
       logger.warn(
         { queueId: row.queue_id, txHash: row.tx_hash, block: row.mined_block },
         'mined payout removed by a reorganisation; sending it again',
       );
-      options.onTransition?.('mined', 'sent', row);
+      metrics.payoutTransition('mined', 'sent');
     }
     await broadcastRows(
-      rows.map((r) => ({ ...r, state: 'sent' as const })),
+      moved.map((r) => ({ ...r, state: 'sent' as const })),
       head,
     );
   }

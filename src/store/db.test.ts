@@ -129,7 +129,7 @@ describe.each(dbKinds)('store on %s', (kind) => {
       handle.db,
     );
     await expect(handle.db.selectFrom('chain_blocks').selectAll().execute()).rejects.toMatchObject({
-      code: 'DB_INTEGER_RANGE',
+      code: 'db_integer_range',
     });
   });
 
@@ -188,7 +188,7 @@ describe('store on mysql only', () => {
   it('insertIgnore refuses a row MySQL would truncate, and writes nothing', async () => {
     const rows = [deposit(), deposit({ tx_log_ordinal: 1, amount_raw: '9'.repeat(81) })];
     await expect(insertIgnore(test.handle.db, 'deposits', rows)).rejects.toMatchObject({
-      code: 'DB_INSERT_REJECTED',
+      code: 'db_insert_rejected',
     });
     expect(await test.handle.db.selectFrom('deposits').selectAll().execute()).toEqual([]);
   });

@@ -40,7 +40,7 @@ export async function insertIgnore<T extends keyof Database & string>(
     if ((count.rows[0]?.n ?? 0) > rows.length - inserted) {
       const warnings = await sql<{ Code: number; Message: string }>`show warnings`.execute(trx);
       const other = warnings.rows.filter((w) => w.Code !== ER_DUP_ENTRY).map((w) => w.Message);
-      throw new PaymentError('DB_INSERT_REJECTED', `insert into ${table} was not clean`, {
+      throw new PaymentError('db_insert_rejected', `insert into ${table} was not clean`, {
         details: other.join('; '),
       });
     }

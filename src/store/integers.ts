@@ -8,7 +8,7 @@ import { PaymentError } from '../internal/errors.js';
 export function toSafeNumber(value: bigint | string, column: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n)) {
-    throw new PaymentError('DB_INTEGER_RANGE', `column ${column} holds ${value}, beyond a safe JS integer`);
+    throw new PaymentError('db_integer_range', `column ${column} holds ${value}, beyond a safe JS integer`);
   }
   return n;
 }

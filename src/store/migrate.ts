@@ -16,7 +16,7 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
   if (error !== undefined) {
     const failed = results.find((r) => r.status === 'Error')?.migrationName;
     const message = failed ? `database migration ${failed} failed` : 'database migration failed';
-    throw new PaymentError('DB_MIGRATION_FAILED', message, { cause: error });
+    throw new PaymentError('db_migration_failed', message, { cause: error });
   }
   return results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

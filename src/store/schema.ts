@@ -3,7 +3,7 @@
  * any chain height); amounts are decimal strings of base units (`*_raw`), never numbers. Times are
  * unix milliseconds. Addresses and hashes are lowercase 0x-hex.
  */
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Generated, Insertable, Kysely, Selectable, Updateable } from 'kysely';
 
 export interface WatchedAddressTable {
   chain: string;
@@ -161,3 +161,6 @@ export interface AuditLogTable {
 }
 
 export type AuditLogRow = Selectable<AuditLogTable>;
+
+/** The database, or a transaction of it: every repository operation takes either. */
+export type Db = Kysely<Database>;

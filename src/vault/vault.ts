@@ -1,5 +1,4 @@
 import { secp256k1 } from '@noble/curves/secp256k1';
-import type { Kysely } from 'kysely';
 import {
   bytesToHex,
   type Hex,
@@ -10,13 +9,13 @@ import {
 } from 'viem';
 import { publicKeyToAddress } from 'viem/accounts';
 import { PaymentError } from '../internal/errors.js';
-import { insertIgnore } from '../store/insert-ignore.js';
-import type { Database } from '../store/schema.js';
+import { anyWallet, encryptedKeyOf, insertWallet, walletAddresses } from '../store/repos/wallets.js';
+import type { Db } from '../store/schema.js';
 import { decodeHex32, decryptPrivateKey, encryptPrivateKey } from './crypto.js';
 import type { MasterKey } from './master-key.js';
 
 export interface VaultOptions {
-  db: Kysely<Database>;
+  db: Db;
   masterKey: MasterKey;
   /** Unix ms, for `created_at`. */
   now?: () => number;
@@ -55,22 +54,14 @@ export function createVault({ db, masterKey, now = Date.now }: VaultOptions): Va
   async function findRow(address: string) {
     const cached = encrypted.get(address);
     if (cached) return { encrypted_key: cached };
-    const row = await db
-      .selectFrom('wallets')
-      .select('encrypted_key')
-      .where('address', '=', address)
-      .executeTakeFirst();
-    if (row) encrypted.set(address, row.encrypted_key);
-    return row;
+    const key = await encryptedKeyOf(db, address);
+    if (key === undefined) return undefined;
+    encrypted.set(address, key);
+    return { encrypted_key: key };
   }
 
   async function verifyMasterKey(): Promise<void> {
-    const row = await db
-      .selectFrom('wallets')
-      .select(['address', 'encrypted_key'])
-      .orderBy('address')
-      .limit(1)
-      .executeTakeFirst();
+    const row = await anyWallet(db);
     if (row) decryptPrivateKey(masterKey, row.address, row.encrypted_key).fill(0);
     verified = true;
   }
@@ -86,7 +77,7 @@ export function createVault({ db, masterKey, now = Date.now }: VaultOptions): Va
       decryptPrivateKey(masterKey, address, existing.encrypted_key).fill(0);
     } else {
       const encrypted_key = encryptPrivateKey(masterKey, address, keyBytes);
-      await insertIgnore(db, 'wallets', { address, encrypted_key, created_at: now() });
+      await insertWallet(db, address, encrypted_key, now());
     }
     known.add(address);
     return address;
@@ -150,14 +141,8 @@ export function createVault({ db, masterKey, now = Date.now }: VaultOptions): Va
 }
 
 /** Every stored address, lowercase, oldest first; needs no master key (`wallet list`). */
-export async function listWallets(db: Kysely<Database>): Promise<Hex[]> {
-  const rows = await db
-    .selectFrom('wallets')
-    .select('address')
-    .orderBy('created_at')
-    .orderBy('address')
-    .execute();
-  return rows.map((r) => r.address as Hex);
+export async function listWallets(db: Db): Promise<Hex[]> {
+  return (await walletAddresses(db)) as Hex[];
 }
 
 /**

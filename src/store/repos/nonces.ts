@@ -1,6 +1,5 @@
-import type { Transaction } from 'kysely';
-import { insertIgnore } from '../store/insert-ignore.js';
-import type { Database } from '../store/schema.js';
+import { insertIgnore } from '../insert-ignore.js';
+import type { Db } from '../schema.js';
 
 export interface NonceAllocation {
   first: number;
@@ -20,7 +19,7 @@ export interface NonceAllocation {
  * payout of the wallet; it is repaired here.
  */
 export async function allocateNonces(
-  trx: Transaction<Database>,
+  trx: Db,
   sender: string,
   count: number,
   chainNonce: number,

@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { Database, DepositStatus, PayoutState } from '../store/schema.js';
+import type { Database, Db, DepositStatus, PayoutState } from '../schema.js';
 
 /**
  * The reads behind /metrics and the status page. Each one is an index range: counts by state use
@@ -9,9 +8,6 @@ import type { Database, DepositStatus, PayoutState } from '../store/schema.js';
 
 export const ACTIVE_DEPOSIT_STATUSES = ['pending', 'orphaned'] as const satisfies DepositStatus[];
 export const FINAL_DEPOSIT_STATUSES = ['confirmed', 'failed'] as const satisfies DepositStatus[];
-export const ACTIVE_PAYOUT_STATES = ['accepted', 'signed', 'sent', 'mined'] as const satisfies PayoutState[];
-export const FINAL_PAYOUT_STATES = ['confirmed', 'failed'] as const satisfies PayoutState[];
-const ALL_PAYOUT_STATES: PayoutState[] = [...ACTIVE_PAYOUT_STATES, ...FINAL_PAYOUT_STATES];
 
 /** Refusals of a malformed request: the business's input, not the service failing (failure rate). */
 const REFUSAL_CODES = ['unknown_chain', 'unknown_token', 'invalid_address', 'invalid_amount', 'expired'];
@@ -46,7 +42,7 @@ export interface PayoutView {
   updatedAt: number;
 }
 
-export function createMonitorQueries(db: Kysely<Database>, chain: string) {
+export function createMonitorQueries(db: Db, chain: string) {
   const depositColumns = [
     'id',
     'symbol',
@@ -180,8 +176,8 @@ export function createMonitorQueries(db: Kysely<Database>, chain: string) {
         .slice(0, limit);
     },
 
-    /** Payouts not final yet, oldest first. */
-    pendingPayouts: (limit: number) => payoutsByStates(ACTIVE_PAYOUT_STATES, 'asc', limit),
+    /** Payouts in `states` (those not final yet), oldest first. */
+    pendingPayouts: (states: readonly PayoutState[], limit: number) => payoutsByStates(states, 'asc', limit),
 
     /** The last deposits seen, newest first (by primary key). */
     async recentDeposits(limit: number): Promise<DepositView[]> {
@@ -195,8 +191,8 @@ export function createMonitorQueries(db: Kysely<Database>, chain: string) {
       return rows.map(depositView);
     },
 
-    /** The last payouts requested, newest first. */
-    recentPayouts: (limit: number) => payoutsByStates(ALL_PAYOUT_STATES, 'desc', limit),
+    /** The last payouts requested in any of `states` (pass all of them), newest first. */
+    recentPayouts: (states: readonly PayoutState[], limit: number) => payoutsByStates(states, 'desc', limit),
 
     /**
      * Failed / (failed + confirmed) among payouts created since `sinceMs`, request refusals left out;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { dbKinds, openTestDatabase } from '../../test/helpers/db.js';
-import { enqueueOutbox } from './enqueue.js';
+import { dbKinds, openTestDatabase } from '../../../test/helpers/db.js';
+import { enqueueOutbox } from './outbox.js';
 
 describe.each(dbKinds)('enqueueOutbox on %s', (kind) => {
   // A backfill of a busy range confirms tens of thousands of deposits in one transaction: more rows than

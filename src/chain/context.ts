@@ -1,0 +1,62 @@
+import type { Hex, PublicClient } from 'viem';
+import type { ChainConfig, TokenConfig } from '../config/types.js';
+import type { Common } from '../context/common.js';
+import { PaymentError } from '../internal/errors.js';
+import { createPayoutClient } from './payout-client.js';
+import { type ChainRpc, createChainRpc } from './rpc.js';
+
+/**
+ * One chain as the parts see it: its name in the messages, chain id, node clients, tokens,
+ * confirmations, collection wallet and fee settings. The watcher, the deposit tracker and the payout
+ * engine each take one, so a second chain is a second context.
+ */
+export interface ChainContext {
+  /** The `chain` value of messages this chain answers to: "ETH". */
+  name: string;
+  chainId: number;
+  tokens: readonly TokenConfig[];
+  confirmHeight: number;
+  /** Lowercase collection (hot) wallet, when configured. */
+  collectionAddressLc: Hex | undefined;
+  /** maxFeePerGas (or the legacy gas price) of a payout never goes above it. */
+  maxFeePerGasWei: bigint;
+  /** A payout not mined after this many blocks is replaced with higher fees. */
+  replaceAfterBlocks: number;
+  wsUrl: string | undefined;
+  /** The watcher's node client: raw calls, exact null answers, no cache. */
+  rpc: ChainRpc;
+  /** The payout side's node client: calls made together go out as one JSON-RPC batch. */
+  client: PublicClient;
+}
+
+/**
+ * Makes the context of `chain`. Its chain id is the configured one (checked against the node by
+ * `verifyChainId` at start), else the node's.
+ */
+export async function createChainContext(common: Common, chain: ChainConfig): Promise<ChainContext> {
+  const rpc = createChainRpc(common, { rpcUrl: chain.rpcUrl });
+  return {
+    name: chain.name,
+    chainId: chain.chainId ?? (await rpc.getChainId()),
+    tokens: chain.tokens,
+    confirmHeight: chain.confirmHeight,
+    collectionAddressLc: chain.collectionAddressLc,
+    maxFeePerGasWei: chain.maxFeePerGasWei,
+    replaceAfterBlocks: chain.replaceAfterBlocks,
+    wsUrl: chain.wsUrl || undefined,
+    rpc,
+    client: createPayoutClient(chain.rpcUrl, common.options.payouts),
+  };
+}
+
+/** Stops the start when the node is on another chain than the configured one. */
+export async function verifyChainId(chain: ChainContext, configured: number | undefined): Promise<void> {
+  if (configured === undefined) return;
+  const actual = await chain.rpc.getChainId();
+  if (actual !== configured) {
+    throw new PaymentError(
+      'chain_id_mismatch',
+      `chain ${chain.name}: the config says chain id ${configured} but its node is on chain ${actual}`,
+    );
+  }
+}

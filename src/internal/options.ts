@@ -1,0 +1,130 @@
+/**
+ * Every tunable of the service, with its default and why it is that. Tests and the benchmark pass
+ * `Partial`s of these groups; `resolveOptions` fills in the rest. Nothing else in src/ keeps a default
+ * of its own for a tunable.
+ */
+
+export interface WatcherOptions {
+  /** Poll interval while the WebSocket is down (ms): about a block time, so status 2 is not late. */
+  pollMs: number;
+  /** Poll interval while the WebSocket is up, as a safety net for a missed head (ms). */
+  slowPollMs: number;
+  /** First eth_getLogs range of a backfill; it halves on refusal and doubles after three successes. */
+  initialRange: number;
+  /** Largest range: providers cap ranges around 10,000 blocks, and bigger answers cost memory. */
+  maxRange: number;
+  /** Above this many logs in one answer, the next ranges are made smaller (bounded memory). */
+  maxLogsPerRange: number;
+  /** Backfill progress log interval (ms). */
+  progressMs: number;
+  /** Where to start when there is no cursor: a block number, or undefined for the head. */
+  startBlock: number | undefined;
+  /** Blocks kept below the finality depth for reorganisation checks, beyond `confirmHeight`. */
+  extraKeptBlocks: number;
+}
+
+export interface PayoutOptions {
+  /** Accepted payouts taken per pass: one JSON-RPC batch of balances and estimates for them. */
+  batchSize: number;
+  /** Gas limit = estimate × (100 + margin) / 100: a token's cost moves a little between estimate and block. */
+  gasMarginPct: number;
+  /** Gas assumed for the funds check before the estimate is known (a USDT transfer is 41–63k). */
+  gasGuess: bigint;
+  /** Pass interval when nothing wakes the worker (ms); blocks and requests wake it sooner. */
+  pollMs: number;
+  /** Largest JSON-RPC batch the payout client sends (providers refuse larger ones). */
+  rpcBatchSize: number;
+  /** Time a payout-side node call may take before it counts as failed (ms). */
+  rpcTimeoutMs: number;
+}
+
+export interface RelayOptions {
+  /** Outbox rows read and published per round. */
+  batchSize: number;
+  /** Publishes awaiting their confirm at once: enough to fill the pipe, bounded memory. */
+  maxInFlight: number;
+  /** Safety-net poll when nobody calls `notify()` (ms). */
+  pollMs: number;
+}
+
+export interface ConsumerOptions {
+  /** Unacknowledged messages a consumer may hold: bounds memory and work lost to a crash. */
+  prefetch: number;
+}
+
+export interface MonitorOptions {
+  /** Database counts and lists, queue depths, process stats and alerts (ms). */
+  intervalMs: number;
+  /** Collection wallet balances, read from the node (ms): they change slowly and cost node calls. */
+  balanceMs: number;
+  /** Counts of final states: they only grow, and counting them reads more of the index (ms). */
+  finalCountsMs: number;
+  /** Rows in each list of the status page. */
+  listLimit: number;
+}
+
+export interface RpcOptions {
+  /** Time a watcher-side node call may take before it counts as failed (ms). */
+  timeoutMs: number;
+}
+
+export interface Options {
+  watcher: WatcherOptions;
+  payouts: PayoutOptions;
+  relay: RelayOptions;
+  consumer: ConsumerOptions;
+  monitor: MonitorOptions;
+  rpc: RpcOptions;
+}
+
+export const defaultOptions: Options = {
+  watcher: {
+    pollMs: 1_000,
+    slowPollMs: 5_000,
+    initialRange: 2_000,
+    maxRange: 10_000,
+    maxLogsPerRange: 20_000,
+    progressMs: 5_000,
+    startBlock: undefined,
+    extraKeptBlocks: 64,
+  },
+  payouts: {
+    batchSize: 200,
+    gasMarginPct: 20,
+    gasGuess: 100_000n,
+    pollMs: 1_000,
+    rpcBatchSize: 200,
+    rpcTimeoutMs: 20_000,
+  },
+  relay: { batchSize: 500, maxInFlight: 100, pollMs: 1_000 },
+  consumer: { prefetch: 50 },
+  monitor: { intervalMs: 5_000, balanceMs: 30_000, finalCountsMs: 60_000, listLimit: 20 },
+  rpc: { timeoutMs: 15_000 },
+};
+
+export type PartialOptions = { [K in keyof Options]?: Partial<Options[K]> };
+
+/** The defaults with `partial`'s groups laid over them. */
+export function resolveOptions(partial: PartialOptions = {}): Options {
+  return {
+    watcher: { ...defaultOptions.watcher, ...partial.watcher },
+    payouts: { ...defaultOptions.payouts, ...partial.payouts },
+    relay: { ...defaultOptions.relay, ...partial.relay },
+    consumer: { ...defaultOptions.consumer, ...partial.consumer },
+    monitor: { ...defaultOptions.monitor, ...partial.monitor },
+    rpc: { ...defaultOptions.rpc, ...partial.rpc },
+  };
+}
+
+/**
+ * Rows in one multi-row statement, and ids in one `IN (…)` list: far below SQLite's 32,766 and MySQL's
+ * 65,535 placeholders even at a dozen columns a row, and large enough that a batch costs one round trip.
+ */
+export const ROWS_PER_STATEMENT = 500;
+
+/** `items` in consecutive slices of at most `size` (default ROWS_PER_STATEMENT). */
+export function chunks<T>(items: readonly T[], size = ROWS_PER_STATEMENT): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

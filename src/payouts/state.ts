@@ -1,0 +1,176 @@
+import type { Updateable } from 'kysely';
+import { type AuditEntry, recordAudit } from '../store/repos/audit.js';
+import { enqueueOutbox, type OutboxMessage } from '../store/repos/outbox.js';
+import { insertPayoutIfNew, updatePayoutIf, updatePayoutsIf } from '../store/repos/payouts.js';
+import type { Db, PayoutRow, PayoutState, PayoutTable } from '../store/schema.js';
+
+/**
+ * The payout state machine: every state, every way a payout moves, and the functions through which
+ * every write of a payout's state goes, each with its audit entry in the same transaction.
+ *
+ *   (request) ─→ accepted ─→ signed ─→ sent ─→ mined ─→ confirmed
+ *       │           │                  │  ↑      │ ↺ (another block)
+ *       │           │                  │  └──────┘ (its block left the chain)
+ *       └──→ failed ←┴──────────────────┴─────────┘ (refused, reverted)
+ *
+ * A state is where a payout is; an event (`replaced`: re-signed with higher fees under the same nonce)
+ * happens to it without moving it, and is audited as such.
+ */
+export type { PayoutState };
+
+/** For each state, the states a payout may move to from it, and why. */
+export const PAYOUT_TRANSITIONS: { readonly [S in PayoutState]: readonly PayoutState[] } = {
+  // signed and stored before any broadcast; or refused (no wallet can pay, the transfer would revert)
+  accepted: ['signed', 'failed'],
+  // broadcast (a node refusal too: the tracker sends it again or replaces it from `sent`)
+  signed: ['sent'],
+  // in a block; or already final when first seen (after downtime); or paid anew because another
+  // transaction took its nonce
+  sent: ['mined', 'confirmed', 'failed', 'accepted'],
+  // moved to another block, or its block left the chain (sent again); final at confirmHeight
+  mined: ['mined', 'sent', 'confirmed', 'failed'],
+  confirmed: [],
+  failed: [],
+};
+
+/** Where a new request starts: accepted, or failed when refused at once (answered with it). */
+export const INITIAL_STATES: readonly PayoutState[] = ['accepted', 'failed'];
+
+/** Events recorded in the audit trail that leave the state as it is. */
+export type PayoutEvent = 'replaced';
+
+export const PAYOUT_STATES = Object.keys(PAYOUT_TRANSITIONS) as PayoutState[];
+export const FINAL_PAYOUT_STATES = PAYOUT_STATES.filter((s) => PAYOUT_TRANSITIONS[s].length === 0);
+export const ACTIVE_PAYOUT_STATES = PAYOUT_STATES.filter((s) => PAYOUT_TRANSITIONS[s].length > 0);
+/** Signed or broadcast but not in a block: their amounts and gas are not yet out of the sender's balance. */
+export const IN_FLIGHT_PAYOUT_STATES: readonly PayoutState[] = ['signed', 'sent'];
+
+export function isFinal(state: PayoutState): boolean {
+  return PAYOUT_TRANSITIONS[state].length === 0;
+}
+
+export function isInFlight(state: PayoutState): boolean {
+  return IN_FLIGHT_PAYOUT_STATES.includes(state);
+}
+
+function assertTransition(from: PayoutState, to: PayoutState) {
+  if (!PAYOUT_TRANSITIONS[from].includes(to)) throw new Error(`a payout cannot move from ${from} to ${to}`);
+}
+
+/** What a move records besides the state: the audit entry's hash, block and detail. */
+export type MoveAudit = Pick<AuditEntry, 'txHash' | 'blockNumber' | 'detail'>;
+
+export interface Move {
+  to: PayoutState;
+  /** Other columns written with the state. */
+  set?: Omit<Updateable<PayoutTable>, 'state' | 'queue_id' | 'updated_at'>;
+  audit?: MoveAudit;
+  /** The payout's one answer: required exactly when `to` is final. */
+  answer?: OutboxMessage;
+}
+
+/**
+ * Moves one payout on from the state it was read in, inside `trx`, with its audit entry (and its answer
+ * when the new state is final). Resolves false, writing nothing, when the payout is no longer in that
+ * state (another pass moved it first): the caller must then not act on the move either.
+ */
+export async function movePayout(
+  trx: Db,
+  row: Pick<PayoutRow, 'queue_id' | 'state'>,
+  move: Move,
+  now = Date.now(),
+): Promise<boolean> {
+  assertTransition(row.state, move.to);
+  if (isFinal(move.to) !== (move.answer !== undefined)) {
+    throw new Error(`a move to ${move.to} ${isFinal(move.to) ? 'needs' : 'cannot carry'} an answer`);
+  }
+  const moved = await updatePayoutIf(trx, row.queue_id, row.state, {
+    ...move.set,
+    state: move.to,
+    updated_at: now,
+  });
+  if (!moved) return false;
+  await recordAudit(
+    trx,
+    [{ subject: 'payout', ref: row.queue_id, fromState: row.state, toState: move.to, ...move.audit }],
+    now,
+  );
+  if (move.answer) await enqueueOutbox(trx, [move.answer], now);
+  return true;
+}
+
+/**
+ * Moves many payouts from `from` to a state that is not final, with the same columns; resolves the
+ * queue_ids that were still in `from` and moved. `auditOf` gives each one's audit details.
+ */
+export async function movePayouts(
+  trx: Db,
+  queueIds: readonly string[],
+  from: PayoutState,
+  move: Omit<Move, 'audit' | 'answer'>,
+  auditOf: (queueId: string) => MoveAudit,
+  now = Date.now(),
+): Promise<string[]> {
+  assertTransition(from, move.to);
+  if (isFinal(move.to)) throw new Error(`moves to ${move.to} carry answers: use movePayout`);
+  const moved = await updatePayoutsIf(trx, queueIds, from, { ...move.set, state: move.to, updated_at: now });
+  await recordAudit(
+    trx,
+    moved.map((queueId) => ({
+      subject: 'payout',
+      ref: queueId,
+      fromState: from,
+      toState: move.to,
+      ...auditOf(queueId),
+    })),
+    now,
+  );
+  return moved;
+}
+
+/**
+ * Stores a new request in its first state, with its audit entry (and its answer when it was refused).
+ * Resolves false, writing nothing, when the queue_id was seen before.
+ */
+export async function createPayout(
+  trx: Db,
+  row: PayoutTable,
+  audit: MoveAudit,
+  answer?: OutboxMessage,
+): Promise<boolean> {
+  if (!INITIAL_STATES.includes(row.state)) throw new Error(`a payout cannot start in ${row.state}`);
+  if (isFinal(row.state) !== (answer !== undefined)) {
+    throw new Error(
+      `a payout created ${row.state} ${isFinal(row.state) ? 'needs' : 'cannot carry'} an answer`,
+    );
+  }
+  if (!(await insertPayoutIfNew(trx, row))) return false;
+  await recordAudit(
+    trx,
+    [{ subject: 'payout', ref: row.queue_id, toState: row.state, ...audit }],
+    row.created_at,
+  );
+  if (answer) await enqueueOutbox(trx, [answer], row.created_at);
+  return true;
+}
+
+/**
+ * Records an event that keeps the state, with the columns it changes: the payout must still be in
+ * `row.state`. Audited with the event's name where a move has its new state.
+ */
+export async function recordPayoutEvent(
+  trx: Db,
+  row: Pick<PayoutRow, 'queue_id' | 'state'>,
+  event: PayoutEvent,
+  set: Omit<Updateable<PayoutTable>, 'state' | 'queue_id' | 'updated_at'>,
+  audit: MoveAudit,
+  now = Date.now(),
+): Promise<boolean> {
+  if (!(await updatePayoutIf(trx, row.queue_id, row.state, { ...set, updated_at: now }))) return false;
+  await recordAudit(
+    trx,
+    [{ subject: 'payout', ref: row.queue_id, fromState: row.state, toState: event, ...audit }],
+    now,
+  );
+  return true;
+}

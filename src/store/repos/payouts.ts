@@ -1,0 +1,140 @@
+import type { Updateable } from 'kysely';
+import { chunks } from '../../internal/options.js';
+import { driverOf } from '../dialect.js';
+import { insertIgnore } from '../insert-ignore.js';
+import type { Db, PayoutRow, PayoutState, PayoutTable, PayoutTxRow } from '../schema.js';
+
+/**
+ * `payouts` (one row per withdrawal or payment, keyed by queue_id) and `payout_txs` (every transaction
+ * signed for one: the first and each replacement). A payout's `state` is written only through
+ * src/payouts/state.ts, which calls `updatePayoutIf` / `updatePayoutsIf` here.
+ */
+
+/** Stores a new request; resolves false, writing nothing, when its queue_id was seen before. */
+export async function insertPayoutIfNew(db: Db, row: PayoutTable): Promise<boolean> {
+  return (await insertIgnore(db, 'payouts', row)) > 0;
+}
+
+/** Payouts in one state, oldest first (then by queue_id, a stable order). */
+export async function payoutsInState(db: Db, state: PayoutState, limit?: number): Promise<PayoutRow[]> {
+  const query = db
+    .selectFrom('payouts')
+    .selectAll()
+    .where('state', '=', state)
+    .orderBy('created_at')
+    .orderBy('queue_id');
+  return (limit === undefined ? query : query.limit(limit)).execute();
+}
+
+/** Payouts in any of `states`. */
+export async function payoutsInStates(db: Db, states: readonly PayoutState[]): Promise<PayoutRow[]> {
+  return db.selectFrom('payouts').selectAll().where('state', 'in', states).execute();
+}
+
+/** What payouts in `states` from these senders still take out of their balances. */
+export async function spendingOf(
+  db: Db,
+  senders: readonly string[],
+  states: readonly PayoutState[],
+): Promise<Pick<PayoutRow, 'sender' | 'token_address' | 'amount_raw' | 'gas_limit'>[]> {
+  const out: Pick<PayoutRow, 'sender' | 'token_address' | 'amount_raw' | 'gas_limit'>[] = [];
+  for (const slice of chunks(senders)) {
+    out.push(
+      ...(await db
+        .selectFrom('payouts')
+        .select(['sender', 'token_address', 'amount_raw', 'gas_limit'])
+        .where('state', 'in', states)
+        .where('sender', 'in', slice)
+        .execute()),
+    );
+  }
+  return out;
+}
+
+/**
+ * Updates one payout if it is still in `expected`; resolves whether it was. The conditional move that
+ * src/payouts/state.ts builds every transition on.
+ */
+export async function updatePayoutIf(
+  db: Db,
+  queueId: string,
+  expected: PayoutState,
+  set: Updateable<PayoutTable>,
+): Promise<boolean> {
+  const updated = await db
+    .updateTable('payouts')
+    .set(set)
+    .where('queue_id', '=', queueId)
+    .where('state', '=', expected)
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows) === 1;
+}
+
+/**
+ * Updates the payouts among `queueIds` still in `expected`; resolves exactly which (locked first on
+ * MySQL, so the answer is the set the update changed; SQLite serialises writers).
+ */
+export async function updatePayoutsIf(
+  db: Db,
+  queueIds: readonly string[],
+  expected: PayoutState,
+  set: Updateable<PayoutTable>,
+): Promise<string[]> {
+  const moved: string[] = [];
+  for (const slice of chunks(queueIds)) {
+    const select = db
+      .selectFrom('payouts')
+      .select('queue_id')
+      .where('queue_id', 'in', slice)
+      .where('state', '=', expected);
+    const still = (await (driverOf(db) === 'mysql' ? select.forUpdate() : select).execute()).map(
+      (r) => r.queue_id,
+    );
+    if (still.length === 0) continue;
+    await db
+      .updateTable('payouts')
+      .set(set)
+      .where('queue_id', 'in', still)
+      .where('state', '=', expected)
+      .execute();
+    moved.push(...still);
+  }
+  return moved;
+}
+
+/** Records the head at which a payout's transaction was last broadcast (replacement timing); no state change. */
+export async function setLastSentBlock(db: Db, queueId: string, head: number): Promise<void> {
+  await db.updateTable('payouts').set({ last_sent_block: head }).where('queue_id', '=', queueId).execute();
+}
+
+/** Every transaction signed for these payouts. */
+export async function transactionsOfPayouts(db: Db, queueIds: readonly string[]): Promise<PayoutTxRow[]> {
+  const out: PayoutTxRow[] = [];
+  for (const slice of chunks(queueIds)) {
+    out.push(...(await db.selectFrom('payout_txs').selectAll().where('queue_id', 'in', slice).execute()));
+  }
+  return out;
+}
+
+/** The stored signed transactions with these hashes, lowest nonce of each sender first. */
+export async function signedTransactions(
+  db: Db,
+  hashes: readonly string[],
+): Promise<Pick<PayoutTxRow, 'tx_hash' | 'raw_tx' | 'sender' | 'nonce'>[]> {
+  const out: Pick<PayoutTxRow, 'tx_hash' | 'raw_tx' | 'sender' | 'nonce'>[] = [];
+  for (const slice of chunks(hashes)) {
+    out.push(
+      ...(await db
+        .selectFrom('payout_txs')
+        .select(['tx_hash', 'raw_tx', 'sender', 'nonce'])
+        .where('tx_hash', 'in', slice)
+        .execute()),
+    );
+  }
+  return out.sort((a, b) => (a.sender < b.sender ? -1 : a.sender > b.sender ? 1 : a.nonce - b.nonce));
+}
+
+/** Stores signed transactions; one that is stored already (the same bytes, so the same hash) is skipped. */
+export async function insertPayoutTxs(db: Db, rows: readonly PayoutTxRow[]): Promise<void> {
+  for (const slice of chunks(rows)) await insertIgnore(db, 'payout_txs', slice);
+}
