@@ -111,8 +111,7 @@ export async function createService(options: CreateServiceOptions) {
         payouts.poke();
       },
     });
-  const http = createHttpServer({
-    logger,
+  const http = createHttpServer(common, {
     host: config.http.host,
     port: tuning.httpPort ?? config.http.port,
     readiness: {

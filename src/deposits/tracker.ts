@@ -90,81 +90,91 @@ export function createDepositTracker(common: Common, deps: DepositTrackerDeps): 
     if (matched.length === 0) return;
     const existing = await depositsOfTransactions(trx, chain, [...new Set(matched.map((t) => t.txHash))]);
     const fresh: NewDeposit[] = [];
-    let moved = 0;
     const audits: AuditEntry[] = [];
+    let moved = 0;
     for (const t of matched) {
       const found = existing.get(`${t.txHash}:${t.txLogOrdinal}`);
-      if (!found) {
-        fresh.push({
-          chain,
-          symbol: tokenByAddress.get(t.tokenAddressLc)!.symbol,
-          token_address: t.tokenAddressLc,
-          tx_hash: t.txHash,
-          tx_log_ordinal: t.txLogOrdinal,
-          log_index: t.logIndex,
-          block_number: t.blockNumber,
-          block_hash: t.blockHash,
-          from_address: t.fromLc,
-          to_address: t.toLc,
-          amount_raw: t.amountRaw.toString(),
-          status: t.blockNumber <= deepest ? 'confirmed' : 'pending',
-          orphaned_at: null,
-          created_at: now,
-          updated_at: now,
-        });
-        continue;
-      }
-      if (found.block_hash === t.blockHash) continue;
-      if (found.status === 'confirmed' || found.status === 'failed') {
-        logger.error(
-          { txHash: t.txHash, status: found.status, block: t.blockNumber },
-          'a finished deposit was seen again in another block; its outcome was already reported',
-        );
-        continue;
-      }
-      // Re-included after a reorganisation (or moved): follow it to its new block; no new status 2.
-      moved++;
-      await moveDepositToBlock(
-        trx,
-        found.id,
-        { log_index: t.logIndex, block_number: t.blockNumber, block_hash: t.blockHash },
-        now,
-      );
-      audits.push({
-        subject: 'deposit',
-        ref: depositRef(t.txHash, t.txLogOrdinal),
-        txHash: t.txHash,
-        fromState: found.status,
-        toState: 'pending',
-        blockNumber: t.blockNumber,
-        detail: { reincluded: true, previousBlock: Number(found.block_number), blockHash: t.blockHash },
-      });
-      logger.info({ txHash: t.txHash, block: t.blockNumber }, 'deposit re-included in another block');
+      if (!found) fresh.push(newDeposit(t, deepest, now));
+      else if (await followToNewBlock(trx, found, t, audits, now)) moved++;
     }
-    for (const d of fresh) {
-      const ref = depositRef(d.tx_hash, d.tx_log_ordinal);
-      audits.push({
-        subject: 'deposit',
-        ref,
-        txHash: d.tx_hash,
-        toState: 'pending',
-        blockNumber: d.block_number,
-        detail: { to: d.to_address, from: d.from_address, symbol: d.symbol, amountRaw: d.amount_raw },
-      });
-      if (d.status === 'confirmed') {
-        audits.push({
-          subject: 'deposit',
-          ref,
-          txHash: d.tx_hash,
-          fromState: 'pending',
-          toState: 'confirmed',
-          blockNumber: d.block_number,
-        });
-      }
-    }
+    for (const d of fresh) audits.push(...foundAudits(d));
     await recordAudit(trx, audits, now);
     if (moved) common.metrics.depositStatus('moved', moved);
-    if (fresh.length === 0) return;
+    if (fresh.length) await storeFound(trx, fresh);
+  }
+
+  function newDeposit(t: TransferLog, deepest: number, now: number): NewDeposit {
+    return {
+      chain,
+      symbol: tokenByAddress.get(t.tokenAddressLc)!.symbol,
+      token_address: t.tokenAddressLc,
+      tx_hash: t.txHash,
+      tx_log_ordinal: t.txLogOrdinal,
+      log_index: t.logIndex,
+      block_number: t.blockNumber,
+      block_hash: t.blockHash,
+      from_address: t.fromLc,
+      to_address: t.toLc,
+      amount_raw: t.amountRaw.toString(),
+      status: t.blockNumber <= deepest ? 'confirmed' : 'pending',
+      orphaned_at: null,
+      created_at: now,
+      updated_at: now,
+    };
+  }
+
+  /**
+   * A known transfer seen in another block: re-included after a reorganisation (or moved), it is followed
+   * to its new block with no new status 2. Resolves whether it moved.
+   */
+  async function followToNewBlock(
+    trx: Db,
+    found: DepositRow,
+    t: TransferLog,
+    audits: AuditEntry[],
+    now: number,
+  ) {
+    if (found.block_hash === t.blockHash) return false;
+    if (found.status === 'confirmed' || found.status === 'failed') {
+      logger.error(
+        { txHash: t.txHash, status: found.status, block: t.blockNumber },
+        'a finished deposit was seen again in another block; its outcome was already reported',
+      );
+      return false;
+    }
+    const at = { log_index: t.logIndex, block_number: t.blockNumber, block_hash: t.blockHash };
+    await moveDepositToBlock(trx, found.id, at, now);
+    audits.push({
+      subject: 'deposit',
+      ref: depositRef(t.txHash, t.txLogOrdinal),
+      txHash: t.txHash,
+      fromState: found.status,
+      toState: 'pending',
+      blockNumber: t.blockNumber,
+      detail: { reincluded: true, previousBlock: Number(found.block_number), blockHash: t.blockHash },
+    });
+    logger.info({ txHash: t.txHash, block: t.blockNumber }, 'deposit re-included in another block');
+    return true;
+  }
+
+  /** The audit entries of a deposit seen for the first time: pending, and confirmed when already final. */
+  function foundAudits(d: NewDeposit): AuditEntry[] {
+    const ref = depositRef(d.tx_hash, d.tx_log_ordinal);
+    const seen: AuditEntry = {
+      subject: 'deposit',
+      ref,
+      txHash: d.tx_hash,
+      toState: 'pending',
+      blockNumber: d.block_number,
+      detail: { to: d.to_address, from: d.from_address, symbol: d.symbol, amountRaw: d.amount_raw },
+    };
+    if (d.status !== 'confirmed') return [seen];
+    const final: AuditEntry = { ...seen, fromState: 'pending', toState: 'confirmed', detail: null };
+    return [seen, final];
+  }
+
+  /** Stores new deposits with their status 2 (and status 1 when already final) messages, in that order. */
+  async function storeFound(trx: Db, fresh: NewDeposit[]) {
     await insertDeposits(trx, fresh);
     const rows = fresh.map((d) => ({ ...d, id: 0, orphaned_at: null }) as DepositRow);
     const final = rows.filter((d) => d.status === 'confirmed');

@@ -1,16 +1,18 @@
 import type { Hex } from 'viem';
+import type { Common } from '../context/common.js';
 import { payoutsInState, signedTransactions } from '../store/repos/payouts.js';
 import type { PayoutRow } from '../store/schema.js';
 import { broadcast } from './chain.js';
-import type { EngineContext } from './context.js';
+import type { PayoutParts } from './context.js';
 import { movePayouts } from './state.js';
 
 /** Signed payouts broadcast per pass (the rest wait for the next one). */
 const BROADCAST_PER_PASS = 1_000;
 
 /** `signed → sent`: stored transactions broadcast (again after a restart), lowest nonce first. */
-export function createBroadcaster(ctx: EngineContext) {
-  const { db, client, logger } = ctx;
+export function createBroadcaster(common: Common, ctx: PayoutParts) {
+  const { db, client } = ctx;
+  const { logger } = common;
 
   async function broadcastRows(rows: Pick<PayoutRow, 'queue_id' | 'tx_hash' | 'state'>[], head: number) {
     if (rows.length === 0) return;
@@ -46,7 +48,7 @@ export function createBroadcaster(ctx: EngineContext) {
         blockNumber: head,
       })),
     );
-    for (const _ of moved) ctx.common.metrics.payoutTransition('signed', 'sent');
+    for (const _ of moved) common.metrics.payoutTransition('signed', 'sent');
   }
 
   async function broadcastSigned(head: number) {

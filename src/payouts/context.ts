@@ -1,6 +1,5 @@
 import type { PublicClient } from 'viem';
 import type { ChainContext } from '../chain/context.js';
-import type { Common } from '../context/common.js';
 import type { Logger } from '../internal/logger.js';
 import type { PayoutOptions } from '../internal/options.js';
 import type { Db } from '../store/schema.js';
@@ -18,16 +17,16 @@ export interface PayoutEngineDeps {
   afterCommit?: () => void;
 }
 
-/** What the parts of the payout worker share (src/payouts/sign.ts, broadcast.ts, track.ts). */
-export interface EngineContext {
-  common: Common;
+/**
+ * What the parts of the payout worker (src/payouts/sign.ts, broadcast.ts, track.ts) take besides the
+ * Common: the engine's dependencies and the helpers it keeps for them.
+ */
+export interface PayoutParts {
   db: Db;
   chain: ChainContext;
   client: PublicClient;
   signKey: string;
   vault: PayoutEngineDeps['vault'];
-  logger: Logger;
-  tuning: PayoutOptions;
   afterCommit(): void;
   /** Fee suggestion for this head (cached per head). */
   fees(head: number): Promise<Fees>;

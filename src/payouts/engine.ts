@@ -3,7 +3,7 @@ import { backoffMs } from '../internal/backoff.js';
 import { sleep } from '../internal/errors.js';
 import { createWaker } from '../internal/wake.js';
 import { createBroadcaster } from './broadcast.js';
-import type { EngineContext, PayoutEngineDeps } from './context.js';
+import type { PayoutEngineDeps, PayoutParts } from './context.js';
 import { type Fees, suggestFees } from './fees.js';
 import { createSigner } from './sign.js';
 import { createTracker } from './track.js';
@@ -45,24 +45,23 @@ export function createPayoutEngine(common: Common, deps: PayoutEngineDeps) {
     return suggested;
   }
 
-  const ctx: EngineContext = {
-    common,
+  const parts: PayoutParts = {
     db: deps.db,
     chain: deps.chain,
     client,
     signKey: deps.signKey,
     vault: deps.vault,
-    logger,
-    tuning,
     afterCommit: () => deps.afterCommit?.(),
     fees,
     poke,
     transactions: createTransactionBuilders(deps.chain.chainId),
   };
-  const { signAccepted } = createSigner(ctx);
-  const broadcaster = createBroadcaster(ctx);
+  // The parts log as the engine does: with its component and chain.
+  const partCommon: Common = { ...common, logger };
+  const { signAccepted } = createSigner(partCommon, parts);
+  const broadcaster = createBroadcaster(partCommon, parts);
   const { broadcastSigned, recover } = broadcaster;
-  const { track } = createTracker(ctx, broadcaster);
+  const { track } = createTracker(partCommon, { ...parts, broadcaster });
 
   async function pass() {
     const head = Number(await client.getBlockNumber({ cacheTime: 0 }));

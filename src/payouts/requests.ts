@@ -1,6 +1,12 @@
 import type { HandlerOutcome, IncomingMessage } from '../amqp/consumer.js';
 import type { Common } from '../context/common.js';
-import { validatePay, validateWithdraw, validationContextFor } from '../protocol/messages.js';
+import {
+  type PayRequest,
+  validatePay,
+  validateWithdraw,
+  validationContextFor,
+  type WithdrawRequest,
+} from '../protocol/messages.js';
 import type { Db, PayoutTable } from '../store/schema.js';
 import { failure, payoutResponse } from './respond.js';
 import { createPayout } from './state.js';
@@ -25,6 +31,54 @@ export function createPayoutRequestHandler(common: Common, deps: PayoutRequestHa
   const logger = common.logger.child({ component: kind });
   const validate = kind === 'pay' ? validatePay : validateWithdraw;
 
+  type Validated = ReturnType<typeof validatePay> | ReturnType<typeof validateWithdraw>;
+
+  /** A refused request, stored failed with its error; its fields as sent, cut to their columns. */
+  function refusedRow(result: Extract<Validated, { kind: 'refuse' }>, now: number): PayoutTable {
+    const r = result.request;
+    return {
+      queue_id: r.queueId,
+      kind,
+      order_id: r.type === 'pay' ? r.orderId : null,
+      // Echoed whole in the answer, from the request itself.
+      chain: r.chain.slice(0, 16),
+      symbol: r.symbol.slice(0, 16),
+      token_address: '',
+      from_address: r.fromAddress.slice(0, 42),
+      to_address: r.toAddress.slice(0, 42),
+      amount_raw: '0',
+      amount_text: r.amountText.slice(0, 100),
+      state: 'failed',
+      error_code: result.code,
+      error_message: result.message.slice(0, 1000),
+      ...emptyProgress,
+      created_at: now,
+      updated_at: now,
+    };
+  }
+
+  /** A valid request, stored accepted for the worker. */
+  function acceptedRow(r: WithdrawRequest | PayRequest, now: number): PayoutTable {
+    return {
+      queue_id: r.queueId,
+      kind,
+      order_id: r.type === 'pay' ? r.orderId : null,
+      chain: config.chain.name,
+      symbol: r.token.symbol,
+      token_address: r.token.addressLc,
+      from_address: r.fromAddressLc,
+      to_address: r.toAddressLc,
+      amount_raw: r.amountRaw.toString(),
+      amount_text: r.amountText,
+      state: 'accepted',
+      error_code: null,
+      error_message: null,
+      ...emptyProgress,
+      created_at: now,
+      updated_at: now,
+    };
+  }
+
   return async (msg: IncomingMessage): Promise<HandlerOutcome> => {
     const result = validate(msg.body, validationContextFor(config, signKey));
     if (result.kind === 'reject') {
@@ -45,50 +99,8 @@ export function createPayoutRequestHandler(common: Common, deps: PayoutRequestHa
       logger.warn({ reason }, `${kind} request rejected to the dead-letter queue`);
       return { deadLetter: reason };
     }
-    const now = Date.now();
-    let row: PayoutTable;
-    if (result.kind === 'refuse') {
-      const r = result.request;
-      row = {
-        queue_id: r.queueId,
-        kind,
-        order_id: r.type === 'pay' ? r.orderId : null,
-        // Echoed as sent in the answer (below); stored cut to their columns.
-        chain: r.chain.slice(0, 16),
-        symbol: r.symbol.slice(0, 16),
-        token_address: '',
-        from_address: r.fromAddress.slice(0, 42),
-        to_address: r.toAddress.slice(0, 42),
-        amount_raw: '0',
-        amount_text: r.amountText.slice(0, 100),
-        state: 'failed',
-        error_code: result.code,
-        error_message: result.message.slice(0, 1000),
-        ...emptyProgress,
-        created_at: now,
-        updated_at: now,
-      };
-    } else {
-      const r = result.request;
-      row = {
-        queue_id: r.queueId,
-        kind,
-        order_id: r.type === 'pay' ? r.orderId : null,
-        chain: config.chain.name,
-        symbol: r.token.symbol,
-        token_address: r.token.addressLc,
-        from_address: r.fromAddressLc,
-        to_address: r.toAddressLc,
-        amount_raw: r.amountRaw.toString(),
-        amount_text: r.amountText,
-        state: 'accepted',
-        error_code: null,
-        error_message: null,
-        ...emptyProgress,
-        created_at: now,
-        updated_at: now,
-      };
-    }
+    const row =
+      result.kind === 'refuse' ? refusedRow(result, Date.now()) : acceptedRow(result.request, Date.now());
     const queueId = row.queue_id;
     const detail =
       row.state === 'failed'

@@ -1,11 +1,12 @@
 import { type Hex, keccak256 } from 'viem';
+import type { Common } from '../context/common.js';
 import { errorMessage } from '../internal/errors.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import { allocateNonces } from '../store/repos/nonces.js';
 import { insertPayoutTxs, payoutsInState, spendingOf } from '../store/repos/payouts.js';
 import type { PayoutRow, PayoutTxRow } from '../store/schema.js';
 import { isRevert, tokenBalance, transferCalldata } from './chain.js';
-import type { EngineContext } from './context.js';
+import type { PayoutParts } from './context.js';
 import { type Fees, maxGasPrice } from './fees.js';
 import { failure, payoutResponse } from './respond.js';
 import { IN_FLIGHT_PAYOUT_STATES, movePayout } from './state.js';
@@ -19,9 +20,11 @@ type Decision =
  * `accepted → signed` (or `failed`): the sender chosen by the PROTOCOL rules, the transfer simulated, the
  * nonce taken and the signed transaction stored, all before anything is broadcast.
  */
-export function createSigner(ctx: EngineContext) {
-  const { db, client, signKey, vault, logger, tuning, fees } = ctx;
-  const { rmq } = ctx.common.config;
+export function createSigner(common: Common, ctx: PayoutParts) {
+  const { db, client, signKey, vault, fees } = ctx;
+  const { logger } = common;
+  const tuning = common.options.payouts;
+  const { rmq } = common.config;
   const { collectionAddressLc } = ctx.chain;
   const { serializable, txFields, feeDetail } = ctx.transactions;
 
@@ -136,7 +139,7 @@ export function createSigner(ctx: EngineContext) {
     });
     for (const d of failed) {
       logger.warn({ queueId: d.row.queue_id, code: d.code, reason: d.message }, `${d.row.kind} failed`);
-      ctx.common.metrics.payoutTransition(d.row.state, 'failed');
+      common.metrics.payoutTransition(d.row.state, 'failed');
     }
     ctx.afterCommit();
   }
@@ -189,7 +192,7 @@ export function createSigner(ctx: EngineContext) {
     });
     for (const s of signed) {
       logger.info({ queueId: s.queueId, sender, nonce: s.nonce, txHash: s.hash }, 'payout signed');
-      ctx.common.metrics.payoutTransition('accepted', 'signed');
+      common.metrics.payoutTransition('accepted', 'signed');
     }
   }
 

@@ -1,4 +1,5 @@
 import { type Hex, keccak256 } from 'viem';
+import type { Common } from '../context/common.js';
 import {
   insertPayoutTxs,
   payoutsInStates,
@@ -8,7 +9,7 @@ import {
 import type { PayoutRow, PayoutTxRow } from '../store/schema.js';
 import type { createBroadcaster } from './broadcast.js';
 import { broadcast, getReceipt, type RawReceipt } from './chain.js';
-import type { EngineContext } from './context.js';
+import type { PayoutParts } from './context.js';
 import { bumpFees, type Fees } from './fees.js';
 import { failure, payoutResponse } from './respond.js';
 import { type MoveAudit, movePayout, recordPayoutEvent } from './state.js';
@@ -18,11 +19,14 @@ import { type MoveAudit, movePayout, recordPayoutEvent } from './state.js';
  * replacements of what is not mined in time, payouts whose block a reorganisation removed, and payouts
  * whose nonce another transaction took.
  */
-export function createTracker(ctx: EngineContext, broadcaster: ReturnType<typeof createBroadcaster>) {
-  const { broadcastRows } = broadcaster;
-  const { db, client, signKey, vault, logger, fees, poke } = ctx;
-  const { metrics } = ctx.common;
-  const { rmq } = ctx.common.config;
+export function createTracker(
+  common: Common,
+  ctx: PayoutParts & { broadcaster: ReturnType<typeof createBroadcaster> },
+) {
+  const { broadcastRows } = ctx.broadcaster;
+  const { db, client, signKey, vault, fees, poke } = ctx;
+  const { metrics, logger } = common;
+  const { rmq } = common.config;
   const { confirmHeight, maxFeePerGasWei: feeCap, replaceAfterBlocks } = ctx.chain;
   const { serializable, txFields, feeDetail } = ctx.transactions;
 

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Logger } from '../internal/logger.js';
+import type { Common } from '../context/common.js';
+import { errorMessage } from '../internal/errors.js';
 
 /** A readiness check: resolves with undefined when fine, or the reason it is not. */
 export type ReadinessCheck = () => Promise<string | undefined>;
@@ -8,8 +9,7 @@ export interface HttpRoutes {
   [path: string]: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
 }
 
-export interface CreateHttpServerOptions {
-  logger: Logger;
+export interface HttpServerDeps {
   host: string;
   port: number;
   /** Each named check must pass for /ready to answer 200. */
@@ -19,7 +19,9 @@ export interface CreateHttpServerOptions {
 }
 
 /** GET /health (the process runs) and GET /ready (database, broker and node reachable, watcher caught up). */
-export function createHttpServer(options: CreateHttpServerOptions) {
+export function createHttpServer(common: Pick<Common, 'logger'>, deps: HttpServerDeps) {
+  const options = deps;
+  const { logger } = common;
   const routes: HttpRoutes = {
     '/health': (_req, res) => send(res, 200, 'ok\n'),
     '/ready': async (_req, res) => {
@@ -30,7 +32,7 @@ export function createHttpServer(options: CreateHttpServerOptions) {
             const reason = await check();
             if (reason) failures.push(`${name}: ${reason}`);
           } catch (err) {
-            failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+            failures.push(`${name}: ${errorMessage(err)}`);
           }
         }),
       );
@@ -50,7 +52,7 @@ export function createHttpServer(options: CreateHttpServerOptions) {
     try {
       await route(req, res);
     } catch (err) {
-      options.logger.error({ err, path }, 'http handler failed');
+      logger.error({ err, path }, 'http handler failed');
       if (!res.headersSent) send(res, 500, 'internal error\n');
     }
   }
@@ -70,7 +72,7 @@ export function createHttpServer(options: CreateHttpServerOptions) {
       });
       const addr = server.address();
       const port = typeof addr === 'object' && addr ? addr.port : options.port;
-      options.logger.info({ url: `http://${options.host}:${port}` }, 'http listening');
+      logger.info({ url: `http://${options.host}:${port}` }, 'http listening');
       return { host: options.host, port };
     },
     async stop() {
