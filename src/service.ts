@@ -92,7 +92,11 @@ export async function createService(options: CreateServiceOptions) {
     throw err;
   }
   const { db } = store;
-  const broker = createBroker({ logger }, { url: config.rmq.url, rmq: config.rmq });
+  const broker = createBroker(common, {
+    url: config.rmq.url,
+    rmq: config.rmq,
+    heartbeatS: common.options.broker.heartbeatS,
+  });
   const relay = createOutboxRelay(common, { db, broker });
   const wakeRelay = () => relay.notify();
   const tracker = createDepositTracker(common, { chain, signKey, afterCommit: wakeRelay });
@@ -182,7 +186,7 @@ export async function createService(options: CreateServiceOptions) {
       consumers.push(broker.createConsumer(config.rmq.pay, payoutHandler('pay'), prefetch));
       // Requests published before the queues exist would be dropped by the broker: give it a moment to
       // declare them. A broker that is down does not stop the start: deposits are recorded meanwhile.
-      if (!(await broker.waitReady(5_000)))
+      if (!(await broker.waitReady(common.options.broker.startWaitMs)))
         logger.warn('RabbitMQ not reachable yet; retrying in the background');
       monitor.start();
       logger.info(
@@ -207,7 +211,7 @@ export async function createService(options: CreateServiceOptions) {
         [
           'outbox',
           async () => {
-            if (broker.isConnected()) await relay.flush(3_000);
+            if (broker.isConnected()) await relay.flush(common.options.relay.flushOnStopMs);
             await relay.stop();
           },
         ],

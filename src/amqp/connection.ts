@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { AMQPConnectionError, Connection } from 'rabbitmq-client';
 import type { Config, QueueConfig } from '../config/types.js';
-import { backoffMs } from '../internal/backoff.js';
+import { backoffMs, defaultBackoff } from '../internal/backoff.js';
 import { sleep } from '../internal/errors.js';
 import type { Logger } from '../internal/logger.js';
+import { defaultOptions } from '../internal/options.js';
 import { type ConsumerOptions, type MessageHandler, QueueConsumer } from './consumer.js';
 import { type ConfirmedPublisher, createConfirmedPublisher } from './publisher.js';
 import { declareTopology, describeTopology } from './topology.js';
@@ -58,9 +59,9 @@ export function createBroker(common: { logger: Logger }, options: BrokerOptions)
 
   const connection = new Connection({
     url: options.url ?? options.rmq.url,
-    retryLow: options.retryLowMs ?? 500,
-    retryHigh: options.retryHighMs ?? 10_000,
-    heartbeat: options.heartbeatS ?? 10,
+    retryLow: options.retryLowMs ?? defaultBackoff.firstMs,
+    retryHigh: options.retryHighMs ?? defaultBackoff.maxMs,
+    heartbeat: options.heartbeatS ?? defaultOptions.broker.heartbeatS,
     connectionName: 'm2pool-payment',
   });
 

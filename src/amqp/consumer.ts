@@ -1,8 +1,9 @@
 import type { AsyncMessage, Channel, Connection, Envelope, HeaderFields } from 'rabbitmq-client';
 import type { QueueConfig } from '../config/types.js';
-import { backoffMs } from '../internal/backoff.js';
+import { backoffMs, defaultBackoff } from '../internal/backoff.js';
 import { errorMessage, isRetryable, sleep } from '../internal/errors.js';
 import type { Logger } from '../internal/logger.js';
+import { defaultOptions } from '../internal/options.js';
 import type { ConfirmedPublisher } from './publisher.js';
 import { keepRawBodies, restoreRawMessage } from './raw-body.js';
 import { declareTopology, dlqName, queueTopology } from './topology.js';
@@ -74,9 +75,9 @@ export class QueueConsumer {
     this.queue = deps.queue.queue;
     this.#logger = common.logger.child({ queue: this.queue });
     this.#deps = deps;
-    this.#prefetch = deps.options.prefetch ?? 50;
-    this.#retryMinMs = deps.options.retryMinMs ?? 500;
-    this.#retryMaxMs = deps.options.retryMaxMs ?? 10_000;
+    this.#prefetch = deps.options.prefetch ?? defaultOptions.consumer.prefetch;
+    this.#retryMinMs = deps.options.retryMinMs ?? defaultBackoff.firstMs;
+    this.#retryMaxMs = deps.options.retryMaxMs ?? defaultBackoff.maxMs;
   }
 
   start(): void {

@@ -15,7 +15,7 @@ export interface SubscribeHeadsDeps {
   /** Called when the socket goes up or down, so the caller can poll while it is down. */
   onStateChange?: (connected: boolean) => void;
   /** A socket that has not answered a ping within this time is treated as dead. */
-  pingIntervalMs?: number;
+  pingIntervalMs: number;
 }
 
 /**
@@ -25,7 +25,7 @@ export interface SubscribeHeadsDeps {
 export function subscribeHeads(common: Pick<Common, 'logger'>, deps: SubscribeHeadsDeps): HeadSubscription {
   const { logger } = common;
   const options = deps;
-  const pingIntervalMs = options.pingIntervalMs ?? 5_000;
+  const { pingIntervalMs } = options;
   let socket: WebSocket | undefined;
   let connected = false;
   let closed = false;

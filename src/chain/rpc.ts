@@ -24,7 +24,7 @@ export interface RpcLog {
 }
 
 export interface ChainRpc {
-  /** viem public client (HTTP, no block-number cache) for the payout side. */
+  /** viem public client (HTTP, no block-number cache) for reads outside the watcher (balances). */
   client: PublicClient;
   getBlockNumber(): Promise<number>;
   getBlockHeader(number: number): Promise<BlockHeader | null>;

@@ -112,7 +112,8 @@ export const transferEvent = usdtAbi.find(
 )!;
 
 /** keccak256('Transfer(address,address,uint256)'): topic0 of every ERC-20 Transfer log. */
-export const transferTopic: Hex = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef';
+/** The topic of `Transfer(address,address,uint256)`. */
+export { TRANSFER_TOPIC as transferTopic } from './transfers.js';
 
 /** The owner-only and test-only methods of contracts/TestUSDT.sol, on top of `usdtAbi`. */
 export const testUsdtAbi = [

@@ -309,6 +309,7 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
           { logger },
           {
             wsUrl: deps.chain.wsUrl,
+            pingIntervalMs: tuning.wsPingMs,
             onHead: () => signal(),
             onStateChange: () => signal(),
           },

@@ -21,6 +21,8 @@ export interface WatcherOptions {
   startBlock: number | undefined;
   /** Blocks kept below the finality depth for reorganisation checks, beyond `confirmHeight`. */
   extraKeptBlocks: number;
+  /** Ping interval of the new-heads WebSocket (ms): a socket silent for one interval is reopened. */
+  wsPingMs: number;
 }
 
 export interface PayoutOptions {
@@ -36,11 +38,15 @@ export interface PayoutOptions {
   rpcBatchSize: number;
   /** Time a payout-side node call may take before it counts as failed (ms). */
   rpcTimeoutMs: number;
+  /** Signed payouts broadcast per pass; the rest wait for the next pass (bounds one JSON-RPC batch). */
+  broadcastPerPass: number;
 }
 
 export interface RelayOptions {
   /** Outbox rows read and published per round. */
   batchSize: number;
+  /** At a graceful stop, the time the relay may take to publish what is left (ms). */
+  flushOnStopMs: number;
   /** Publishes awaiting their confirm at once: enough to fill the pipe, bounded memory. */
   maxInFlight: number;
   /** Safety-net poll when nobody calls `notify()` (ms). */
@@ -61,6 +67,21 @@ export interface MonitorOptions {
   finalCountsMs: number;
   /** Rows in each list of the status page. */
   listLimit: number;
+  /** The failure rate counts payouts created this recently (ms): an hour says "now", not "ever". */
+  failureWindowMs: number;
+  /** ...and only once this many have finished: one failure out of two is no trend. */
+  failureMinSamples: number;
+  /** No successful node call for this long is `node_down` (the watcher calls every few seconds). */
+  nodeDownMs: number;
+  /** A queue-depth query the broker does not answer in this time is skipped for this sample (ms). */
+  queueDepthTimeoutMs: number;
+}
+
+export interface BrokerOptions {
+  /** AMQP heartbeat (s): a silent partition is noticed within about twice this. */
+  heartbeatS: number;
+  /** At start, the time given the broker to declare the queues before the service goes on (ms). */
+  startWaitMs: number;
 }
 
 export interface RpcOptions {
@@ -73,6 +94,7 @@ export interface Options {
   payouts: PayoutOptions;
   relay: RelayOptions;
   consumer: ConsumerOptions;
+  broker: BrokerOptions;
   monitor: MonitorOptions;
   rpc: RpcOptions;
 }
@@ -87,6 +109,7 @@ export const defaultOptions: Options = {
     progressMs: 5_000,
     startBlock: undefined,
     extraKeptBlocks: 64,
+    wsPingMs: 5_000,
   },
   payouts: {
     batchSize: 200,
@@ -95,10 +118,21 @@ export const defaultOptions: Options = {
     pollMs: 1_000,
     rpcBatchSize: 200,
     rpcTimeoutMs: 20_000,
+    broadcastPerPass: 1_000,
   },
-  relay: { batchSize: 500, maxInFlight: 100, pollMs: 1_000 },
+  relay: { batchSize: 500, flushOnStopMs: 3_000, maxInFlight: 100, pollMs: 1_000 },
   consumer: { prefetch: 50 },
-  monitor: { intervalMs: 5_000, balanceMs: 30_000, finalCountsMs: 60_000, listLimit: 20 },
+  broker: { heartbeatS: 10, startWaitMs: 5_000 },
+  monitor: {
+    intervalMs: 5_000,
+    balanceMs: 30_000,
+    finalCountsMs: 60_000,
+    listLimit: 20,
+    failureWindowMs: 60 * 60 * 1_000,
+    failureMinSamples: 10,
+    nodeDownMs: 30_000,
+    queueDepthTimeoutMs: 2_000,
+  },
   rpc: { timeoutMs: 15_000 },
 };
 
@@ -111,6 +145,7 @@ export function resolveOptions(partial: PartialOptions = {}): Options {
     payouts: { ...defaultOptions.payouts, ...partial.payouts },
     relay: { ...defaultOptions.relay, ...partial.relay },
     consumer: { ...defaultOptions.consumer, ...partial.consumer },
+    broker: { ...defaultOptions.broker, ...partial.broker },
     monitor: { ...defaultOptions.monitor, ...partial.monitor },
     rpc: { ...defaultOptions.rpc, ...partial.rpc },
   };

@@ -16,13 +16,6 @@ import { balanceAsNumber, readCollectionBalances } from './balances.js';
 import { buildStatus, type MonitorState, type QueueView } from './status.js';
 import { createSystemSampler } from './system.js';
 
-/** Failure rate: payouts created this long ago or later, and at least this many finished. */
-const FAILURE_WINDOW_MS = 60 * 60 * 1_000;
-const FAILURE_MIN_SAMPLES = 10;
-/** No successful node call for this long (the watcher calls it every few seconds) is `node_down`. */
-const NODE_DOWN_MS = 30_000;
-const QUEUE_DEPTH_TIMEOUT_MS = 2_000;
-
 export interface MonitorDeps {
   db: Db;
   chain: ChainContext;
@@ -94,7 +87,10 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
     const payouts = await queries.countPayouts(
       withFinal ? [...ACTIVE_PAYOUT_STATES, ...FINAL_PAYOUT_STATES] : ACTIVE_PAYOUT_STATES,
     );
-    state.failureRatio = await queries.payoutFailureRatio(now - FAILURE_WINDOW_MS, FAILURE_MIN_SAMPLES);
+    state.failureRatio = await queries.payoutFailureRatio(
+      now - tuning.failureWindowMs,
+      tuning.failureMinSamples,
+    );
     state.pendingDeposits = await queries.pendingDeposits(tuning.listLimit);
     state.pendingPayouts = await queries.pendingPayouts(ACTIVE_PAYOUT_STATES, tuning.listLimit);
     state.recentDeposits = await queries.recentDeposits(tuning.listLimit);
@@ -114,7 +110,7 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
       queueRoles.map(async ([role, q]): Promise<QueueView> => {
         let messages: number | undefined;
         try {
-          messages = await withTimeout(options.broker.queueDepth(q.queue), QUEUE_DEPTH_TIMEOUT_MS);
+          messages = await withTimeout(options.broker.queueDepth(q.queue), tuning.queueDepthTimeoutMs);
         } catch {
           messages = undefined;
         }
@@ -164,7 +160,7 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
         collectionGasWei: gas,
         watcherLag: watcher.lag,
         brokerConnected: options.broker.isConnected(),
-        nodeDown: now - chain.rpc.lastOkAt() > NODE_DOWN_MS,
+        nodeDown: now - chain.rpc.lastOkAt() > tuning.nodeDownMs,
       },
       config.alerts,
     );

@@ -6,9 +6,6 @@ import { broadcast } from './chain.js';
 import type { PayoutParts } from './context.js';
 import { movePayouts } from './state.js';
 
-/** Signed payouts broadcast per pass (the rest wait for the next one). */
-const BROADCAST_PER_PASS = 1_000;
-
 /** `signed → sent`: stored transactions broadcast (again after a restart), lowest nonce first. */
 export function createBroadcaster(common: Common, ctx: PayoutParts) {
   const { db, client } = ctx;
@@ -52,7 +49,7 @@ export function createBroadcaster(common: Common, ctx: PayoutParts) {
   }
 
   async function broadcastSigned(head: number) {
-    await broadcastRows(await payoutsInState(db, 'signed', BROADCAST_PER_PASS), head);
+    await broadcastRows(await payoutsInState(db, 'signed', common.options.payouts.broadcastPerPass), head);
   }
 
   /** After a restart: everything in flight is sent again from the stored transactions (never signed anew). */

@@ -1,7 +1,5 @@
 import type { PublicClient } from 'viem';
 import type { ChainContext } from '../chain/context.js';
-import type { Logger } from '../internal/logger.js';
-import type { PayoutOptions } from '../internal/options.js';
 import type { Db } from '../store/schema.js';
 import type { Vault } from '../vault/vault.js';
 import type { Fees } from './fees.js';

@@ -9,9 +9,11 @@ import type { Db, PayoutRow, PayoutState, PayoutTable } from '../store/schema.js
  * every write of a payout's state goes, each with its audit entry in the same transaction.
  *
  *   (request) ─→ accepted ─→ signed ─→ sent ─→ mined ─→ confirmed
- *       │           │                  │  ↑      │ ↺ (another block)
- *       │           │                  │  └──────┘ (its block left the chain)
- *       └──→ failed ←┴──────────────────┴─────────┘ (refused, reverted)
+ *       │          ↑ │                 │ │ ↑     │ ↺ (moved to another block)
+ *       │          │ │                 │ │ └─────┘ (its block left the chain)
+ *       │          └─┼─────────────────┘ │ (its nonce taken by another transaction: paid anew)
+ *       │            │                   ├──→ confirmed (already final when first seen)
+ *       └──→ failed ←┴───────────────────┴──── (refused; reverted, from sent or mined)
  *
  * A state is where a payout is; an event (`replaced`: re-signed with higher fees under the same nonce)
  * happens to it without moving it, and is audited as such.
@@ -36,8 +38,13 @@ export const PAYOUT_TRANSITIONS: { readonly [S in PayoutState]: readonly PayoutS
 /** Where a new request starts: accepted, or failed when refused at once (answered with it). */
 export const INITIAL_STATES: readonly PayoutState[] = ['accepted', 'failed'];
 
-/** Events recorded in the audit trail that leave the state as it is. */
-export type PayoutEvent = 'replaced';
+/** Events recorded in the audit trail that leave the state as it is, and the states they happen in. */
+export const PAYOUT_EVENTS = {
+  // re-signed with higher fees under the same nonce, because it was not mined in time
+  replaced: ['sent'],
+} as const satisfies Record<string, readonly PayoutState[]>;
+
+export type PayoutEvent = keyof typeof PAYOUT_EVENTS;
 
 export const PAYOUT_STATES = Object.keys(PAYOUT_TRANSITIONS) as PayoutState[];
 export const FINAL_PAYOUT_STATES = PAYOUT_STATES.filter((s) => PAYOUT_TRANSITIONS[s].length === 0);
@@ -166,6 +173,9 @@ export async function recordPayoutEvent(
   audit: MoveAudit,
   now = Date.now(),
 ): Promise<boolean> {
+  if (!(PAYOUT_EVENTS[event] as readonly PayoutState[]).includes(row.state)) {
+    throw new Error(`a payout in ${row.state} cannot be ${event}`);
+  }
   if (!(await updatePayoutIf(trx, row.queue_id, row.state, { ...set, updated_at: now }))) return false;
   await recordAudit(
     trx,

@@ -16,10 +16,15 @@ export const ERROR_CODES = [
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** The codes a request can be refused with by looking at the message alone (see messages.ts). */
-export type RequestRefusalCode = Extract<
-  ErrorCode,
-  'unknown_chain' | 'unknown_token' | 'invalid_address' | 'invalid_amount' | 'expired'
->;
+export const REQUEST_REFUSAL_CODES = [
+  'unknown_chain',
+  'unknown_token',
+  'invalid_address',
+  'invalid_amount',
+  'expired',
+] as const satisfies readonly ErrorCode[];
+
+export type RequestRefusalCode = (typeof REQUEST_REFUSAL_CODES)[number];
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);

@@ -1,3 +1,4 @@
+import { REQUEST_REFUSAL_CODES } from '../../protocol/errors.js';
 import type { Database, Db, DepositStatus, PayoutState } from '../schema.js';
 
 /**
@@ -10,7 +11,7 @@ export const ACTIVE_DEPOSIT_STATUSES = ['pending', 'orphaned'] as const satisfie
 export const FINAL_DEPOSIT_STATUSES = ['confirmed', 'failed'] as const satisfies DepositStatus[];
 
 /** Refusals of a malformed request: the business's input, not the service failing (failure rate). */
-const REFUSAL_CODES = ['unknown_chain', 'unknown_token', 'invalid_address', 'invalid_amount', 'expired'];
+const REFUSAL_CODES: readonly string[] = REQUEST_REFUSAL_CODES;
 
 export interface DepositView {
   id: number;
