@@ -4,20 +4,13 @@ import { join } from 'node:path';
 import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../src/config/types.js';
-import type { PayoutRow } from '../src/store/schema.js';
-import { createTestChain, type TestChain } from './helpers/chain.js';
+import { mineUntil, type TestChain } from './helpers/chain.js';
 import { runCli } from './helpers/cli.js';
-import { createTestDatabase, dbKinds, type TestDatabase } from './helpers/db.js';
-import { importWallets, newWallet, queueId, signedWithdraw } from './helpers/payouts.js';
+import { dbKinds } from './helpers/db.js';
+import { newWallet, queueId } from './helpers/payouts.js';
 import { toV2Json, writeJson } from './helpers/process.js';
-import {
-  type BusinessClient,
-  createBusinessClient,
-  createTestQueues,
-  type TestQueues,
-} from './helpers/rabbit.js';
-import { randomAddress, signedTopup, startTestService, testConfig, until } from './helpers/service.js';
+import { randomAddress, until } from './helpers/service.js';
+import { startStack, type TestStack } from './helpers/stack.js';
 
 const CONFIRM = 3;
 const USDT = 1_000_000n;
@@ -37,17 +30,12 @@ describe.each(dbKinds)('the audit trail on %s', (kind) => {
   const dir = mkdtempSync(join(tmpdir(), 'm2p-audit-'));
   const wallet = newWallet();
   const shared = newWallet(); // its key is also used outside the service
+  let stack: TestStack;
   let chain: TestChain;
-  let db: TestDatabase;
-  let queues: TestQueues;
-  let business: BusinessClient;
-  let service: Awaited<ReturnType<typeof startTestService>>['service'];
+  let service: TestStack['service'];
   let configPath: string;
 
-  const payout = (id: string) =>
-    service.db.selectFrom('payouts').selectAll().where('queue_id', '=', id).executeTakeFirst() as Promise<
-      PayoutRow | undefined
-    >;
+  const payout = (id: string) => stack.payout(id);
   const audit = (args: string[]) =>
     runCli(['audit', ...args, '--config', configPath], { env: { CONFIG_PATH: '' } });
   const auditJson = async (args: string[]) => {
@@ -55,65 +43,39 @@ describe.each(dbKinds)('the audit trail on %s', (kind) => {
     expect(result.code, result.stderr).toBe(0);
     return JSON.parse(result.stdout) as JsonEntry[];
   };
-  /** One block at a time, letting the service see each, until `done`. */
-  async function mineUntil(done: () => Promise<boolean>, what: string, beforeEach?: () => Promise<void>) {
-    for (let i = 0; i < 40; i++) {
-      if (await done()) return;
-      await beforeEach?.();
-      await chain.mine(1);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`not reached: ${what}`);
-  }
-
   beforeAll(async () => {
-    chain = await createTestChain({ noMining: true });
-    await chain.deployToken();
-    await chain.setEthBalance(wallet.address, 10n * ETH);
-    await chain.setEthBalance(shared.address, 10n * ETH);
-    await chain.mint(shared.address, 100n * USDT);
-    await chain.mint(wallet.address, 100n * USDT);
-    await chain.mint(chain.accounts[1]!.address, 100n * USDT);
-    db = await createTestDatabase(kind);
-    await importWallets(db.config, [wallet, shared]);
-    queues = createTestQueues();
-    const config: Config = testConfig({
-      chain,
-      queues,
-      db: db.config,
+    stack = await startStack({
+      db: kind,
+      wallets: [wallet, shared],
       confirmHeight: CONFIRM,
       replaceAfterBlocks: 2,
+      async prepareChain(c) {
+        await c.setEthBalance(wallet.address, 10n * ETH);
+        await c.setEthBalance(shared.address, 10n * ETH);
+        await c.mint(shared.address, 100n * USDT);
+        await c.mint(wallet.address, 100n * USDT);
+        await c.mint(c.accounts[1]!.address, 100n * USDT);
+      },
     });
+    ({ chain, service } = stack);
     configPath = join(dir, 'config.json');
-    writeJson(configPath, toV2Json(config));
-    business = await createBusinessClient();
-    service = (await startTestService(config)).service;
+    writeJson(configPath, toV2Json(stack.config));
   });
 
   afterAll(async () => {
-    await service?.stop();
-    await business?.close();
-    await queues?.cleanup();
-    await db?.cleanup();
-    await chain?.stop();
+    await stack?.teardown();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('prints the history of a payout that was replaced and confirmed, found by its queue_id or either hash', async () => {
     const id = queueId('audit');
-    await business.publishRequest(
-      queues.withdraw,
-      signedWithdraw({
-        queue_id: id,
-        from_address: wallet.address,
-        to_address: randomAddress(),
-        amount: '3',
-      }),
-    );
-    const sent = await until(async () => {
-      const p = await payout(id);
-      return p?.state === 'sent' ? p : undefined;
-    }, 30_000);
+    await stack.withdraw({
+      queue_id: id,
+      from_address: wallet.address,
+      to_address: randomAddress(),
+      amount: '3',
+    });
+    const sent = await stack.waitState(id, ['sent']);
     const first = await service.db
       .selectFrom('payout_txs')
       .selectAll()
@@ -121,12 +83,17 @@ describe.each(dbKinds)('the audit trail on %s', (kind) => {
       .executeTakeFirstOrThrow();
     // Every block's base fee above the first transaction's fee cap: only a replacement can be mined.
     await mineUntil(
-      async () => (await payout(id))?.state === 'mined',
+      chain,
+      async () => {
+        if ((await payout(id))?.state === 'mined') return true;
+        await chain.testClient.setNextBlockBaseFeePerGas({
+          baseFeePerGas: BigInt(first.max_fee_per_gas!) + 1n,
+        });
+        return false;
+      },
       'the replacement mined',
-      () =>
-        chain.testClient.setNextBlockBaseFeePerGas({ baseFeePerGas: BigInt(first.max_fee_per_gas!) + 1n }),
     );
-    await mineUntil(async () => (await payout(id))?.state === 'confirmed', 'payout confirmed');
+    await mineUntil(chain, async () => (await payout(id))?.state === 'confirmed', 'payout confirmed');
     const final = (await payout(id))!;
     expect(final.tx_hash).not.toBe(first.tx_hash);
 
@@ -165,21 +132,18 @@ describe.each(dbKinds)('the audit trail on %s', (kind) => {
 
   it('records a mined payout sent again after a reorganisation, and a refused one with its error code', async () => {
     const id = queueId('audit-reorg');
-    await business.publishRequest(
-      queues.withdraw,
-      signedWithdraw({
-        queue_id: id,
-        from_address: wallet.address,
-        to_address: randomAddress(),
-        amount: '1',
-      }),
-    );
-    await until(async () => (await payout(id))?.state === 'sent', 30_000);
-    await mineUntil(async () => (await payout(id))?.state === 'mined', 'payout mined');
+    await stack.withdraw({
+      queue_id: id,
+      from_address: wallet.address,
+      to_address: randomAddress(),
+      amount: '1',
+    });
+    await stack.waitState(id, ['sent']);
+    await mineUntil(chain, async () => (await payout(id))?.state === 'mined', 'payout mined');
     const mined = (await payout(id))!;
     await chain.reorg(1); // the payout's block is replaced by an empty one
-    await until(async () => (await payout(id))?.state === 'sent', 30_000);
-    await mineUntil(async () => (await payout(id))?.state === 'confirmed', 'payout confirmed');
+    await stack.waitState(id, ['sent']);
+    await mineUntil(chain, async () => (await payout(id))?.state === 'confirmed', 'payout confirmed');
     const entries = await auditJson(['--queue-id', id]);
     expect(entries.map((e) => [e.from, e.to])).toEqual([
       [null, 'accepted'],
@@ -194,30 +158,26 @@ describe.each(dbKinds)('the audit trail on %s', (kind) => {
     expect(entries[4]!.detail).toMatchObject({ blockHash: mined.mined_block_hash });
 
     const refused = queueId('audit-refused');
-    await business.publishRequest(
-      queues.withdraw,
-      signedWithdraw({ queue_id: refused, from_address: wallet.address, to_address: '0x1234', amount: '1' }),
-    );
-    await until(async () => (await payout(refused))?.state === 'failed', 30_000);
+    await stack.withdraw({
+      queue_id: refused,
+      from_address: wallet.address,
+      to_address: '0x1234',
+      amount: '1',
+    });
+    await stack.waitState(refused, ['failed']);
     const [failed] = await auditJson(['--queue-id', refused]);
     expect(failed).toMatchObject({ from: null, to: 'failed', detail: { error: 'invalid_address' } });
   });
 
   it('records a payout put back to accepted when a transaction that is not ours took its nonce', async () => {
     const id = queueId('audit-foreign');
-    await business.publishRequest(
-      queues.withdraw,
-      signedWithdraw({
-        queue_id: id,
-        from_address: shared.address,
-        to_address: randomAddress(),
-        amount: '2',
-      }),
-    );
-    const sent = await until(async () => {
-      const p = await payout(id);
-      return p?.state === 'sent' ? p : undefined;
-    }, 30_000);
+    await stack.withdraw({
+      queue_id: id,
+      from_address: shared.address,
+      to_address: randomAddress(),
+      amount: '2',
+    });
+    const sent = await stack.waitState(id, ['sent']);
     const first = await service.db
       .selectFrom('payout_txs')
       .selectAll()
@@ -236,7 +196,7 @@ describe.each(dbKinds)('the audit trail on %s', (kind) => {
     });
     await chain.testClient.dropTransaction({ hash: first.tx_hash as Hex });
     await chain.sendRawTransaction(foreignRaw);
-    await mineUntil(async () => (await payout(id))?.state === 'confirmed', 'payout confirmed');
+    await mineUntil(chain, async () => (await payout(id))?.state === 'confirmed', 'payout confirmed');
     const entries = await auditJson(['--queue-id', id]);
     const requeued = entries.findIndex((e) => e.to === 'accepted' && e.from === 'sent');
     expect(requeued).toBeGreaterThan(0);
@@ -252,21 +212,12 @@ describe.each(dbKinds)('the audit trail on %s', (kind) => {
 
   it('prints a deposit history by its transaction hash', async () => {
     const to = randomAddress();
-    await business.publishRequest(queues.topup, signedTopup(to));
-    await until(
-      () =>
-        service.db
-          .selectFrom('watched_addresses')
-          .select('address')
-          .where('address', '=', to)
-          .executeTakeFirst(),
-      20_000,
-    );
+    await stack.watch(to);
     const txHash = await chain.transfer(1, to, 7n * USDT);
     const block = Number(await chain.mine(1));
     const deposit = () =>
       service.db.selectFrom('deposits').select('status').where('tx_hash', '=', txHash).executeTakeFirst();
-    await mineUntil(async () => (await deposit())?.status === 'confirmed', 'deposit confirmed');
+    await mineUntil(chain, async () => (await deposit())?.status === 'confirmed', 'deposit confirmed');
 
     const text = await audit(['--tx', txHash]);
     expect(text.code, text.stderr).toBe(0);
@@ -280,16 +231,7 @@ describe.each(dbKinds)('the audit trail on %s', (kind) => {
 
   it('follows a deposit through a reorganisation: orphaned, re-included in a new block, confirmed', async () => {
     const to = randomAddress();
-    await business.publishRequest(queues.topup, signedTopup(to));
-    await until(
-      () =>
-        service.db
-          .selectFrom('watched_addresses')
-          .select('address')
-          .where('address', '=', to)
-          .executeTakeFirst(),
-      20_000,
-    );
+    await stack.watch(to);
     const raw = await chain.signTransfer(1, to, 2n * USDT);
     const txHash = await chain.sendRawTransaction(raw);
     const first = Number(await chain.mine(1));
@@ -299,7 +241,7 @@ describe.each(dbKinds)('the audit trail on %s', (kind) => {
     await chain.mine(1);
     await new Promise((r) => setTimeout(r, 300));
     await chain.reorg(2, [[raw, 1]]); // the transfer lands one block later
-    await mineUntil(async () => (await deposit())?.status === 'confirmed', 'deposit confirmed');
+    await mineUntil(chain, async () => (await deposit())?.status === 'confirmed', 'deposit confirmed');
     const entries = await auditJson(['--tx', txHash]);
     expect(entries.map((e) => [e.from, e.to, e.block])).toEqual([
       [null, 'pending', first],

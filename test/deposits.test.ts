@@ -1,33 +1,15 @@
 import type { Hex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../src/config/types.js';
 import { parseJsonLossless } from '../src/protocol/json.js';
 import { verifySignature } from '../src/protocol/sign.js';
-import type { Service } from '../src/service.js';
 import { createTestChain, type TestChain } from './helpers/chain.js';
-import { createTestDatabase, dbKinds, type TestDatabase } from './helpers/db.js';
-import {
-  amqpUrlVia,
-  type BusinessClient,
-  type Collector,
-  createBusinessClient,
-  createTestQueues,
-  type ReceivedMessage,
-  type TestQueues,
-} from './helpers/rabbit.js';
-import { startRangeLimitedRpc } from './helpers/rpc-proxy.js';
-import {
-  randomAddress,
-  signedTopup,
-  startTestService,
-  TEST_SIGN_KEY,
-  testConfig,
-  until,
-} from './helpers/service.js';
-import { startTcpProxy } from './helpers/tcp-proxy.js';
+import { dbKinds } from './helpers/db.js';
+import type { ReceivedMessage } from './helpers/rabbit.js';
+import { randomAddress, signedTopup, TEST_SIGN_KEY, until } from './helpers/service.js';
+import { type StartStackOptions, startStack } from './helpers/stack.js';
 
 const CONFIRM = 3;
-const USDT = (text: string) => BigInt(Math.round(Number(text) * 1e6));
+const USDT = 1_000_000n;
 
 interface TopupMsg {
   address: string;
@@ -39,90 +21,29 @@ interface TopupMsg {
   from_address: string;
 }
 
-/** One service with its own database, queues and response collector, on a shared chain. */
-async function startStack(
-  chain: TestChain,
-  kind: (typeof dbKinds)[number],
-  via?: { amqpUrl?: string; wsUrl?: string; rpcUrl?: string },
-) {
-  const db: TestDatabase = await createTestDatabase(kind);
-  const queues: TestQueues = createTestQueues(via?.amqpUrl ? { url: via.amqpUrl } : {});
-  const config: Config = testConfig({
-    chain,
-    queues,
-    db: db.config,
-    confirmHeight: CONFIRM,
-    wsUrl: via?.wsUrl,
-    rpcUrl: via?.rpcUrl,
-  });
-  const business: BusinessClient = await createBusinessClient();
-  const responses: Collector = await business.collect(queues.topupResp);
-  let started = await startTestService(config);
-  const stack = {
-    config,
-    queues,
-    business,
+/** A stack collecting topup responses, with what the deposit tests ask of it. */
+async function startDepositStack(options: StartStackOptions) {
+  const stack = await startStack({ ...options, confirmHeight: CONFIRM, collect: ['topupResp'] });
+  const responses = stack.collector('topupResp');
+  const messagesFor = (address: string): TopupMsg[] =>
+    responses.messages.map((m) => m.json as TopupMsg).filter((m) => m.address === address.toLowerCase());
+  return Object.assign(stack, {
     responses,
-    get service(): Service {
-      return started.service;
-    },
-    get logs() {
-      return started.logs;
-    },
-    async restart() {
-      await started.service.stop();
-      started = await startTestService(config);
-    },
-    /** Registers the address and waits until it is watched. */
-    async watch(address: string) {
-      await business.publishRequest(queues.topup, signedTopup(address));
-      await until(
-        () =>
-          started.service.db
-            .selectFrom('watched_addresses')
-            .select('address')
-            .where('address', '=', address.toLowerCase())
-            .executeTakeFirst(),
-        20_000,
-        `${address} watched`,
-      );
-    },
-    /** Waits until the watcher has processed the node's head and every outbox row went out. */
-    async settled() {
-      const head = Number(await chain.blockNumber());
-      await until(
-        () => (started.service.watcher.status().tip ?? -1) >= head,
-        20_000,
-        `watcher at block ${head}`,
-      );
-      await until(async () => (await started.service.relay.backlog()) === 0, 20_000, 'outbox drained');
-      await new Promise((r) => setTimeout(r, 200)); // let delivered messages reach the collector
-    },
-    messagesFor(address: string): TopupMsg[] {
-      return responses.messages
-        .map((m) => m.json as TopupMsg)
-        .filter((m) => m.address === address.toLowerCase());
-    },
+    messagesFor,
     waitStatus(address: string, status: number, count = 1) {
       return until(
         () => {
-          const found = stack.messagesFor(address).filter((m) => m.status === status);
+          const found = messagesFor(address).filter((m) => m.status === status);
           return found.length >= count ? found : undefined;
         },
         20_000,
         `${count} status ${status} for ${address}`,
       );
     },
-    async stop() {
-      await started.service.stop();
-      await responses.stop();
-      await business.close();
-      await queues.cleanup();
-      await db.cleanup();
-    },
-  };
-  return stack;
+  });
 }
+
+type DepositStack = Awaited<ReturnType<typeof startDepositStack>>;
 
 function rawOf(messages: ReceivedMessage[], txHash: string, status: number) {
   return messages.find((m) => {
@@ -133,19 +54,19 @@ function rawOf(messages: ReceivedMessage[], txHash: string, status: number) {
 
 describe.each(dbKinds)('deposits on %s', (kind) => {
   let chain: TestChain;
-  let stack: Awaited<ReturnType<typeof startStack>>;
+  let stack: DepositStack;
   const sender = 1;
 
   beforeAll(async () => {
-    chain = await createTestChain({ noMining: true });
-    await chain.deployToken();
-    await chain.mint(chain.accounts[sender]!.address, USDT('1000000'));
-    stack = await startStack(chain, kind);
+    stack = await startDepositStack({
+      db: kind,
+      prepareChain: (c) => c.mint(c.accounts[sender]!.address, 1_000_000n * USDT),
+    });
+    chain = stack.chain;
   });
 
   afterAll(async () => {
-    await stack?.stop();
-    await chain?.stop();
+    await stack?.teardown();
   });
 
   it('reports a transfer at once (status 2) and once final (status 1), with the exact amount, not before confirmHeight', async () => {
@@ -400,7 +321,7 @@ describe.each(dbKinds)('outages on %s', (kind) => {
   beforeAll(async () => {
     chain = await createTestChain({ noMining: true });
     await chain.deployToken();
-    await chain.mint(chain.accounts[sender]!.address, USDT('1000000'));
+    await chain.mint(chain.accounts[sender]!.address, 1_000_000n * USDT);
   });
 
   afterAll(async () => {
@@ -408,9 +329,8 @@ describe.each(dbKinds)('outages on %s', (kind) => {
   });
 
   it('keeps recording deposits while the broker is cut off and delivers every message, in order, when it is back', async () => {
-    const amqp = new URL('amqp://127.0.0.1:5672');
-    const proxy = await startTcpProxy(amqp.hostname, Number(amqp.port));
-    const stack = await startStack(chain, kind, { amqpUrl: amqpUrlVia(proxy.address) });
+    const stack = await startDepositStack({ db: kind, chain, viaProxies: { broker: true } });
+    const proxy = stack.proxies.broker!;
     try {
       const to = randomAddress();
       await stack.watch(to);
@@ -453,15 +373,13 @@ describe.each(dbKinds)('outages on %s', (kind) => {
       const seen = stack.messagesFor(to).map((m) => `${m.tx_hash}:${m.status}`);
       expect(seen).toEqual([`${first}:2`, `${second}:2`, `${first}:1`, `${second}:1`]);
     } finally {
-      await stack.stop();
-      await proxy.close();
+      await stack.teardown();
     }
   });
 
   it('keeps deposits flowing by HTTP polling while the WebSocket is cut', async () => {
-    const node = new URL(chain.anvil.rpcUrl);
-    const proxy = await startTcpProxy(node.hostname, Number(node.port));
-    const stack = await startStack(chain, kind, { wsUrl: `ws://${proxy.address}` });
+    const stack = await startDepositStack({ db: kind, chain, viaProxies: { ws: true } });
+    const proxy = stack.proxies.ws!;
     try {
       await until(() => stack.service.watcher.status().wsConnected, 20_000, 'websocket up');
       proxy.cut();
@@ -480,14 +398,13 @@ describe.each(dbKinds)('outages on %s', (kind) => {
       proxy.restore();
       await until(() => stack.service.watcher.status().wsConnected, 30_000, 'websocket back');
     } finally {
-      await stack.stop();
-      await proxy.close();
+      await stack.teardown();
     }
   });
 
   it('backfills through a node that refuses wide eth_getLogs ranges, shrinking the range until it passes', async () => {
-    const rpc = await startRangeLimitedRpc(chain.anvil.rpcUrl, 8);
-    const stack = await startStack(chain, kind, { rpcUrl: rpc.url });
+    const stack = await startDepositStack({ db: kind, chain, viaProxies: { rpc: { maxLogRange: 8 } } });
+    const rpc = stack.proxies.rpc!;
     try {
       const to = randomAddress();
       await stack.watch(to);
@@ -511,8 +428,7 @@ describe.each(dbKinds)('outages on %s', (kind) => {
       expect(rpc.served.every(([from, toBlock]) => toBlock - from + 1 <= 8)).toBe(true);
       expect(stack.logs.join('')).toMatch(/backfill progress/);
     } finally {
-      await stack.stop();
-      await rpc.close();
+      await stack.teardown();
     }
   });
 });

@@ -2,28 +2,15 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../src/config/types.js';
 import type { StatusSnapshot } from '../src/monitor/status.js';
 import { launchBrowser } from './helpers/browser.js';
-import { createTestChain, type TestChain } from './helpers/chain.js';
-import { createTestDatabase, dbKinds, type TestDatabase } from './helpers/db.js';
+import { mineUntil, type TestChain } from './helpers/chain.js';
+import { dbKinds } from './helpers/db.js';
 import { metricValue, scrapeMetrics } from './helpers/metrics.js';
-import { importWallets, newWallet, queueId, signedWithdraw } from './helpers/payouts.js';
-import {
-  type BusinessClient,
-  type Collector,
-  createBusinessClient,
-  createTestQueues,
-  type TestQueues,
-} from './helpers/rabbit.js';
-import {
-  randomAddress,
-  signedTopup,
-  startTestService,
-  testConfig,
-  testTuning,
-  until,
-} from './helpers/service.js';
+import { newWallet, queueId, signedWithdraw } from './helpers/payouts.js';
+import type { BusinessClient, Collector, TestQueues } from './helpers/rabbit.js';
+import { randomAddress, testTuning, until } from './helpers/service.js';
+import { startStack, type TestStack } from './helpers/stack.js';
 
 const CONFIRM = 3;
 const USDT = 1_000_000n;
@@ -36,73 +23,53 @@ const ARTIFACTS = join(import.meta.dirname, '..', 'test-artifacts');
  * Topup responses are deliberately not consumed, so they wait in their queue (queue usage).
  */
 describe.each(dbKinds)('metrics, alerts and the status page on %s', (kind) => {
+  let stack: TestStack;
   let chain: TestChain;
-  let db: TestDatabase;
   let queues: TestQueues;
   let business: BusinessClient;
   let withdrawResp: Collector;
-  let started: Awaited<ReturnType<typeof startTestService>>;
   let browser: Browser;
   let base: string;
   const collection = newWallet();
   const user = newWallet();
   const depositAddress = randomAddress();
 
-  const service = () => started.service;
+  const service = () => stack.service;
   const status = async () => (await (await fetch(`${base}/status`)).json()) as StatusSnapshot;
-  const mineUntil = async (done: () => Promise<boolean> | boolean, what: string) => {
-    for (let i = 0; i < 40; i++) {
-      if (await done()) return;
-      await chain.mine(1);
-      await new Promise((r) => setTimeout(r, 150));
-    }
-    throw new Error(`not reached: ${what}`);
-  };
   // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what the operator reads
   const textOf = (page: Page, selector: string) => page.locator(selector).innerText();
   const pageShows = (page: Page, selector: string, text: string) =>
     until(async () => (await textOf(page, selector)).includes(text), 15_000, `${selector} showing ${text}`);
 
   beforeAll(async () => {
-    chain = await createTestChain({ noMining: true });
-    await chain.deployToken();
-    await chain.setEthBalance(collection.address, ETH);
-    await chain.setEthBalance(user.address, 10n * ETH);
-    await chain.mint(collection.address, 500n * USDT);
-    await chain.mint(user.address, 100n * USDT);
-    await chain.mint(chain.accounts[1]!.address, 100n * USDT);
-    db = await createTestDatabase(kind);
-    await importWallets(db.config, [collection, user]);
-    queues = createTestQueues();
-    const config: Config = testConfig({
-      chain,
-      queues,
-      db: db.config,
+    stack = await startStack({
+      db: kind,
+      wallets: [collection, user],
+      collection,
       confirmHeight: CONFIRM,
-      collectionAddressLc: collection.address,
+      // Low thresholds so the test crosses them; the rest keep their defaults.
+      alerts: { pending: { warning: 1, critical: 1_000 }, queueCapacity: 2 },
+      tuning: { ...testTuning, monitor: { intervalMs: 150, balanceMs: 300, finalCountsMs: 150 } },
+      // Topup responses are not collected: they wait in their queue.
+      collect: ['withdrawResp'],
+      async prepareChain(c) {
+        await c.setEthBalance(collection.address, ETH);
+        await c.setEthBalance(user.address, 10n * ETH);
+        await c.mint(collection.address, 500n * USDT);
+        await c.mint(user.address, 100n * USDT);
+        await c.mint(c.accounts[1]!.address, 100n * USDT);
+      },
     });
-    // Low thresholds so the test crosses them; the rest keep their defaults.
-    config.alerts = { ...config.alerts, pending: { warning: 1, critical: 1_000 }, queueCapacity: 2 };
-    business = await createBusinessClient();
-    withdrawResp = await business.collect(queues.withdrawResp);
-    started = await startTestService(config, {
-      ...testTuning,
-      monitor: { intervalMs: 150, balanceMs: 300, finalCountsMs: 150 },
-    });
-    const addr = service().httpAddress()!;
-    base = `http://${addr.host}:${addr.port}`;
+    ({ chain, queues, business } = stack);
+    withdrawResp = stack.collector('withdrawResp');
+    base = stack.baseUrl();
     browser = await launchBrowser();
     mkdirSync(ARTIFACTS, { recursive: true });
   });
 
   afterAll(async () => {
     await browser?.close();
-    await started?.service.stop();
-    await withdrawResp?.stop();
-    await business?.close();
-    await queues?.cleanup();
-    await db?.cleanup();
-    await chain?.stop();
+    await stack?.teardown();
   });
 
   it('shows a real deposit and real payouts on /metrics, /status and the page, and raises alerts', async () => {
@@ -115,12 +82,7 @@ describe.each(dbKinds)('metrics, alerts and the status page on %s', (kind) => {
     const heightBefore = metricValue(before, 'm2pool_chain_block_height')!;
 
     // A deposit, seen but not confirmed; two payouts sent but not mined: 3 pending > 1.
-    await business.publishRequest(queues.topup, signedTopup(depositAddress));
-    await until(
-      () => service().db.selectFrom('watched_addresses').select('address').executeTakeFirst(),
-      20_000,
-      'address watched',
-    );
+    await stack.watch(depositAddress);
     await chain.transfer(1, depositAddress, 12_500_000n);
     await chain.mine(1);
     const payouts = [
@@ -176,17 +138,21 @@ describe.each(dbKinds)('metrics, alerts and the status page on %s', (kind) => {
     await page.screenshot({ path: join(ARTIFACTS, `status-${kind}-laptop-pending.png`), fullPage: true });
 
     // Everything confirmed.
-    await mineUntil(async () => {
-      const done = payouts.every((p) =>
-        withdrawResp.messages.some((m) => (m.json as { queue_id: string }).queue_id === p.id),
-      );
-      const deposit = await service()
-        .db.selectFrom('deposits')
-        .select('status')
-        .where('to_address', '=', depositAddress)
-        .executeTakeFirst();
-      return done && deposit?.status === 'confirmed';
-    }, 'payouts answered and the deposit confirmed');
+    await mineUntil(
+      chain,
+      async () => {
+        const done = payouts.every((p) =>
+          withdrawResp.messages.some((m) => (m.json as { queue_id: string }).queue_id === p.id),
+        );
+        const deposit = await service()
+          .db.selectFrom('deposits')
+          .select('status')
+          .where('to_address', '=', depositAddress)
+          .executeTakeFirst();
+        return done && deposit?.status === 'confirmed';
+      },
+      'payouts answered and the deposit confirmed',
+    );
 
     // A refused request whose queue id and address are HTML: shown as text, never run.
     const evilId = `<img src=x onerror="window.__xss=1">${queueId('x')}`;

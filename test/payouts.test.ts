@@ -1,27 +1,13 @@
 import type { Hex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../src/config/types.js';
 import { jsonNumber, parseJsonLossless } from '../src/protocol/json.js';
 import { verifySignature } from '../src/protocol/sign.js';
-import type { PayoutRow } from '../src/store/schema.js';
-import { createTestChain, type TestChain } from './helpers/chain.js';
-import { createTestDatabase, dbKinds, type TestDatabase } from './helpers/db.js';
-import { importWallets, newWallet, queueId, signedWithdraw, type TestWallet } from './helpers/payouts.js';
-import {
-  type BusinessClient,
-  type Collector,
-  createBusinessClient,
-  createTestQueues,
-  type TestQueues,
-} from './helpers/rabbit.js';
-import {
-  randomAddress,
-  startTestService,
-  TEST_MASTER_KEY,
-  TEST_SIGN_KEY,
-  testConfig,
-  until,
-} from './helpers/service.js';
+import { mineUntil, type TestChain } from './helpers/chain.js';
+import { dbKinds } from './helpers/db.js';
+import { newWallet, queueId } from './helpers/payouts.js';
+import type { Collector } from './helpers/rabbit.js';
+import { randomAddress, TEST_MASTER_KEY, TEST_SIGN_KEY, until } from './helpers/service.js';
+import { type StartStackOptions, startStack } from './helpers/stack.js';
 
 const CONFIRM = 3;
 const USDT = 1_000_000n;
@@ -38,80 +24,26 @@ interface PayoutMsg {
   fee: unknown;
 }
 
-async function startPayoutStack(
-  chain: TestChain,
-  kind: (typeof dbKinds)[number],
-  wallets: TestWallet[],
-  collection: TestWallet,
-) {
-  const db: TestDatabase = await createTestDatabase(kind);
-  await importWallets(db.config, [...wallets, collection]);
-  const queues: TestQueues = createTestQueues();
-  const config: Config = testConfig({
-    chain,
-    queues,
-    db: db.config,
+/** A stack collecting withdraw and pay responses, with what the payout tests ask of it. */
+async function startPayoutStack(options: StartStackOptions) {
+  const stack = await startStack({
+    ...options,
     confirmHeight: CONFIRM,
-    collectionAddressLc: collection.address,
     replaceAfterBlocks: 2,
+    collect: ['withdrawResp', 'payResp'],
   });
-  const business: BusinessClient = await createBusinessClient();
-  const withdrawResp: Collector = await business.collect(queues.withdrawResp);
-  const payResp: Collector = await business.collect(queues.payResp);
-  const started = await startTestService(config);
-  const service = started.service;
-
-  const stack = {
-    config,
-    queues,
-    business,
+  const withdrawResp = stack.collector('withdrawResp');
+  const responses = (id: string, collector: Collector = withdrawResp): PayoutMsg[] =>
+    collector.messages.map((m) => m.json as PayoutMsg).filter((m) => m.queue_id === id);
+  return Object.assign(stack, {
     withdrawResp,
-    payResp,
-    service,
-    logs: started.logs,
-    payout: (id: string) =>
-      service.db.selectFrom('payouts').selectAll().where('queue_id', '=', id).executeTakeFirst() as Promise<
-        PayoutRow | undefined
-      >,
-    async waitState(id: string, states: string[]) {
-      return until(
-        async () => {
-          const p = await stack.payout(id);
-          return p && states.includes(p.state) ? p : undefined;
-        },
-        30_000,
-        `payout ${id} in ${states.join('/')}`,
-      );
-    },
-    responses(id: string, collector: Collector = withdrawResp): PayoutMsg[] {
-      return collector.messages.map((m) => m.json as PayoutMsg).filter((m) => m.queue_id === id);
-    },
-    /** Mines a block at a time until `done` holds (the service needs a block to move payouts on). */
-    async mineUntil(done: () => Promise<boolean> | boolean, what: string, maxBlocks = 40) {
-      for (let i = 0; i < maxBlocks; i++) {
-        if (await done()) return;
-        await chain.mine(1);
-        await new Promise((r) => setTimeout(r, 150));
-      }
-      if (!(await done())) throw new Error(`not reached after ${maxBlocks} blocks: ${what}`);
-    },
+    payResp: stack.collector('payResp'),
+    responses,
     async response(id: string, collector: Collector = withdrawResp) {
-      await stack.mineUntil(() => stack.responses(id, collector).length > 0, `response to ${id}`);
-      return stack.responses(id, collector)[0]!;
+      await mineUntil(stack.chain, () => responses(id, collector).length > 0, `response to ${id}`);
+      return responses(id, collector)[0]!;
     },
-    async withdraw(fields: Parameters<typeof signedWithdraw>[0], queue = queues.withdraw) {
-      await business.publishRequest(queue, signedWithdraw(fields));
-    },
-    async stop() {
-      await service.stop();
-      await withdrawResp.stop();
-      await payResp.stop();
-      await business.close();
-      await queues.cleanup();
-      await db.cleanup();
-    },
-  };
-  return stack;
+  });
 }
 
 describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
@@ -126,23 +58,27 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
   const wallets = [user, noGas, blacklisted, busy, shared];
 
   beforeAll(async () => {
-    chain = await createTestChain({ noMining: true });
-    await chain.deployToken();
-    for (const w of [collection, user, blacklisted, busy, shared])
-      await chain.setEthBalance(w.address, 10n * ETH);
-    await chain.mint(shared.address, 100n * USDT);
-    await chain.mint(collection.address, 1_000n * USDT);
-    await chain.mint(user.address, 100n * USDT);
-    await chain.mint(noGas.address, 100n * USDT);
-    await chain.mint(blacklisted.address, 100n * USDT);
-    await chain.mint(busy.address, 1_000n * USDT);
-    await chain.addBlackList(blacklisted.address);
-    stack = await startPayoutStack(chain, kind, wallets, collection);
+    stack = await startPayoutStack({
+      db: kind,
+      wallets,
+      collection,
+      async prepareChain(c) {
+        for (const w of [collection, user, blacklisted, busy, shared])
+          await c.setEthBalance(w.address, 10n * ETH);
+        await c.mint(shared.address, 100n * USDT);
+        await c.mint(collection.address, 1_000n * USDT);
+        await c.mint(user.address, 100n * USDT);
+        await c.mint(noGas.address, 100n * USDT);
+        await c.mint(blacklisted.address, 100n * USDT);
+        await c.mint(busy.address, 1_000n * USDT);
+        await c.addBlackList(blacklisted.address);
+      },
+    });
+    chain = stack.chain;
   });
 
   afterAll(async () => {
-    await stack?.stop();
-    await chain?.stop();
+    await stack?.teardown();
   });
 
   it('pays from the user wallet when it holds the token and the gas, and answers once when final', async () => {
@@ -331,7 +267,7 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
       30_000,
       '40 payouts sent',
     );
-    await stack.mineUntil(() => jobs.every((j) => stack.responses(j.id).length > 0), '40 responses');
+    await mineUntil(chain, () => jobs.every((j) => stack.responses(j.id).length > 0), '40 responses');
     for (const j of jobs) {
       expect(stack.responses(j.id)).toHaveLength(1);
       expect(stack.responses(j.id)[0]).toMatchObject({ status: 1, from_address: busy.address });
@@ -364,10 +300,14 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
       .executeTakeFirstOrThrow();
     const stuckBelow = BigInt(first.max_fee_per_gas!) + 1n;
     // Keep every block's base fee above the first transaction's fee cap: it can never be included.
-    await stack.mineUntil(async () => {
-      await chain.testClient.setNextBlockBaseFeePerGas({ baseFeePerGas: stuckBelow });
-      return stack.responses(id).length > 0;
-    }, 'the replacement confirmed');
+    await mineUntil(
+      chain,
+      async () => {
+        await chain.testClient.setNextBlockBaseFeePerGas({ baseFeePerGas: stuckBelow });
+        return stack.responses(id).length > 0;
+      },
+      'the replacement confirmed',
+    );
     const msg = stack.responses(id)[0]!;
     expect(msg.status).toBe(1);
     const txs = await stack.service.db
@@ -400,7 +340,7 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
     const to = randomAddress();
     await stack.withdraw({ queue_id: id, from_address: user.address, to_address: to, amount: '4' });
     await stack.waitState(id, ['sent']);
-    await stack.mineUntil(async () => (await stack.payout(id))?.state === 'mined', 'payout mined');
+    await mineUntil(chain, async () => (await stack.payout(id))?.state === 'mined', 'payout mined');
     const mined = (await stack.payout(id))!;
     await chain.reorg(1); // the block with the payout is replaced by an empty one
     await until(async () => (await stack.payout(id))?.state === 'sent', 30_000, 'payout back to sent');

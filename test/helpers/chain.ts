@@ -266,3 +266,25 @@ export async function createTestChain(options: StartAnvilOptions = { noMining: t
     stop: () => anvil.stop(),
   };
 }
+
+/** How long mineUntil leaves the service after each block, to see it (its watcher polls every 100 ms). */
+const SEE_BLOCK_MS = 200;
+
+/**
+ * Mines one block at a time, letting the service see each, until `done` holds (the service needs new
+ * blocks to move deposits and payouts on). `done` is asked before each block, so it may also prepare
+ * the next one (e.g. set its base fee). Throws after `maxBlocks` blocks.
+ */
+export async function mineUntil(
+  chain: Pick<TestChain, 'mine'>,
+  done: () => Promise<boolean> | boolean,
+  what: string,
+  maxBlocks = 40,
+): Promise<void> {
+  for (let i = 0; i < maxBlocks; i++) {
+    if (await done()) return;
+    await chain.mine(1);
+    await new Promise((r) => setTimeout(r, SEE_BLOCK_MS));
+  }
+  if (!(await done())) throw new Error(`not reached after ${maxBlocks} blocks: ${what}`);
+}

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { Config, QueueConfig } from '../../src/config/types.js';
 import { CLI, ROOT, TSX } from './cli.js';
+import { printTestLog } from './log.js';
 import { until } from './service.js';
 
 /** The config as a v2 config.json, which is what an operator hands the service. */
@@ -75,7 +76,7 @@ export function spawnStart(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT): 
     const lines = text.split('\n');
     partial = lines.pop() ?? '';
     output.push(...lines);
-    if (process.env.LOG_TESTS) for (const l of lines) process.stderr.write(`[svc ${child.pid}] ${l}\n`);
+    for (const l of lines) printTestLog(l, `[svc ${child.pid}] `);
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);

@@ -11,6 +11,7 @@ import { createService, type Service, type ServiceTuning } from '../../src/servi
 import type { TestChain } from './chain.js';
 import type { DbKind } from './db.js';
 import { createTestDatabase } from './db.js';
+import { printTestLog } from './log.js';
 import type { TestQueues } from './rabbit.js';
 
 export const TEST_SIGN_KEY = 'test-sign-key-0123456789';
@@ -55,14 +56,14 @@ export const testTuning: ServiceTuning = {
   httpPort: 0,
 };
 
-/** Log lines of a service under test, kept in memory (and printed with LOG_TESTS=1). */
+/** Log lines of a service under test, kept in memory (and printed per TEST_LOG_LEVEL, see ./log.ts). */
 export function captureLogger(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk, _enc, cb) {
       const text = chunk.toString();
       lines.push(text);
-      if (process.env.LOG_TESTS) process.stderr.write(text);
+      printTestLog(text);
       cb();
     },
   });
