@@ -70,6 +70,7 @@ describe('the import structure of src/', () => {
     expect(result.summary.totalCruised).toBeGreaterThan(50);
     expect(result.modules.some((m) => m.source === 'src/service.ts')).toBe(true);
     const found = describeViolations(result, LAYERS);
-    expect(found.length, `${found.length} import rule violations:\n${found.join('\n')}\n`).toBe(0);
+    const count = `${found.length} import rule violation${found.length === 1 ? '' : 's'}`;
+    expect(found.length, `${count}:\n${found.join('\n')}\n`).toBe(0);
   });
 });
