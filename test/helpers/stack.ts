@@ -35,8 +35,8 @@ export interface StartStackOptions {
   collection?: TestWallet;
   /**
    * The service reaches these through a proxy of the stack's (see `proxies`): the node's HTTP JSON-RPC
-   * (`{ maxLogRange }`: refusing wider eth_getLogs ranges, as hosted nodes do), the node's WebSocket
-   * and the broker through TCP proxies that can be cut.
+   * (`true`: passing every call; `{ maxLogRange }`: refusing wider eth_getLogs ranges, as hosted nodes
+   * do), the node's WebSocket and the broker through TCP proxies that can be cut.
    */
   viaProxies?: { rpc?: boolean | { maxLogRange: number }; ws?: boolean; broker?: boolean };
   /** Default 3. */
