@@ -101,11 +101,12 @@ describe.each(dbKinds)('metrics, alerts and the status page on %s', (kind) => {
         return (
           s.deposits.pending.length === 1 &&
           s.payouts.pending.filter((p) => p.state === 'sent').length === 2 &&
-          s.alerts.some((a) => a.name === 'pending')
+          // The sample counts before it reads the lists: wait for a count taken after all three.
+          s.alerts.some((a) => a.name === 'pending' && a.message.startsWith('3 '))
         );
       },
       30_000,
-      'one pending deposit, two sent payouts, the pending alert',
+      'one pending deposit, two sent payouts, the pending alert for all three',
     );
     const pendingStatus = await status();
     expect(pendingStatus.alerts).toContainEqual({
