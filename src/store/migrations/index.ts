@@ -4,6 +4,7 @@ import * as wallets from './0002_wallets.js';
 import * as payouts from './0003_payouts.js';
 import * as audit from './0004_audit.js';
 import * as senderNonce from './0005_payout_txs_sender_nonce.js';
+import * as payoutVersion from './0006_payout_version.js';
 
 /**
  * Every migration, in code rather than found on disk, so they ship inside dist/ and a bundle.
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0003_payouts': payouts,
   '0004_audit': audit,
   '0005_payout_txs_sender_nonce': senderNonce,
+  '0006_payout_version': payoutVersion,
 };
