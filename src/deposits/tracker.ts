@@ -42,6 +42,7 @@ export function createDepositTracker(common: Common, deps: DepositTrackerDeps): 
     const token = tokenByAddress.get(row.token_address);
     return {
       topic: 'topup',
+      subject: `deposit:${depositRef(row.tx_hash, row.tx_log_ordinal)}`,
       exchange: topupResp.exchange,
       routingKey: topupResp.routing[0]!,
       body: topupResponse(

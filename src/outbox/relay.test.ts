@@ -184,3 +184,63 @@ describe('outbox relay', () => {
     expect(await unsentRows()).toBe(3);
   });
 });
+
+describe('outbox relay: one subject in order after a nack', () => {
+  /**
+   * A broker whose publish of the chosen bodies is refused once (a nack, or an unroutable return): every
+   * publish settles a few milliseconds later, so several are in flight together as on a real channel.
+   * `accepted` is what reached the queue, in channel order.
+   */
+  function nackingBroker(refuseOnce: Set<string>) {
+    const accepted: string[] = [];
+    const broker = {
+      isConnected: () => true,
+      onConnected: () => () => {},
+      publish(_exchange: string, _routingKey: string, body: string) {
+        const refuse = refuseOnce.delete(body);
+        if (!refuse) accepted.push(body);
+        return new Promise<void>((resolve, reject) =>
+          setTimeout(() => (refuse ? reject(new Error('nack')) : resolve()), 5),
+        );
+      },
+    };
+    return { broker, accepted };
+  }
+
+  it('never lets a later row of a subject reach the queue before an earlier one that was nacked', async () => {
+    const rows = [
+      { subject: 'deposit:0xaa:0', body: '{"deposit":"a","status":2}' },
+      { subject: 'deposit:0xbb:0', body: '{"deposit":"b","status":2}' },
+      { subject: 'deposit:0xaa:0', body: '{"deposit":"a","status":1}' },
+      { subject: 'withdraw:w1', body: '{"queue_id":"w1","status":1}' },
+      { subject: undefined, body: '{"refused":"c"}' },
+      { subject: 'deposit:0xbb:0', body: '{"deposit":"b","status":1}' },
+    ];
+    const { broker: fake, accepted } = nackingBroker(new Set([rows[0]!.body]));
+    const fakeRelay = createOutboxRelay(
+      { logger, options: resolveOptions({ relay: { pollMs: 50 } }), metrics: noMetricHooks },
+      { db: database.handle.db, broker: fake },
+    );
+    await database.handle.db.transaction().execute((trx) =>
+      enqueueOutbox(
+        trx,
+        rows.map((r) => ({ ...r, topic: 'topup', exchange: 'x', routingKey: 'k' })),
+      ),
+    );
+    fakeRelay.start();
+    try {
+      const end = Date.now() + 10_000;
+      while ((await fakeRelay.backlog()) > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      await fakeRelay.stop();
+    }
+    expect(await fakeRelay.backlog()).toBe(0);
+    // Every row reached the queue; within a subject the first copies are in row order.
+    for (const r of rows) expect(accepted, r.body).toContain(r.body);
+    const firstAt = (body: string) => accepted.indexOf(body);
+    expect(firstAt(rows[0]!.body)).toBeLessThan(firstAt(rows[2]!.body));
+    expect(firstAt(rows[1]!.body)).toBeLessThan(firstAt(rows[5]!.body));
+    // A row of another subject confirmed meanwhile is not sent again.
+    expect(accepted.filter((b) => b === rows[3]!.body)).toHaveLength(1);
+  });
+});

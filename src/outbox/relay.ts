@@ -39,17 +39,22 @@ interface RoundResult {
  * row of the round is published, and the next round starts again from the lowest unsent row, so a
  * row never goes out before an earlier row that has not been tried yet.
  *
- * Rows after the failed one that were already in flight and got confirmed are marked sent as well.
- * They have reached the queue before the failed row already; publishing them again after it would
- * not undo that, it would only add a duplicate. A connection loss (the usual failure) fails every
- * unconfirmed publish together, so this only matters for a single nack or an unroutable return.
+ * One subject's rows in order, even after a single nack or an unroutable return (which fail one publish
+ * while the ones after it are taken): a row is published only once every earlier row of its subject
+ * (`outbox.subject`: a deposit, a payout) in the round is confirmed. So when a row fails, no later row
+ * of its subject is in flight: it stops there, and the next round publishes them in order. Rows of
+ * other subjects confirmed after the failed one are marked sent (their order against it does not
+ * matter); rows without a subject confirmed after it are not, and go out again in the next round, in
+ * order after it (an identical copy, the duplicate window below).
  *
  * Exactly once, except: a crash between confirm and mark, or a connection lost after the broker took
  * a message but before its confirm arrived, publishes that row again on the next round. The copy is
  * identical, including its AMQP message-id (`outbox-<id>`).
  *
  * Rows are selected by `sent_at IS NULL`, never by an id cursor, so a row of a transaction that
- * committed after a later id was sent is still found. One relay per database (it takes no row locks).
+ * committed after a later id was sent is still found; a batch is always the lowest unsent rows, so an
+ * unsent earlier row of a subject is always in the same round. One relay per database (it takes no row
+ * locks; the instance lock, src/store/instance-lock.ts, keeps a second service from running one).
  */
 export function createOutboxRelay(
   common: Pick<Common, 'logger' | 'metrics' | 'options'>,
@@ -81,8 +86,10 @@ export function createOutboxRelay(
     const rows = await unsentOutbox(db, batchSize);
     if (rows.length === 0) return { sent: 0, more: false, failed: false };
 
-    const confirmed: number[] = [];
+    const confirmed: { id: number; subject: string | null }[] = [];
     const inFlight = new Set<Promise<void>>();
+    // The publish in flight of each subject: the next row of that subject waits for its confirm.
+    const subjectInFlight = new Map<string, Promise<void>>();
     // One waiter woken by whichever publish settles first. Promise.race(inFlight) here would attach a
     // reaction to every in-flight publish for each row: maxInFlight times the work, most of a round's CPU.
     let slotFreed: (() => void) | undefined;
@@ -94,6 +101,12 @@ export function createOutboxRelay(
         });
       }
       if (failure !== undefined) break;
+      const earlier = row.subject === null ? undefined : subjectInFlight.get(row.subject);
+      if (earlier !== undefined) {
+        await earlier;
+        // The earlier row of this subject (or another one) failed: this one must not overtake it.
+        if (failure !== undefined) break;
+      }
       if (!broker.isConnected()) {
         // Do not hand rabbitmq-client a publish that it would hold until it reconnects.
         failure = { id: row.id, err: new Error('broker disconnected') };
@@ -101,33 +114,42 @@ export function createOutboxRelay(
       }
       const publish = publishRow(row).then(
         () => {
-          confirmed.push(row.id);
+          confirmed.push({ id: row.id, subject: row.subject });
         },
         (err: unknown) => {
           if (failure === undefined || row.id < failure.id) failure = { id: row.id, err };
         },
       );
-      const tracked = publish.finally(() => {
+      const tracked: Promise<void> = publish.finally(() => {
         inFlight.delete(tracked);
+        if (row.subject !== null && subjectInFlight.get(row.subject) === tracked)
+          subjectInFlight.delete(row.subject);
         const wake = slotFreed;
         slotFreed = undefined;
         wake?.();
       });
       inFlight.add(tracked);
+      if (row.subject !== null) subjectInFlight.set(row.subject, tracked);
     }
     await Promise.allSettled(inFlight);
 
-    if (confirmed.length > 0) {
-      await markOutboxSent(db, confirmed);
-      common.metrics.outboxPublished(confirmed.length);
+    // After a failure, a row without a subject that went out after the failed one is published again
+    // in order after it; a row with a subject is not of the failed row's subject (it would have waited).
+    const failedId = failure?.id;
+    const sent = confirmed
+      .filter((c) => failedId === undefined || c.id < failedId || c.subject !== null)
+      .map((c) => c.id);
+    if (sent.length > 0) {
+      await markOutboxSent(db, sent);
+      common.metrics.outboxPublished(sent.length);
     }
     if (failure !== undefined) {
       logger.warn(
-        { id: failure.id, err: failure.err, sent: confirmed.length },
+        { id: failure.id, err: failure.err, sent: sent.length },
         'outbox publish failed; will retry from this row',
       );
     }
-    return { sent: confirmed.length, more: rows.length === batchSize, failed: failure !== undefined };
+    return { sent: sent.length, more: rows.length === batchSize, failed: failure !== undefined };
   }
 
   function publishRow(row: Pick<OutboxRow, 'id' | 'exchange' | 'routing_key' | 'body'>): Promise<void> {

@@ -40,7 +40,13 @@ export function payoutResponse(
     row.kind === 'pay'
       ? payResponse({ ...input, orderId: row.order_id ?? '' }, signKey)
       : withdrawResponse(input, signKey);
-  return { topic: row.kind, exchange: queue.exchange, routingKey: queue.routing[0]!, body };
+  return {
+    topic: row.kind,
+    subject: `${row.kind}:${row.queue_id}`,
+    exchange: queue.exchange,
+    routingKey: queue.routing[0]!,
+    body,
+  };
 }
 
 export function failure(error: ErrorCode, errorMessage: string): PayoutOutcome {

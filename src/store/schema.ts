@@ -52,6 +52,11 @@ export interface OutboxTable {
   routing_key: string;
   /** The exact JSON text to publish. */
   body: string;
+  /**
+   * What the row is about (`deposit:<tx hash>:<log ordinal>`, `<kind>:<queue_id>`): the relay keeps one
+   * subject's rows in order. Null for a row that stands alone, and for rows from before migration 0007.
+   */
+  subject: string | null;
   created_at: number;
   sent_at: number | null;
 }

@@ -5,6 +5,7 @@ import * as payouts from './0003_payouts.js';
 import * as audit from './0004_audit.js';
 import * as senderNonce from './0005_payout_txs_sender_nonce.js';
 import * as payoutVersion from './0006_payout_version.js';
+import * as outboxSubject from './0007_outbox_subject.js';
 
 /**
  * Every migration, in code rather than found on disk, so they ship inside dist/ and a bundle.
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0004_audit': audit,
   '0005_payout_txs_sender_nonce': senderNonce,
   '0006_payout_version': payoutVersion,
+  '0007_outbox_subject': outboxSubject,
 };

@@ -13,6 +13,11 @@ export interface OutboxMessage {
   routingKey: string;
   /** The exact JSON text to publish. */
   body: string;
+  /**
+   * What the message is about: `deposit:<tx hash>:<log ordinal>`, `<kind>:<queue_id>`. The relay never
+   * lets a row go out before an earlier row of the same subject; omit it for an answer that stands alone.
+   */
+  subject?: string | undefined;
 }
 
 /**
@@ -33,6 +38,7 @@ export async function enqueueOutbox(
           exchange: m.exchange,
           routing_key: m.routingKey,
           body: m.body,
+          subject: m.subject ?? null,
           created_at: now,
           sent_at: null,
         })),
@@ -48,10 +54,10 @@ export async function enqueueOutbox(
 export async function unsentOutbox(
   db: Db,
   limit: number,
-): Promise<Pick<OutboxRow, 'id' | 'exchange' | 'routing_key' | 'body'>[]> {
+): Promise<Pick<OutboxRow, 'id' | 'exchange' | 'routing_key' | 'body' | 'subject'>[]> {
   return db
     .selectFrom('outbox')
-    .select(['id', 'exchange', 'routing_key', 'body'])
+    .select(['id', 'exchange', 'routing_key', 'body', 'subject'])
     .where('sent_at', 'is', null)
     .orderBy('id')
     .limit(limit)
