@@ -6,6 +6,7 @@ import * as audit from './0004_audit.js';
 import * as senderNonce from './0005_payout_txs_sender_nonce.js';
 import * as payoutVersion from './0006_payout_version.js';
 import * as outboxSubject from './0007_outbox_subject.js';
+import * as noPadIds from './0008_nopad_ids.js';
 
 /**
  * Every migration, in code rather than found on disk, so they ship inside dist/ and a bundle.
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0005_payout_txs_sender_nonce': senderNonce,
   '0006_payout_version': payoutVersion,
   '0007_outbox_subject': outboxSubject,
+  '0008_nopad_ids': noPadIds,
 };

@@ -12,7 +12,11 @@ export function portable(db: AnyDb) {
   const mysql = driverOf(db) === 'mysql';
   return {
     mysql,
-    /** CREATE TABLE; on MySQL InnoDB with a binary collation, which compares exactly like SQLite (all stored text is lowercase). */
+    /**
+     * CREATE TABLE; on MySQL InnoDB with a binary collation. `utf8mb4_bin` pads with spaces (`'w1' = 'w1 '`),
+     * so a table made with it must then go through `useNoPadCollation` to compare exactly like SQLite
+     * (0008 converted the tables made before it).
+     */
     table(name: string): CreateTableBuilder<string> {
       const builder = db.schema.createTable(name);
       return mysql
@@ -24,4 +28,26 @@ export function portable(db: AnyDb) {
     /** Text longer than MySQL's TEXT (64 KB). */
     longText: mysql ? sql`mediumtext` : sql`text`,
   };
+}
+
+/**
+ * The binary collation of MySQL/MariaDB that does not pad with spaces, so that `'w1'` and `'w1 '` are two
+ * keys, as on SQLite: `utf8mb4_nopad_bin` on MariaDB (10.2 and later), `utf8mb4_0900_bin` on MySQL
+ * (8.0.17 and later). Picked by `SELECT VERSION()`.
+ */
+export async function noPadCollation(db: AnyDb): Promise<string> {
+  const { rows } = await sql<{ v: string }>`select version() as v`.execute(db);
+  return /mariadb/i.test(rows[0]?.v ?? '') ? 'utf8mb4_nopad_bin' : 'utf8mb4_0900_bin';
+}
+
+/**
+ * On MySQL, every text column of `table`, and its default, to `noPadCollation` (keys stay what they
+ * are: text with trailing spaces could not have two rows under the padding collation). Rebuilds the
+ * table. Nothing on SQLite, which compares bytes.
+ */
+export async function useNoPadCollation(db: AnyDb, table: string, collation: string): Promise<void> {
+  if (driverOf(db) !== 'mysql') return;
+  await sql`alter table ${sql.table(table)} convert to character set utf8mb4 collate ${sql.raw(collation)}`.execute(
+    db,
+  );
 }
