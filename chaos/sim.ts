@@ -1,0 +1,408 @@
+/**
+ * One chaos run: the real service (child processes) on anvil, RabbitMQ and MariaDB, behind a faulty
+ * node, TCP proxies that are cut, SIGKILLs, reorgs, bad messages and a second instance; then the
+ * invariants of verify.ts against chain truth and every answer. Everything is on 127.0.0.1, bounded in
+ * count and time, and removed at the end (or by `cleanupChaos` on SIGINT).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Address, formatUnits, type Hex } from 'viem';
+import { privateKeyToAddress } from 'viem/accounts';
+import { createDatabase, type DatabaseHandle } from '../src/store/db.js';
+import { createTestChain } from '../test/helpers/chain.js';
+import { createTestDatabase } from '../test/helpers/db.js';
+import { importWallets, signedWithdraw, type TestWallet } from '../test/helpers/payouts.js';
+import { toV2Json, writeJson } from '../test/helpers/process.js';
+import { amqpUrlVia, createBusinessClient, createTestQueues, TEST_AMQP_URL } from '../test/helpers/rabbit.js';
+import { signedTopup, TEST_MASTER_KEY, TEST_SIGN_KEY, testConfig } from '../test/helpers/service.js';
+import { type CutMode, startTcpProxy, type TcpProxy } from '../test/helpers/tcp-proxy.js';
+import { createChaosChain } from './chain.js';
+import { createInstances } from './instances.js';
+import { badMessages, type RequestRole } from './malformed.js';
+import type { ChaosOptions } from './options.js';
+import { createRandom } from './random.js';
+import { startNodeFaults } from './rpc.js';
+import { type PayoutRequest, type Verdict, verify } from './verify.js';
+
+export interface ChaosReport extends Verdict {
+  /** `[figure, value]` in the order they are printed. */
+  lines: [string, number | string][];
+}
+
+const USDT = 1_000_000n;
+const DECIMALS = 6;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const cleanups: (() => Promise<unknown>)[] = [];
+
+/** Removes whatever the current run made (service processes, proxies, database, queues, anvil). */
+export async function cleanupChaos(log: (s: string) => void = () => {}): Promise<void> {
+  while (cleanups.length > 0)
+    await cleanups.pop()!().catch((err: unknown) => log(`cleanup: ${(err as Error).message ?? err}`));
+}
+
+async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await sleep(250);
+  }
+}
+
+/** How long the faulty part of a run lasts: enough for its events to spread out, a few minutes by default. */
+export function mainPhaseMs(o: ChaosOptions): number {
+  const s =
+    20 +
+    0.1 * (o.payouts + o.deposits) +
+    3 * o.kills +
+    o.reorgs +
+    2 * (o.brokerCuts + o.dbCuts) +
+    o.malformed / 500;
+  return Math.round(s * 1000);
+}
+
+type Event =
+  | { at: number; kind: 'deposit'; to: Address; raw: bigint }
+  | { at: number; kind: 'payout'; payout: PayoutRequest }
+  | { at: number; kind: 'kill' | 'reorg' | 'brokerCut' | 'dbCut' | 'second' }
+  | { at: number; kind: 'bad'; from: number; to: number };
+
+export async function runChaos(o: ChaosOptions, log: (s: string) => void = () => {}): Promise<ChaosReport> {
+  const t0 = Date.now();
+  const progress = (s: string) => log(`# ${((Date.now() - t0) / 1000).toFixed(1)}s ${s}`);
+  const random = createRandom(o.seed);
+  const plan = random.fork('plan');
+  const workDir = mkdtempSync(join(tmpdir(), 'm2p-chaos-'));
+  cleanups.push(async () => rmSync(workDir, { recursive: true, force: true }));
+  try {
+    // The chain: anvil without automine, TestUSDT, funded payers, a collection wallet, deposit senders.
+    const chain = await createTestChain({ noMining: true });
+    cleanups.push(() => chain.stop());
+    await chain.deployToken();
+    const wallet = (): TestWallet => {
+      const privateKey = plan.hex(32) as Hex;
+      return { privateKey, address: privateKeyToAddress(privateKey).toLowerCase() as Hex };
+    };
+    const payers = [wallet(), wallet(), wallet()];
+    const collection = wallet();
+
+    const payouts: PayoutRequest[] = [];
+    const need = new Map<string, bigint>();
+    for (let i = 0; i < o.payouts; i++) {
+      const role = plan.chance(0.5) ? 'withdraw' : 'pay';
+      // One in five names a wallet the vault does not hold: the collection wallet pays those.
+      const own = plan.chance(0.8);
+      const from = (own ? plan.pick(payers).address : plan.hex(20)) as Address;
+      const raw = BigInt(plan.int(1, 50)) * USDT + BigInt(plan.int(0, 999_999));
+      const payer = own ? from : collection.address;
+      need.set(payer, (need.get(payer) ?? 0n) + raw);
+      payouts.push({ queueId: `chaos-${o.seed}-${i}`, role, from, to: plan.hex(20) as Address, raw });
+    }
+    for (const w of [...payers, collection]) {
+      await chain.setEthBalance(w.address, 100n * 10n ** 18n);
+      await chain.mint(w.address, 2n * (need.get(w.address) ?? 0n) + 100n * USDT);
+    }
+    const deposits = Array.from(
+      { length: o.deposits },
+      () => BigInt(plan.int(1, 1_000)) * USDT + BigInt(plan.int(0, 999_999)),
+    );
+    const depositAddresses = Array.from(
+      { length: Math.max(1, Math.ceil(o.deposits / 2)) },
+      () => plan.hex(20) as Address,
+    );
+    for (let s = 1; s <= 9; s++) await chain.mint(chain.accounts[s]!.address, 10n ** 9n * USDT);
+    const floor = Number(await chain.blockNumber());
+    const cc = await createChaosChain(chain, random.fork('chain'), floor);
+    progress(`anvil ${chain.anvil.rpcUrl}, token ${chain.token}, setup to block ${floor}`);
+
+    // What the service talks to: the fault proxy before anvil, TCP proxies before RabbitMQ and MariaDB.
+    const node = await startNodeFaults(
+      { httpUrl: chain.anvil.rpcUrl, wsUrl: chain.anvil.wsUrl },
+      { seed: o.seed, lagBlocks: o.lagBlocks },
+    );
+    cleanups.push(() => node.close());
+    const amqp = new URL(TEST_AMQP_URL);
+    const broker = await startTcpProxy(amqp.hostname, Number(amqp.port || 5672));
+    cleanups.push(() => broker.close());
+    const db = await createTestDatabase('mysql');
+    cleanups.push(() => db.cleanup());
+    if (db.config.driver !== 'mysql') throw new Error('the chaos run needs MariaDB');
+    const dbProxy = await startTcpProxy(db.config.host, db.config.port);
+    cleanups.push(() => dbProxy.close());
+    await importWallets(db.config, [...payers, collection]);
+    const queues = createTestQueues({ url: amqpUrlVia(broker.address) });
+    cleanups.push(() => queues.cleanup());
+    const config = testConfig({
+      chain,
+      queues,
+      db: { ...db.config, host: dbProxy.host, port: dbProxy.port },
+      confirmHeight: o.confirmHeight,
+      rpcUrl: node.httpUrl,
+      wsUrl: node.wsUrl,
+      collectionAddressLc: collection.address,
+    });
+    const configPath = join(workDir, 'config.json');
+    writeJson(configPath, toV2Json(config));
+
+    // The business: straight to the broker, collecting every answer from before the service starts.
+    const business = await createBusinessClient();
+    cleanups.push(() => business.close());
+    const answers = {
+      topup: await business.collect(queues.topupResp),
+      withdraw: await business.collect(queues.withdrawResp),
+      pay: await business.collect(queues.payResp),
+    };
+    const view: DatabaseHandle = await createDatabase(db.config);
+    cleanups.push(() => view.close());
+
+    const instances = createInstances(configPath, {
+      PAYMENT_SIGN_KEY: TEST_SIGN_KEY,
+      PAYMENT_MASTER_KEY: TEST_MASTER_KEY,
+      LOG_LEVEL: 'info',
+    });
+    cleanups.push(() => instances.stopAll(5_000));
+    instances.start();
+    await waitFor(() => instances.logged(/"msg":"service started"/), 120_000, 'the service started');
+    progress('service started');
+
+    // Deposit addresses registered (and seen watched) before anything is sent to them.
+    for (const a of depositAddresses) await business.publishRequest(queues.topup, signedTopup(a));
+    await waitFor(
+      async () => {
+        const rows = await view.db.selectFrom('watched_addresses').select('address').execute();
+        return rows.length >= depositAddresses.length;
+      },
+      120_000,
+      `${depositAddresses.length} addresses watched`,
+    );
+    progress(`${depositAddresses.length} deposit addresses watched`);
+
+    // The plan of the faulty phase, all from the seed.
+    const D = mainPhaseMs(o);
+    const at = (from: number, to: number) => Math.round(D * (from + plan.next() * (to - from)));
+    const events: Event[] = [];
+    for (const raw of deposits)
+      events.push({ at: at(0, 0.85), kind: 'deposit', to: plan.pick(depositAddresses), raw });
+    for (const payout of payouts) events.push({ at: at(0, 0.85), kind: 'payout', payout });
+    for (let i = 0; i < o.kills; i++) events.push({ at: at(0.05, 0.9), kind: 'kill' });
+    for (let i = 0; i < o.reorgs; i++) events.push({ at: at(0.05, 1), kind: 'reorg' });
+    for (let i = 0; i < o.brokerCuts; i++) events.push({ at: at(0, 0.9), kind: 'brokerCut' });
+    for (let i = 0; i < o.dbCuts; i++) events.push({ at: at(0, 0.9), kind: 'dbCut' });
+    if (o.secondInstance) events.push({ at: at(0.3, 0.5), kind: 'second' });
+    const bad = badMessages(random.fork('bad'), o.malformed, TEST_SIGN_KEY, `bad-${o.seed}`);
+    for (let i = 0; i < bad.length; i += 50)
+      events.push({ at: at(0, 0.9), kind: 'bad', from: i, to: Math.min(i + 50, bad.length) });
+    events.sort((a, b) => a.at - b.at);
+
+    const figures = {
+      kills: 0,
+      reorgs: 0,
+      reorg_blocks: 0,
+      deposits_moved: 0,
+      deposits_replaced: 0,
+      broker_cuts: 0,
+      db_cuts: 0,
+      malformed: 0,
+      second_instance: 0,
+    };
+    const background: Promise<unknown>[] = [];
+    const cutChains = new Map<TcpProxy, Promise<unknown>>();
+    const cut = (proxy: TcpProxy, figure: 'broker_cuts' | 'db_cuts', r = random.fork(figure)) => {
+      const mode: CutMode = r.chance(0.5) ? 'reset' : 'blackhole';
+      const ms = r.int(2_000, 10_000);
+      const next = (cutChains.get(proxy) ?? Promise.resolve()).then(async () => {
+        proxy.cut(mode);
+        figures[figure]++;
+        await sleep(ms);
+        proxy.restore();
+      });
+      cutChains.set(proxy, next);
+      background.push(next);
+    };
+
+    let mining = true;
+    const minerRandom = random.fork('miner');
+    const miner = (async () => {
+      while (mining) {
+        await cc.mine(1);
+        await sleep(minerRandom.int(300, 900));
+      }
+    })();
+    cleanups.push(async () => {
+      mining = false;
+      await miner.catch(() => {});
+    });
+
+    progress(`faulty phase: ${events.length} events over ${(D / 1000).toFixed(0)} s`);
+    const mainStart = Date.now();
+    const killRandom = random.fork('kill');
+    const reorgRandom = random.fork('reorg');
+    for (const e of events) {
+      const wait = mainStart + e.at - Date.now();
+      if (wait > 0) await sleep(wait);
+      switch (e.kind) {
+        case 'deposit':
+          await cc.sendDeposit(e.to, e.raw);
+          break;
+        case 'payout': {
+          const p = e.payout;
+          const body = signedWithdraw({
+            queue_id: p.queueId,
+            from_address: p.from,
+            to_address: p.to,
+            amount: formatUnits(p.raw, DECIMALS),
+            ...(p.role === 'pay' ? { order_id: `order-${p.queueId}` } : {}),
+          });
+          await business.publishRequest(p.role === 'pay' ? queues.pay : queues.withdraw, body);
+          break;
+        }
+        case 'kill':
+          background.push(
+            instances.killOne(killRandom.int(200, 3_000)).then((killed) => {
+              if (killed) figures.kills++;
+            }),
+          );
+          break;
+        case 'reorg': {
+          const r = await cc.reorg(reorgRandom.int(1, o.confirmHeight - 1));
+          figures.reorgs++;
+          figures.reorg_blocks += r.depth;
+          figures.deposits_moved += r.moved;
+          figures.deposits_replaced += r.replaced;
+          break;
+        }
+        case 'brokerCut':
+          cut(broker, 'broker_cuts');
+          break;
+        case 'dbCut':
+          cut(dbProxy, 'db_cuts');
+          break;
+        case 'second':
+          instances.start();
+          figures.second_instance = 1;
+          break;
+        case 'bad':
+          for (const b of bad.slice(e.from, e.to)) {
+            const role: RequestRole = b.role;
+            await business.publishRequest(queues[role], b.body);
+            figures.malformed++;
+          }
+          break;
+      }
+    }
+    await Promise.all(background);
+    progress(
+      `faults over (${figures.kills} kills, ${figures.reorgs} reorgs, ${figures.broker_cuts}+${figures.db_cuts} cuts); draining`,
+    );
+
+    // Drain: the node stays faulty, blocks keep coming, until every answer the chain calls for is in.
+    const answeredIds = () => {
+      const ids = new Set<string>();
+      for (const m of [...answers.withdraw.messages, ...answers.pay.messages])
+        ids.add(String((m.json as { queue_id?: unknown })?.queue_id));
+      return ids;
+    };
+    const wantedIds = [
+      ...payouts.map((p) => p.queueId),
+      ...bad.flatMap((b) => ('answerId' in b.expect ? [b.expect.answerId] : [])),
+    ];
+    const outstanding = async () => {
+      const ids = answeredIds();
+      const missingPayouts = wantedIds.filter((id) => !ids.has(id)).length;
+      const truth = new Set((await cc.transfers(floor)).map((t) => `${t.txHash} ${t.to}`));
+      const statuses = new Map<string, Set<number>>();
+      for (const m of answers.topup.messages) {
+        const j = m.json as { tx_hash?: string; address?: string; status?: number };
+        const key = `${j.tx_hash?.toLowerCase()} ${j.address?.toLowerCase()}`;
+        statuses.set(key, (statuses.get(key) ?? new Set()).add(Number(j.status)));
+      }
+      let missingDeposits = 0;
+      for (const d of cc.deposits.values()) {
+        const key = `${d.hash.toLowerCase()} ${d.to.toLowerCase()}`;
+        const got = statuses.get(key) ?? new Set<number>();
+        if (truth.has(key) ? !got.has(1) : got.has(2) && !got.has(0)) missingDeposits++;
+      }
+      return { missingPayouts, missingDeposits };
+    };
+    const drainEnd = Date.now() + o.drainS * 1000;
+    let left = await outstanding();
+    while ((left.missingPayouts > 0 || left.missingDeposits > 0) && Date.now() < drainEnd) {
+      await sleep(3_000);
+      left = await outstanding();
+    }
+    progress(`drained: ${left.missingPayouts} payouts and ${left.missingDeposits} deposits still unanswered`);
+    // A few more blocks and seconds, so late duplicates or contradictions show up too.
+    await sleep(o.confirmHeight * 1_000);
+    mining = false;
+    await miner;
+    await instances.stopAll(10_000);
+    await sleep(2_000);
+
+    const count = async (name: string) => (await business.queueMessageCount(name)) ?? 0;
+    const roles = ['topup', 'withdraw', 'pay'] as const;
+    const dlq = Object.fromEntries(
+      await Promise.all(roles.map(async (r) => [r, await count(`${queues[r].queue}.dlq`)])),
+    ) as Record<RequestRole, number>;
+    const leftInQueue = Object.fromEntries(
+      await Promise.all(roles.map(async (r) => [r, await count(queues[r].queue)])),
+    ) as Record<RequestRole, number>;
+    const verdict = verify({
+      signKey: TEST_SIGN_KEY,
+      decimals: DECIMALS,
+      payouts,
+      deposits: [...cc.deposits.values()],
+      bad,
+      answers: {
+        topup: answers.topup.messages,
+        withdraw: answers.withdraw.messages,
+        pay: answers.pay.messages,
+      },
+      transfers: await cc.transfers(floor),
+      dlq,
+      leftInQueue,
+      crashes: instances.crashes,
+    });
+
+    const rpc = node.counts();
+    const lines: [string, number | string][] = [
+      ['seed', o.seed],
+      ['payouts', payouts.length],
+      ['deposits', cc.deposits.size],
+      ['deposits_moved', figures.deposits_moved],
+      ['deposits_replaced', figures.deposits_replaced],
+      ['kills', figures.kills],
+      ['instances_started', instances.started],
+      ['second_instance', figures.second_instance],
+      ['reorgs', figures.reorgs],
+      ['reorg_blocks', figures.reorg_blocks],
+      ['broker_cuts', figures.broker_cuts],
+      ['db_cuts', figures.db_cuts],
+      ...['429', '503', 'drop', 'delay', 'lag', 'header_not_found', 'ws_cut'].map((k): [string, number] => [
+        `rpc_${k}`,
+        rpc[k] ?? 0,
+      ]),
+      ['malformed', figures.malformed],
+      ['payouts_paid', verdict.figures.payouts_paid ?? 0],
+      ['payouts_refused', verdict.figures.payouts_refused ?? 0],
+      ['deposits_canonical', verdict.figures.deposits_canonical ?? 0],
+      ['deposits_removed', verdict.figures.deposits_removed ?? 0],
+      ['removed_unseen', verdict.figures.removed_unseen ?? 0],
+      ['redelivered', verdict.figures.redelivered ?? 0],
+      ['double_sends', verdict.figures.double_sends ?? 0],
+      ['missing_answers', verdict.figures.missing_answers ?? 0],
+      ['duplicate_answers', verdict.figures.duplicate_answers ?? 0],
+      ['wrong_answers', verdict.figures.wrong_answers ?? 0],
+      ['false_credits', verdict.figures.false_credits ?? 0],
+      ['missed_deposits', verdict.figures.missed_deposits ?? 0],
+      ['unsigned_answers', verdict.figures.unsigned_answers ?? 0],
+      ['out_of_order', verdict.figures.out_of_order ?? 0],
+      ['lost_messages', verdict.figures.lost_messages ?? 0],
+      ['crashes', verdict.figures.crashes ?? 0],
+      ['seconds', Math.round((Date.now() - t0) / 1000)],
+    ];
+    return { ...verdict, lines };
+  } finally {
+    await cleanupChaos(progress);
+  }
+}
