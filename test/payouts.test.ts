@@ -186,6 +186,55 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
     expect(String(dlq.headers['x-reject-reason'])).toMatch(/queue_id is longer than 191/);
   });
 
+  it('answers chain and symbol as sent and the amount as its exact plain decimal, accepted or refused', async () => {
+    const accepted = queueId('w');
+    const refused = queueId('w');
+    const to = randomAddress();
+    // `chain` is not among the helper's fields but is laid over its defaults all the same.
+    await stack.withdraw({
+      queue_id: accepted,
+      from_address: user.address,
+      to_address: to,
+      amount: jsonNumber('100.50') as never,
+      chain: 'eth',
+      symbol: 'usdt',
+    } as Parameters<typeof stack.withdraw>[0]);
+    // Too many decimals for USDT's 6.
+    await stack.withdraw({
+      queue_id: refused,
+      from_address: user.address,
+      to_address: to,
+      amount: jsonNumber('1e-7') as never,
+      chain: 'eth',
+      symbol: 'usdt',
+    } as Parameters<typeof stack.withdraw>[0]);
+    const text = async (id: string) => {
+      await stack.response(id);
+      return stack.withdrawResp.messages.find((m) => (m.json as PayoutMsg).queue_id === id)!.text;
+    };
+    const refusedText = await text(refused);
+    expect(refusedText).toContain('"status":0,"amount":0.0000001,"chain":"eth","symbol":"usdt"');
+    const acceptedText = await text(accepted);
+    expect(acceptedText).toContain('"status":1,"amount":100.5,"chain":"eth","symbol":"usdt"');
+    expect(await chain.balanceOf(to)).toBe(100_500_000n);
+  });
+
+  it('keeps queue_ids that differ only by a trailing space apart: two payouts, two answers', async () => {
+    const id = queueId('w');
+    const spaced = `${id} `;
+    const [to1, to2] = [randomAddress(), randomAddress()];
+    await stack.withdraw({ queue_id: id, from_address: user.address, to_address: to1, amount: '1' });
+    await stack.withdraw({ queue_id: spaced, from_address: user.address, to_address: to2, amount: '2' });
+    expect(await stack.response(id)).toMatchObject({ status: 1, to_address: to1 });
+    expect(await stack.response(spaced)).toMatchObject({ status: 1, to_address: to2 });
+    expect(await chain.balanceOf(to1)).toBe(1n * USDT);
+    expect(await chain.balanceOf(to2)).toBe(2n * USDT);
+    expect((await stack.payout(id))?.to_address).toBe(to1);
+    expect((await stack.payout(spaced))?.to_address).toBe(to2);
+    expect(stack.responses(id)).toHaveLength(1);
+    expect(stack.responses(spaced)).toHaveLength(1);
+  });
+
   it('does nothing for a queue_id seen before: no second transfer, no second response', async () => {
     const id = queueId('w');
     const to = randomAddress();

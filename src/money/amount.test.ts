@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PaymentError } from '../internal/errors.js';
-import { formatAmount, parseAmount } from './amount.js';
+import { formatAmount, parseAmount, plainDecimal } from './amount.js';
 
 function refusal(text: string, decimals: number): string {
   try {
@@ -94,5 +94,37 @@ describe('formatAmount', () => {
     for (const text of ['1', '0.000001', '100.5', '123456789.123456', '99999999999999999999.999999']) {
       expect(formatAmount(parseAmount(text, 6), 6)).toBe(text);
     }
+  });
+});
+
+describe('plainDecimal', () => {
+  it('writes any decimal text exactly, as formatAmount would, whatever the decimals', () => {
+    const cases: [string, string][] = [
+      ['100.50', '100.5'],
+      ['1e-7', '0.0000001'],
+      ['1.5E3', '1500'],
+      ['12E-1', '1.2'],
+      ['007.10', '7.1'],
+      ['0.000', '0'],
+      ['-0', '0'],
+      ['-2.50', '-2.5'],
+      ['10', '10'],
+      ['0.01e2', '1'],
+      ['123456789.123456', '123456789.123456'],
+    ];
+    for (const [text, plain] of cases) expect([text, plainDecimal(text, 100)]).toEqual([text, plain]);
+    for (const text of ['1', '0.000001', '100.5', '99999999999999999999.999999'])
+      expect(plainDecimal(text, 100)).toBe(formatAmount(parseAmount(text, 6), 6));
+  });
+
+  it('gives nothing for what is not a decimal, or too long to write', () => {
+    for (const text of ['', 'abc', '1.', '.5', '+1', '1e', '0x10', ' 1', `1${'0'.repeat(80)}`])
+      expect([text, plainDecimal(text, 100)]).toEqual([text, undefined]);
+    expect(plainDecimal('1e-200', 100)).toBeUndefined();
+    expect(plainDecimal('1e999999', 100)).toBeUndefined();
+    expect(plainDecimal('1e99', 100)).toBe(`1${'0'.repeat(99)}`);
+    expect(plainDecimal('1e-98', 100)).toBe(`0.${'0'.repeat(97)}1`);
+    expect(plainDecimal('-1e-98', 100)).toBeUndefined();
+    expect(plainDecimal('1e100', 100)).toBeUndefined();
   });
 });

@@ -74,3 +74,26 @@ export function formatAmount(raw: bigint, decimals: number): string {
   const fracPart = padded.slice(padded.length - decimals).replace(/0+$/, '');
   return sign + (fracPart === '' ? intPart : `${intPart}.${fracPart}`);
 }
+
+/**
+ * Decimal text (the grammar `parseAmount` reads, a leading '-' allowed) to its exact plain form, as
+ * `formatAmount` writes: no exponent, no leading zeros, no trailing fractional zeros ("100.50" → "100.5",
+ * "1e-7" → "0.0000001", "-0" → "0"). Undefined when the text is no such decimal, is longer than 80
+ * characters, or its plain form would be longer than `maxLength` ("1e-200").
+ */
+export function plainDecimal(text: string, maxLength: number): string | undefined {
+  if (text.length > MAX_TEXT_LENGTH) return undefined;
+  const match = DECIMAL.exec(text);
+  if (!match) return undefined;
+  const [, minus = '', intPart = '', fracPart = '', expPart = '0'] = match;
+  // value = digits × 10^-scale, digits without leading or trailing zeros
+  const significant = (intPart + fracPart).replace(/^0+/, '');
+  const digits = significant.replace(/0+$/, '');
+  if (digits === '') return '0';
+  const scale = fracPart.length - Number(expPart) - (significant.length - digits.length);
+  const unsigned = scale <= 0 ? digits.length - scale : Math.max(scale, digits.length - 1) + 2;
+  if (minus.length + unsigned > maxLength) return undefined;
+  if (scale <= 0) return minus + digits + '0'.repeat(-scale);
+  const padded = digits.padStart(scale + 1, '0');
+  return `${minus}${padded.slice(0, -scale)}.${padded.slice(-scale)}`;
+}

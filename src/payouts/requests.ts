@@ -63,8 +63,10 @@ export function createPayoutRequestHandler(common: Common, deps: PayoutRequestHa
       queue_id: r.queueId,
       kind,
       order_id: r.type === 'pay' ? r.orderId : null,
-      chain: config.chain.name,
-      symbol: r.token.symbol,
+      // As sent, to be echoed as a refusal is (they match the configured names but for letter case, so
+      // they fit the columns); the worker pays `token_address`.
+      chain: r.chain,
+      symbol: r.symbol,
       token_address: r.token.addressLc,
       from_address: r.fromAddressLc,
       to_address: r.toAddressLc,

@@ -200,6 +200,40 @@ describe('validateWithdraw', () => {
     }
   });
 
+  it('echoes a refused amount as its exact plain decimal, as an accepted one is answered', () => {
+    const cases: [Record<string, unknown>, Record<string, string>, string][] = [
+      // Too many decimals for USDT's 6: refused, echoed without the exponent.
+      [withdraw, { amount: '1e-7' }, '0.0000001'],
+      [withdraw, { amount: '1.00000010' }, '1.0000001'],
+      [withdraw, { amount: '-2.50' }, '-2.5'],
+      [withdraw, { amount: '0.000' }, '0'],
+      [{ ...withdraw, amount: '1E-9' }, {}, '0.000000001'],
+      // Valid amounts refused for another reason: the same text an acceptance would carry.
+      [{ ...withdraw, to_address: 'nope' }, { amount: '100.50' }, '100.5'],
+      [{ ...withdraw, to_address: 'nope' }, { amount: '1.5E3' }, '1500'],
+      [{ ...withdraw, to_address: 'nope', amount: '007.10' }, {}, '7.1'],
+      // No number to write: 0, the field stays a JSON number.
+      [{ ...withdraw, amount: '1e-200' }, {}, '0'],
+      [{ ...withdraw, amount: 'abc' }, {}, '0'],
+    ];
+    for (const [fields, raw, echoed] of cases) {
+      const result = validateWithdraw(signed(fields, raw), ctx);
+      expect(result.kind).toBe('refuse');
+      if (result.kind === 'refuse')
+        expect([raw, fields.amount, result.request.amountText]).toEqual([raw, fields.amount, echoed]);
+    }
+    const accepted = validateWithdraw(signed(withdraw, { amount: '100.50' }), ctx);
+    expect(accepted).toMatchObject({ kind: 'ok', request: { amountText: '100.5' } });
+  });
+
+  it('matches chain and symbol in any letter case and keeps them as sent', () => {
+    const result = validateWithdraw(
+      signed({ ...withdraw, chain: 'eth', symbol: 'uSdT' }, { amount: '1' }),
+      ctx,
+    );
+    expect(result).toMatchObject({ kind: 'ok', request: { chain: 'eth', symbol: 'uSdT', token: USDT } });
+  });
+
   it('refuses bad addresses with the answer fields filled in', () => {
     const result = validateWithdraw(signed({ ...withdraw, to_address: 'nope', amount: '1' }), ctx);
     expect(result).toEqual({

@@ -1,6 +1,6 @@
 import type { Config, TokenConfig } from '../config/types.js';
 import { PaymentError } from '../internal/errors.js';
-import { formatAmount, parseAmount } from '../money/amount.js';
+import { formatAmount, parseAmount, plainDecimal } from '../money/amount.js';
 import { toAddressLc } from './address.js';
 import type { RequestRefusalCode } from './errors.js';
 import {
@@ -24,8 +24,10 @@ import { canonicalString, verifySignature } from './sign.js';
  * 3. ok: typed, normalised request.
  *
  * `chain` and `symbol` match case-insensitively ("eth", "usdt" work: v2 senders are not consistent
- * and there is no ambiguity), but are echoed back exactly as sent, since the sender matches answers
- * on its own spelling and the echoed values are part of what it verifies.
+ * and there is no ambiguity), but are echoed back exactly as sent, accepted or refused, since the
+ * sender matches answers on its own spelling and the echoed values are part of what it verifies. The
+ * amount is answered as its exact plain decimal (`100.50` → `100.5`, `1e-7` → `0.0000001`), accepted
+ * or refused; a refused amount that is no decimal is answered `0`, the field being a JSON number.
  */
 
 export interface ValidationContext {
@@ -96,7 +98,10 @@ export interface WithdrawAnswerFields {
   symbol: string;
   fromAddress: string;
   toAddress: string;
-  /** JSON-number text to write as `amount`: the amount as sent when it is a finite JSON number, else "0". */
+  /**
+   * JSON-number text to write as `amount`: the exact plain decimal of the amount sent (`1e-7` →
+   * "0.0000001"), or "0" when it is no decimal or its plain form is longer than the column (100).
+   */
   amountText: string;
 }
 
@@ -181,8 +186,9 @@ function checkTimestamp(msg: JsonObject, ctx: ValidationContext): { seconds: num
   return { seconds: value };
 }
 
+/** Letter case aside; never of another length, so the spelling sent fits where the configured one does. */
 function sameName(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
+  return a.length === b.length && a.toLowerCase() === b.toLowerCase();
 }
 
 function checkChainAndToken(msg: JsonObject, ctx: ValidationContext): Refusal | TokenConfig {
@@ -221,10 +227,12 @@ function echoAddress(msg: JsonObject, key: string): string {
   return toAddressLc(msg[key]) ?? echoString(msg, key);
 }
 
+/** The length of the `amount_text` column a refused amount is stored in. */
+const MAX_ECHOED_AMOUNT_LENGTH = 100;
+
 function echoAmount(msg: JsonObject): string {
   const text = readNumberText(msg, 'amount');
-  if (text === undefined || text.length > 80 || !isJsonNumberText(text)) return '0';
-  return Number.isFinite(Number(text)) ? text : '0';
+  return (text === undefined ? undefined : plainDecimal(text, MAX_ECHOED_AMOUNT_LENGTH)) ?? '0';
 }
 
 export function validateTopup(
