@@ -269,6 +269,16 @@ describe('parseConfig', () => {
       },
       'eth_config.tokens.usdt: found "usdt", expected a symbol different from USDT (symbols match in any case)',
     ],
+    [
+      'a symbol longer than its column',
+      (j) => {
+        j.eth_config.tokens = {
+          'USDT-ERC20-TOKEN1': { address: '0xdAC17F958D2ee523a2206206994597C13D831ec7', decimals: 6 },
+          'USDT-ERC20-TOKEN': { address: '0x1111111111111111111111111111111111111111', decimals: 6 },
+        };
+      },
+      'eth_config.tokens.USDT-ERC20-TOKEN1: found "USDT-ERC20-TOKEN1", expected a symbol of at most 16 characters (its database column)',
+    ],
   ])('reports %s', (_name, mutate, line) => {
     const json = v2();
     mutate(json);

@@ -74,6 +74,8 @@ function parseRmq(c: Checker, value: unknown): Config['rmq'] | undefined {
   return { url, topup, withdraw, pay, topupResp, withdrawResp, payResp };
 }
 
+const MAX_SYMBOL_LENGTH = 16;
+
 function parseTokens(c: Checker, value: unknown): TokenConfig[] | undefined {
   if (value === undefined || value === null) return CONFIG_DEFAULTS.tokens.map((t) => ({ ...t }));
   const obj = c.object('eth_config.tokens', value);
@@ -100,6 +102,9 @@ function parseTokens(c: Checker, value: unknown): TokenConfig[] | undefined {
       'an integer from 0 to 255',
     );
     if (symbol.trim() === '') c.problem('eth_config.tokens', symbol, 'token symbols that are not empty');
+    // Payouts store the symbol in a varchar(16): a longer one would fail every insert on MySQL.
+    if (symbol.length > MAX_SYMBOL_LENGTH)
+      c.problem(path, symbol, `a symbol of at most ${MAX_SYMBOL_LENGTH} characters (its database column)`);
     // Requests match symbols case-insensitively, so "usdt" and "USDT" would be ambiguous.
     const twin = tokens.find((t) => t.symbol.toLowerCase() === symbol.toLowerCase());
     if (twin) c.problem(path, symbol, `a symbol different from ${twin.symbol} (symbols match in any case)`);
