@@ -4,7 +4,7 @@ import { jsonNumber, parseJsonLossless } from '../src/protocol/json.js';
 import { verifySignature } from '../src/protocol/sign.js';
 import { mineUntil, type TestChain } from './helpers/chain.js';
 import { dbKinds } from './helpers/db.js';
-import { newWallet, queueId } from './helpers/payouts.js';
+import { newWallet, queueId, signedWithdraw } from './helpers/payouts.js';
 import type { Collector } from './helpers/rabbit.js';
 import { randomAddress, TEST_MASTER_KEY, TEST_SIGN_KEY, until } from './helpers/service.js';
 import { type StartStackOptions, startStack } from './helpers/stack.js';
@@ -233,6 +233,28 @@ describe.each(dbKinds)('withdrawals and payments on %s', (kind) => {
     expect((await stack.payout(spaced))?.to_address).toBe(to2);
     expect(stack.responses(id)).toHaveLength(1);
     expect(stack.responses(spaced)).toHaveLength(1);
+  });
+
+  it('dead-letters a body that is not valid UTF-8, though it verifies once decoded with replacements', async () => {
+    const id = `${queueId('utf8')}-\uFFFD`;
+    const bytes = Buffer.from(
+      signedWithdraw({ queue_id: id, from_address: user.address, to_address: randomAddress(), amount: '1' }),
+    );
+    // U+FFFD (EF BF BD) is what a lenient decoder makes of the byte FF.
+    const at = bytes.indexOf(Buffer.from('\uFFFD'));
+    const invalid = Buffer.concat([bytes.subarray(0, at), Buffer.from([0xff]), bytes.subarray(at + 3)]);
+    // publishRequest sends Buffer.from(body): a Buffer goes through unchanged.
+    await stack.business.publishRequest(stack.queues.withdraw, invalid as unknown as string);
+    const dlq = await until(
+      async () => {
+        const msgs = await stack.business.readDlq(stack.queues.withdraw.queue);
+        return msgs.find((m) => m.text.includes(id.slice(0, -1)));
+      },
+      20_000,
+      'the invalid UTF-8 dead-lettered',
+    );
+    expect(String(dlq.headers['x-reject-reason'])).toBe('message is not valid UTF-8');
+    expect(await stack.payout(id)).toBeUndefined();
   });
 
   it('does nothing for a queue_id seen before: no second transfer, no second response', async () => {

@@ -25,7 +25,7 @@ export function createTopupHandler(common: Common, deps: TopupHandlerDeps) {
   const logger = common.logger.child({ component: 'topup' });
 
   return async (msg: IncomingMessage): Promise<HandlerOutcome> => {
-    const result = validateTopup(msg.body, validationContextFor(config, signKey));
+    const result = validateTopup(msg.raw, validationContextFor(config, signKey));
     if (result.kind === 'reject') {
       logger.warn({ reason: result.reason }, 'topup request rejected to the dead-letter queue');
       return { deadLetter: result.reason };

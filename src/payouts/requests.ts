@@ -82,7 +82,8 @@ export function createPayoutRequestHandler(common: Common, deps: PayoutRequestHa
   }
 
   return async (msg: IncomingMessage): Promise<HandlerOutcome> => {
-    const result = validate(msg.body, validationContextFor(config, signKey));
+    // The bytes, not the text: invalid UTF-8 is dead-lettered, never decoded with replacement characters.
+    const result = validate(msg.raw, validationContextFor(config, signKey));
     if (result.kind === 'reject') {
       logger.warn({ reason: result.reason }, `${kind} request rejected to the dead-letter queue`);
       return { deadLetter: result.reason };

@@ -89,6 +89,16 @@ describe('validateTopup', () => {
     });
   });
 
+  it('counts the 64 KiB limit in UTF-8 bytes, text or bytes alike', () => {
+    // 22,000 characters of 3 bytes each: under the limit in characters, over it in bytes.
+    const big = signed({ ...topup, note: '€'.repeat(22_000) });
+    expect(big.length).toBeLessThan(65_536);
+    const reason = 'message larger than 65536 bytes';
+    expect(validateTopup(big, ctx)).toEqual({ kind: 'reject', reason });
+    expect(validateTopup(Buffer.from(big), ctx)).toEqual({ kind: 'reject', reason });
+    expect(validateTopup(signed({ ...topup, note: '€'.repeat(20_000) }), ctx).kind).toBe('ok');
+  });
+
   it('refuses signed requests it cannot carry out', () => {
     const answer = { type: 'topup', address: FROM.toLowerCase(), chain: 'ETH', symbol: 'USDT' };
     expect(validateTopup(signed({ ...topup, chain: 'BSC' }), ctx)).toMatchObject({

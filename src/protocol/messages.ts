@@ -120,26 +120,28 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 type Step<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-/** Steps 1 and the signature check shared by every request type. */
+/**
+ * Steps 1 and the signature check shared by every request type. Give it the body's bytes (the consumer's
+ * `raw`): only there can invalid UTF-8 be seen, text decoded from them has it replaced already.
+ */
 function decodeSigned(
   body: string | Uint8Array,
   answerKeys: readonly string[],
   secret: string,
 ): Step<JsonObject> {
+  // The limit is in UTF-8 bytes, the text's too ("€" is one character and three bytes).
+  const bytes = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength;
+  if (bytes > MAX_BODY_BYTES) return { ok: false, reason: `message larger than ${MAX_BODY_BYTES} bytes` };
   let text: string;
   if (typeof body === 'string') {
     text = body;
   } else {
-    if (body.byteLength > MAX_BODY_BYTES)
-      return { ok: false, reason: `message larger than ${MAX_BODY_BYTES} bytes` };
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(body);
     } catch {
       return { ok: false, reason: 'message is not valid UTF-8' };
     }
   }
-  if (text.length > MAX_BODY_BYTES)
-    return { ok: false, reason: `message larger than ${MAX_BODY_BYTES} bytes` };
   let parsed: unknown;
   try {
     parsed = parseJsonLossless(text);
