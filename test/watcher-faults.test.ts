@@ -110,6 +110,18 @@ describe.each(dbKinds)('the deposit watcher behind a faulty provider, on %s', (k
     expect(s.messagesFor(to)).toHaveLength(0);
     expect(faults.counts().header_not_found ?? 0).toBeGreaterThan(0);
 
+    // The head moves on: the block is now deep enough to be taken by an eth_getLogs range, which the
+    // lagging backend answers only up to its own head. The cursor must not move past the block either.
+    await chain.mine(CONFIRM + 3);
+    const lagged = faults.counts().lag ?? 0;
+    await until(
+      () => (faults.counts().lag ?? 0) >= lagged + 6 || (stack.service.watcher.status().tip ?? 0) >= block,
+      20_000,
+      'lagged range answers',
+    );
+    expect(stack.service.watcher.status().tip).toBeLessThan(block);
+    expect(s.messagesFor(to)).toHaveLength(0);
+
     faults.setRates({ lag: 0 });
     const pending = await s.waitStatus(to, 2);
     expect(pending).toMatchObject({ tx_hash: txHash, block_height: block });

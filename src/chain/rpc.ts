@@ -1,6 +1,6 @@
-import { createPublicClient, type Hex, http, type PublicClient, toHex } from 'viem';
+import { createPublicClient, type Hex, HttpRequestError, http, type PublicClient, toHex } from 'viem';
 import type { Common } from '../context/common.js';
-import { PaymentError } from '../internal/errors.js';
+import { PaymentError, sleep, walkCauses } from '../internal/errors.js';
 import { redactUrls } from '../internal/redact.js';
 
 /** A block header as the watcher needs it. */
@@ -9,6 +9,8 @@ export interface BlockHeader {
   hash: Hex;
   parentHash: Hex;
   timestamp: number;
+  /** The bloom of every log of the block: what eth_getLogs answers for it is checked against it. */
+  logsBloom: Hex;
 }
 
 /** A raw log as eth_getLogs returns it. */
@@ -29,15 +31,31 @@ export interface ChainRpc {
   getBlockNumber(): Promise<number>;
   getBlockHeader(number: number): Promise<BlockHeader | null>;
   getLogsByBlockHash(blockHash: Hex, addresses: Hex[], topic0: Hex): Promise<RpcLog[]>;
+  /** Every log of the block, unfiltered: what its `logsBloom` is made of. */
+  getAllLogsOfBlock(blockHash: Hex): Promise<RpcLog[]>;
   getLogsByRange(fromBlock: number, toBlock: number, addresses: Hex[], topic0: Hex): Promise<RpcLog[]>;
   getChainId(): Promise<number>;
   /** Time of the last successful call (ms), for /ready. */
   lastOkAt(): number;
 }
 
+/** A call that failed in transport (HTTP 429 or 5xx, a dropped connection) is tried this many times more… */
+const TRANSPORT_RETRIES = 2;
+/** …after this long, doubling: hosted providers shed load this way, and one such answer should not cost
+ * the watcher a whole pass and its backoff. JSON-RPC errors (a refused range) are not retried here. */
+const TRANSPORT_RETRY_MS = 100;
+
+/** Whether `err` failed in transport: a status a provider sheds load with, or no answer at all. */
+function isTransportFailure(err: unknown): boolean {
+  const http = walkCauses(err, (e) => e instanceof HttpRequestError) as HttpRequestError | undefined;
+  if (!http) return false;
+  return http.status === undefined || http.status === 408 || http.status === 429 || http.status >= 500;
+}
+
 /**
  * JSON-RPC over HTTP. Raw requests where the watcher wants speed and exact control of null answers.
- * A failed call counts in `metrics.rpcError` and throws a retryable `rpc_error` whose message names the
+ * A failure in transport is tried again twice, 100 then 200 ms later (`TRANSPORT_RETRIES`); a call that
+ * still fails counts in `metrics.rpcError` and throws a retryable `rpc_error` whose message names the
  * method, never the URL (provider API keys live in it); viem's error, URL and all, is only its cause.
  */
 export function createChainRpc(
@@ -58,18 +76,25 @@ export function createChainRpc(
   let lastOk = 0;
 
   async function call<T>(method: string, params: unknown[]): Promise<T> {
-    try {
-      // biome-ignore lint/suspicious/noExplicitAny: raw JSON-RPC passthrough
-      const result = (await client.request({ method: method as any, params: params as any })) as T;
-      lastOk = Date.now();
-      return result;
-    } catch (err) {
-      common.metrics.rpcError(method);
-      throw new PaymentError('rpc_error', `${method} failed: ${redactUrls(shortMessage(err))}`, {
-        cause: err,
-        retryable: true,
-      });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // biome-ignore lint/suspicious/noExplicitAny: raw JSON-RPC passthrough
+        const result = (await client.request({ method: method as any, params: params as any })) as T;
+        lastOk = Date.now();
+        return result;
+      } catch (err) {
+        if (attempt >= TRANSPORT_RETRIES || !isTransportFailure(err)) throw failed(method, err);
+        await sleep(TRANSPORT_RETRY_MS * 2 ** attempt);
+      }
     }
+  }
+
+  function failed(method: string, err: unknown): PaymentError {
+    common.metrics.rpcError(method);
+    return new PaymentError('rpc_error', `${method} failed: ${redactUrls(shortMessage(err))}`, {
+      cause: err,
+      retryable: true,
+    });
   }
 
   return {
@@ -78,20 +103,27 @@ export function createChainRpc(
       return Number(BigInt(await call<Hex>('eth_blockNumber', [])));
     },
     async getBlockHeader(number) {
-      const block = await call<{ number: Hex; hash: Hex; parentHash: Hex; timestamp: Hex } | null>(
-        'eth_getBlockByNumber',
-        [toHex(number), false],
-      );
+      const block = await call<{
+        number: Hex;
+        hash: Hex;
+        parentHash: Hex;
+        timestamp: Hex;
+        logsBloom: Hex;
+      } | null>('eth_getBlockByNumber', [toHex(number), false]);
       if (!block) return null;
       return {
         number: Number(BigInt(block.number)),
         hash: block.hash.toLowerCase() as Hex,
         parentHash: block.parentHash.toLowerCase() as Hex,
         timestamp: Number(BigInt(block.timestamp)),
+        logsBloom: block.logsBloom.toLowerCase() as Hex,
       };
     },
     getLogsByBlockHash(blockHash, addresses, topic0) {
       return call<RpcLog[]>('eth_getLogs', [{ blockHash, address: addresses, topics: [topic0] }]);
+    },
+    getAllLogsOfBlock(blockHash) {
+      return call<RpcLog[]>('eth_getLogs', [{ blockHash }]);
     },
     getLogsByRange(fromBlock, toBlock, addresses, topic0) {
       return call<RpcLog[]>('eth_getLogs', [

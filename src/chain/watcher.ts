@@ -14,6 +14,15 @@ import {
 import type { Db } from '../store/schema.js';
 import type { ChainContext } from './context.js';
 import { subscribeHeads } from './heads.js';
+import {
+  blockLogsProblem,
+  bloomMayHoldLogs,
+  bloomOfLogs,
+  isNotYet,
+  NotYetError,
+  rangeLogsProblem,
+  sameBloom,
+} from './log-check.js';
 import type { BlockHeader, RpcLog } from './rpc.js';
 import { decodeTransferLogs, TRANSFER_TOPIC, type TransferLog } from './transfers.js';
 
@@ -56,6 +65,18 @@ export interface BlockWatcherDeps {
 
 export type BlockWatcher = ReturnType<typeof createBlockWatcher>;
 
+/** A block as the watcher keeps its tip (a stored one has no bloom). */
+type Tip = Pick<BlockHeader, 'number' | 'hash' | 'parentHash'>;
+
+/**
+ * How many blocks at the end of each backfill range have their bloom checked against the range's logs: a
+ * lagging backend answers a range only up to its own head, so what it leaves out is at the end.
+ */
+const RANGE_TAIL_CHECKED = 8;
+
+/** A pass that ends because the node does not have a block yet: not a failure, try again after `pollMs`. */
+type PassEnd = 'done' | 'not-yet';
+
 /**
  * Follows the chain: new heads over WebSocket (HTTP polling while it is down), each new block's logs
  * fetched by block hash, a backfill by eth_getLogs ranges from the stored cursor, and reorganisations
@@ -76,19 +97,20 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
   const waker = createWaker(stopController.signal);
   let heads: ReturnType<typeof subscribeHeads> | undefined;
   let loop: Promise<void> | undefined;
-  let tip: BlockHeader | undefined;
+  let tip: Tip | undefined;
   let nodeHead: number | undefined;
   let backfilling = false;
   let range = tuning.initialRange;
   let rangeSuccesses = 0;
+  /** Failed passes since the last progress (a commit), for the backoff. */
+  let failures = 0;
 
   function signal() {
     waker.wake();
   }
 
-  async function loadTip(): Promise<BlockHeader | undefined> {
-    const cursor = await loadCursor(db, chain);
-    return cursor && { ...cursor, timestamp: 0 };
+  async function loadTip(): Promise<Tip | undefined> {
+    return loadCursor(db, chain);
   }
 
   async function anchorAt(number: number): Promise<BlockHeader> {
@@ -101,12 +123,50 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
 
   async function commit(work: (trx: Db) => Promise<void>) {
     await db.transaction().execute(work);
+    // Progress, not whole passes, resets the backoff: a pass that committed blocks and then failed
+    // retries soon, or deposits found after it would wait up to the longest backoff for their status 2.
+    failures = 0;
     sink.afterCommit?.();
   }
 
+  /** A node answer that means "not yet" (a lagging backend) as a NotYetError; any other error as it is. */
+  async function notYetAs<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (isNotYet(err) && !(err instanceof NotYetError)) throw new NotYetError(what, { cause: err });
+      throw err;
+    }
+  }
+
+  const isTokenTransfer = (log: RpcLog) =>
+    tokenAddresses.includes(log.address.toLowerCase() as Hex) &&
+    log.topics[0]?.toLowerCase() === TRANSFER_TOPIC;
+
+  /**
+   * The token Transfer logs of a block, checked against it: each log of this block, in order, and an empty
+   * answer only when the block's bloom allows it. A provider balancing over backends may answer logs from
+   * one that lacks the block (`[]`, "header not found"): that is "not yet", retried, never "no transfers".
+   * When the bloom says "maybe" (it also does for another token's Transfer next to this token's Approval),
+   * the block's every log settles it: if they make up its bloom, the node has them all.
+   */
+  async function blockLogs(header: BlockHeader): Promise<RpcLog[]> {
+    const logs = await notYetAs(`logs of block ${header.number}`, () =>
+      rpc.getLogsByBlockHash(header.hash, tokenAddresses, TRANSFER_TOPIC),
+    );
+    const problem = blockLogsProblem(header, logs);
+    if (problem) throw new NotYetError(`the logs of block ${header.number} do not agree with it: ${problem}`);
+    if (logs.length > 0 || !bloomMayHoldLogs(header.logsBloom, tokenAddresses, TRANSFER_TOPIC)) return logs;
+    const all = await notYetAs(`logs of block ${header.number}`, () => rpc.getAllLogsOfBlock(header.hash));
+    if (blockLogsProblem(header, all) || !sameBloom(bloomOfLogs(all), header.logsBloom)) {
+      throw new NotYetError(`the node has not all logs of block ${header.number} yet (its bloom says so)`);
+    }
+    return all.filter(isTokenTransfer);
+  }
+
   async function processBlock(header: BlockHeader) {
-    const logs = await rpc.getLogsByBlockHash(header.hash, tokenAddresses, TRANSFER_TOPIC);
-    const transfers = decodeTransferLogs(logs).filter((t) => t.blockHash === header.hash);
+    const logs = await blockLogs(header);
+    const transfers = decodeTransferLogs(logs);
     await commit(async (trx) => {
       await insertBlock(trx, chain, header);
       await pruneBlocksBelow(trx, chain, header.number - keepBlocks);
@@ -122,23 +182,26 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
   }
 
   /** Walks back through the stored blocks to the common ancestor, and removes what is above it. */
-  async function resolveReorg(current: BlockHeader) {
+  async function resolveReorg(current: Tip) {
     const stored = await storedBlocksDescending(db, chain);
-    let ancestor: BlockHeader | undefined;
+    let ancestor: Tip | undefined;
     for (const row of stored) {
       const onNode = await rpc.getBlockHeader(Number(row.number));
-      if (onNode && onNode.hash === row.hash) {
+      // A block the node does not return says nothing (a lagging backend): only a different hash does.
+      if (!onNode)
+        throw new NotYetError(`block ${row.number} not found while looking for the common ancestor`);
+      if (onNode.hash === row.hash) {
         ancestor = onNode;
         break;
       }
     }
-    let newAnchor: BlockHeader | undefined;
+    let newAnchor: Tip | undefined;
     if (!ancestor) {
       // Deeper than everything we kept: nothing to compare against. Restart from the node's block below
       // our lowest one; deposits above it are treated as removed and re-found if they are still there.
       const lowest = Number(stored.at(-1)?.number ?? current.number);
       newAnchor = (await rpc.getBlockHeader(Math.max(lowest - 1, 0))) ?? undefined;
-      if (!newAnchor) throw new Error('node has no block to re-anchor on after a deep reorganisation');
+      if (!newAnchor) throw new NotYetError('node has no block to re-anchor on after a deep reorganisation');
       ancestor = newAnchor;
       logger.error({ lowestKept: lowest }, 'reorganisation deeper than the kept blocks');
     }
@@ -159,20 +222,49 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
     from: number;
     end: number;
     logs: Promise<RpcLog[]>;
-    anchor: Promise<BlockHeader | null>;
+    /** The headers of the range's last blocks (up to RANGE_TAIL_CHECKED), the last one `end`'s. */
+    tail: Promise<(BlockHeader | null)[]>;
   }
 
   function fetchRange(from: number, end: number): RangeFetch {
+    const tailFrom = Math.max(from, end - RANGE_TAIL_CHECKED + 1);
     const fetch = {
       from,
       end,
       logs: rpc.getLogsByRange(from, end, tokenAddresses, TRANSFER_TOPIC),
-      anchor: rpc.getBlockHeader(end),
+      tail: Promise.all(
+        Array.from({ length: end - tailFrom + 1 }, (_, i) => rpc.getBlockHeader(tailFrom + i)),
+      ),
     };
     // Either may be left unawaited (a refused range, a failed commit, a stop): not an unhandled rejection.
     fetch.logs.catch(() => {});
-    fetch.anchor.catch(() => {});
+    fetch.tail.catch(() => {});
     return fetch;
+  }
+
+  /**
+   * Checks a range's logs before the cursor moves past it: in the range and in order, the range's end block
+   * returned by the node, and its last blocks' logs there whenever their blooms say there may be some. A
+   * lagging backend answers only up to its own head, leaving out the end of the range. Resolves the header
+   * of the end block.
+   */
+  async function checkRange(fetch: RangeFetch, logs: RpcLog[]): Promise<BlockHeader> {
+    const { from, end } = fetch;
+    const problem = rangeLogsProblem(from, end, logs);
+    if (problem) throw new NotYetError(`the logs of blocks ${from}..${end} do not agree: ${problem}`);
+    const tail = await fetch.tail;
+    for (const header of tail) {
+      if (!header) throw new NotYetError(`a block of ${from}..${end} not found during backfill`);
+      const inBlock = logs.filter((l) => Number(BigInt(l.blockNumber)) === header.number);
+      if (inBlock.some((l) => l.blockHash.toLowerCase() !== header.hash)) {
+        throw new NotYetError(`the logs of block ${header.number} are of another block with that number`);
+      }
+      if (inBlock.length > 0 || !bloomMayHoldLogs(header.logsBloom, tokenAddresses, TRANSFER_TOPIC)) continue;
+      if ((await blockLogs(header)).length > 0) {
+        throw new NotYetError(`the logs of blocks ${from}..${end} leave out those of block ${header.number}`);
+      }
+    }
+    return tail.at(-1)!;
   }
 
   /** eth_getLogs over [from, to] in chunks that adapt to what the node accepts; the cursor moves with each. */
@@ -193,6 +285,7 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
         try {
           logs = await fetch.logs;
         } catch (err) {
+          if (isNotYet(err)) throw new NotYetError(`logs of blocks ${next}..${end}`, { cause: err });
           const tried = end - next + 1;
           if (tried > 1) {
             // Half of what was tried, not of `range`: near the head the span is shorter than `range`,
@@ -212,8 +305,7 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
           range = Math.min(range * 2, tuning.maxRange);
           rangeSuccesses = 0;
         }
-        const anchor = await fetch.anchor;
-        if (!anchor) throw new Error(`block ${end} not found during backfill`);
+        const anchor = await checkRange(fetch, logs);
         // The next range is fetched while this one is written: the node and the database work at once.
         if (end < to) ahead = fetchRange(end + 1, Math.min(end + range, to));
         const transfers = decodeTransferLogs(logs);
@@ -240,7 +332,13 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
     }
   }
 
-  async function syncToHead() {
+  /**
+   * One pass up to the node's head. A block the node does not return (null) is "not yet", never a
+   * reorganisation: a provider's backends lag each other, so its head number may go back and a block it
+   * announced may be missing from the next answer. Only a different hash at the same height is a
+   * reorganisation.
+   */
+  async function syncToHead(): Promise<PassEnd> {
     const head = await rpc.getBlockNumber();
     nodeHead = head;
     let current = tip ?? (await loadTip());
@@ -252,29 +350,29 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
       // Ranges carry no parent hashes: first make sure our tip is still canonical, or the blocks a
       // reorganisation replaced below it (while we were stopped or behind) would never be looked at.
       const onNode = await rpc.getBlockHeader(current.number);
-      if (!onNode || onNode.hash !== current.hash) {
+      if (!onNode) return 'not-yet';
+      if (onNode.hash !== current.hash) {
         await resolveReorg(current);
         signal(); // sync again at once, from the common ancestor
-        return;
+        return 'done';
       }
       await backfillRange(current.number + 1, rangeTarget);
       current = tip;
     }
     while (!stopController.signal.aborted) {
       if (current.number >= nodeHead) {
-        // Nothing new: make sure our tip was not replaced by a chain of the same or smaller height.
+        // Nothing new (or a head number behind ours: a lagging backend, not a reorganisation): make sure
+        // our tip was not replaced by a chain of the same or smaller height.
         const onNode = await rpc.getBlockHeader(current.number);
-        if (onNode && onNode.hash === current.hash) return;
+        if (!onNode) return 'not-yet';
+        if (onNode.hash === current.hash) return 'done';
         await resolveReorg(current);
         current = tip;
         nodeHead = await rpc.getBlockNumber();
         continue;
       }
       const next = await rpc.getBlockHeader(current.number + 1);
-      if (!next) {
-        nodeHead = await rpc.getBlockNumber();
-        continue;
-      }
+      if (!next) return 'not-yet'; // announced, not yet served by the backend that answered
       if (next.parentHash !== current.hash) {
         await resolveReorg(current);
         current = tip;
@@ -283,22 +381,32 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
       await processBlock(next);
       current = next;
     }
+    return 'done';
   }
 
   async function run() {
-    let failures = 0;
+    let notYet = 0;
     while (!stopController.signal.aborted) {
+      let end: PassEnd;
       try {
-        await syncToHead();
+        end = await syncToHead();
         failures = 0;
       } catch (err) {
-        failures++;
-        tip = undefined; // reload from the database: a failed commit must not leave memory ahead of it
-        logger.warn({ err, failures }, 'watcher pass failed; retrying');
-        await sleep(backoffMs(failures), stopController.signal);
-        continue;
+        if (!isNotYet(err)) {
+          failures++;
+          tip = undefined; // reload from the database: a failed commit must not leave memory ahead of it
+          logger.warn({ err, failures }, 'watcher pass failed; retrying');
+          await sleep(backoffMs(failures), stopController.signal);
+          continue;
+        }
+        end = 'not-yet'; // thrown before a commit, never by one: the tip in memory is the stored one
+        logger.debug({ err }, 'the node does not have it yet');
       }
-      await waker.wait(heads?.isConnected() ? tuning.slowPollMs : tuning.pollMs);
+      // A lagging backend is normal for a moment after a new head; say so only when it lasts.
+      if (end === 'done') notYet = 0;
+      else if (++notYet % 30 === 0) logger.warn({ passes: notYet }, 'the node keeps lagging behind its head');
+      // Not yet: ask again soon, whether or not new heads arrive.
+      await waker.wait(end === 'not-yet' || !heads?.isConnected() ? tuning.pollMs : tuning.slowPollMs);
     }
   }
 
