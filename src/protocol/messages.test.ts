@@ -183,6 +183,22 @@ describe('validateWithdraw', () => {
     expect(trailing).toMatchObject({ kind: 'ok', request: { amountRaw: 1_500_000n } });
   });
 
+  it('rejects ids with half a surrogate pair, which could not be stored and echoed as sent', () => {
+    const body = signed({ ...withdraw, queue_id: 'q-\ud800', amount: '1' });
+    expect(body).toContain('"queue_id":"q-\\ud800"');
+    expect(validateWithdraw(body, ctx)).toEqual({
+      kind: 'reject',
+      reason: 'field queue_id is not valid Unicode',
+    });
+    expect(validatePay(signed({ ...withdraw, order_id: '\udc00', amount: '1' }), ctx)).toEqual({
+      kind: 'reject',
+      reason: 'field order_id is not valid Unicode',
+    });
+    expect(validateWithdraw(signed({ ...withdraw, queue_id: 'q-\u{1F600}', amount: '1' }), ctx).kind).toBe(
+      'ok',
+    );
+  });
+
   it('rejects a missing or non-string queue_id', () => {
     const { queue_id: _q, ...noQueue } = withdraw;
     expect(validateWithdraw(signed({ ...noQueue, amount: '1' }), ctx)).toEqual({

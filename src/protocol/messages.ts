@@ -115,6 +115,9 @@ export type Validation<Req, Answer> =
   | { kind: 'refuse'; code: RequestRefusalCode; message: string; request: Answer }
   | { kind: 'ok'; request: Req };
 
+/** Half of a UTF-16 surrogate pair without its other half (a `u` regex sees a pair as one code point). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** Far above any real request; bounds the parser's work on garbage. */
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -157,6 +160,8 @@ function decodeSigned(
       return { ok: false, reason: present ? `field ${key} is not a string` : `missing field ${key}` };
     }
     if (value === '') return { ok: false, reason: `field ${key} is empty` };
+    // A JSON escape such as "\ud800" alone: stored, it becomes U+FFFD, so it could not be echoed as sent.
+    if (LONE_SURROGATE.test(value)) return { ok: false, reason: `field ${key} is not valid Unicode` };
   }
   const sign = parsed.sign;
   if (sign === undefined || sign === null || sign === '') return { ok: false, reason: 'missing field sign' };
