@@ -97,7 +97,9 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
       const raw = BigInt(plan.int(1, 50)) * USDT + BigInt(plan.int(0, 999_999));
       const payer = own ? from : collection.address;
       need.set(payer, (need.get(payer) ?? 0n) + raw);
-      payouts.push({ queueId: `chaos-${o.seed}-${i}`, role, from, to: plan.hex(20) as Address, raw });
+      const queueId = `chaos-${o.seed}-${i}`;
+      const orderId = role === 'pay' ? `order-${queueId}` : undefined;
+      payouts.push({ queueId, role, orderId, from, to: plan.hex(20) as Address, raw });
     }
     for (const w of [...payers, collection]) {
       await chain.setEthBalance(w.address, 100n * 10n ** 18n);
@@ -252,7 +254,7 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
             from_address: p.from,
             to_address: p.to,
             amount: formatUnits(p.raw, DECIMALS),
-            ...(p.role === 'pay' ? { order_id: `order-${p.queueId}` } : {}),
+            ...(p.orderId ? { order_id: p.orderId } : {}),
           });
           await business.publishRequest(p.role === 'pay' ? queues.pay : queues.withdraw, body);
           break;
@@ -265,6 +267,21 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
           );
           break;
         case 'reorg': {
+          // Mostly after the service has seen the head, so the reorg takes back what it already reported.
+          if (reorgRandom.chance(0.7)) {
+            const head = Number(await chain.blockNumber());
+            await waitFor(
+              async () => {
+                const row = await view.db
+                  .selectFrom('chain_blocks')
+                  .select((eb) => eb.fn.max('number').as('tip'))
+                  .executeTakeFirst();
+                return Number(row?.tip ?? 0) >= head;
+              },
+              5_000,
+              'the service at the head',
+            ).catch(() => {});
+          }
           const r = await cc.reorg(reorgRandom.int(1, o.confirmHeight - 1));
           figures.reorgs++;
           figures.reorg_blocks += r.depth;

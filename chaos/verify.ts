@@ -18,6 +18,8 @@ import type { BadMessage, RequestRole } from './malformed.js';
 export interface PayoutRequest {
   queueId: string;
   role: 'withdraw' | 'pay';
+  /** Pay requests: the order_id sent, echoed in the answer. */
+  orderId?: string;
   from: Address;
   to: Address;
   raw: bigint;
@@ -181,6 +183,11 @@ export function verify(input: VerifyInput): Verdict {
       got.every((g) => g.role === p.role),
       'wrong_answers',
       `${where}: answered on the other queue`,
+    );
+    check(
+      copies.every((c) => str(c.msg.order_id) === (p.orderId ?? '')),
+      'wrong_answers',
+      `${where}: order_id ${copies.map((c) => str(c.msg.order_id)).join(',')} in the answer, ${p.orderId ?? 'none'} sent`,
     );
     const answer = copies[0]!;
     const status = Number(str(answer.msg.status));
