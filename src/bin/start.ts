@@ -60,49 +60,72 @@ export async function runStart(flags: StartFlags, argv: readonly string[]): Prom
     return 2;
   }
 
+  // Signals are handled from here on: a stop during the start (a standby waiting for the instance lock,
+  // the node retried) ends the wait and exits 0; after the start it drains and exits 0.
+  const starting = new AbortController();
   let service: Awaited<ReturnType<typeof createService>> | undefined;
+  let stopping = false;
+  let resolveExit: (code: number) => void = () => {};
+  const exit = new Promise<number>((resolve) => {
+    resolveExit = resolve;
+  });
+  const stopService = (code: number) => {
+    const deadline = setTimeout(() => {
+      logger.error('stop took longer than 10 s: exiting');
+      process.exit(1);
+    }, STOP_DEADLINE_MS);
+    deadline.unref();
+    void (service?.stop() ?? Promise.resolve())
+      .then(() => devnet?.stop())
+      .then(() => resolveExit(code))
+      .catch((err) => {
+        logger.error({ err }, 'error while stopping');
+        resolveExit(1);
+      });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping: draining in-flight work');
+    starting.abort();
+    // Still starting: the start ends (its wait aborted), and the code below stops what it made.
+    if (running) stopService(0);
+  };
+  let running = false;
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
   try {
     service = await createService({
       config,
       signKey,
       masterKey: devnet?.state.masterKey ?? env.PAYMENT_MASTER_KEY,
       logger,
+      signal: starting.signal,
+      // The service stopped itself (the instance lock was lost): exit non-zero, a supervisor restarts it.
+      onFatal: () => {
+        stopping = true;
+        resolveExit(1);
+      },
     });
     await service.start();
   } catch (err) {
     await service?.stop();
     await devnet?.stop();
+    if (stopping) return 0;
     return reportStartError(err);
   }
+  if (stopping) {
+    // A signal came as the start finished.
+    stopService(0);
+    return exit;
+  }
+  running = true;
   if (devnet) printDevnetBanner(devnet, service.httpAddress());
-
-  const running = service;
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      stopping = true;
-      logger.info({ signal }, 'stopping: draining in-flight work');
-      const deadline = setTimeout(() => {
-        logger.error('stop took longer than 10 s: exiting');
-        process.exit(1);
-      }, STOP_DEADLINE_MS);
-      deadline.unref();
-      void running
-        .stop()
-        .then(() => devnet?.stop())
-        .then(() => resolve(0))
-        .catch((err) => {
-          logger.error({ err }, 'error while stopping');
-          resolve(1);
-        });
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  });
+  return exit;
 }
 
 /** Prints a failure to start (every config problem on its own line); resolves to the exit code. */

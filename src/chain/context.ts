@@ -1,7 +1,8 @@
 import type { Hex, PublicClient } from 'viem';
 import type { ChainConfig, TokenConfig } from '../config/types.js';
 import type { Common } from '../context/common.js';
-import { PaymentError } from '../internal/errors.js';
+import { backoffMs } from '../internal/backoff.js';
+import { isRetryable, PaymentError, sleep } from '../internal/errors.js';
 import { createPayoutClient } from './payout-client.js';
 import { type ChainRpc, createChainRpc } from './rpc.js';
 
@@ -31,13 +32,17 @@ export interface ChainContext {
 
 /**
  * Makes the context of `chain`. Its chain id is the configured one (checked against the node by
- * `verifyChainId` at start), else the node's.
+ * `verifyChainId` at start), else the node's, read with `readChainId` (retried until `signal` aborts).
  */
-export async function createChainContext(common: Common, chain: ChainConfig): Promise<ChainContext> {
+export async function createChainContext(
+  common: Common,
+  chain: ChainConfig,
+  signal?: AbortSignal,
+): Promise<ChainContext> {
   const rpc = createChainRpc(common, { rpcUrl: chain.rpcUrl });
   return {
     name: chain.name,
-    chainId: chain.chainId ?? (await rpc.getChainId()),
+    chainId: chain.chainId ?? (await readChainId(common, { name: chain.name, rpc }, signal)),
     tokens: chain.tokens,
     confirmHeight: chain.confirmHeight,
     collectionAddressLc: chain.collectionAddressLc,
@@ -49,10 +54,44 @@ export async function createChainContext(common: Common, chain: ChainConfig): Pr
   };
 }
 
-/** Stops the start when the node is on another chain than the configured one. */
-export async function verifyChainId(chain: ChainContext, configured: number | undefined): Promise<void> {
+/**
+ * The node's chain id. A node that fails the call (down, a 429, a timeout) is asked again with the
+ * backoff, one warning per attempt, until it answers or `signal` aborts (then the last error is thrown):
+ * a node's bad moment at start must not stop the service. An error that is not retryable is thrown.
+ */
+export async function readChainId(
+  common: Pick<Common, 'logger'>,
+  chain: Pick<ChainContext, 'name' | 'rpc'>,
+  signal?: AbortSignal,
+): Promise<number> {
+  for (let failures = 1; ; failures++) {
+    try {
+      return await chain.rpc.getChainId();
+    } catch (err) {
+      if (!isRetryable(err) || signal?.aborted) throw err;
+      const retryInMs = backoffMs(failures);
+      common.logger.warn(
+        { err, chain: chain.name, attempt: failures, retryInMs },
+        'could not read the chain id from the node; retrying',
+      );
+      await sleep(retryInMs, signal);
+      if (signal?.aborted) throw err;
+    }
+  }
+}
+
+/**
+ * Stops the start when the node is on another chain than the configured one. The node's failures are
+ * retried (`readChainId`); only a mismatch throws `chain_id_mismatch`.
+ */
+export async function verifyChainId(
+  common: Pick<Common, 'logger'>,
+  chain: ChainContext,
+  configured: number | undefined,
+  signal?: AbortSignal,
+): Promise<void> {
   if (configured === undefined) return;
-  const actual = await chain.rpc.getChainId();
+  const actual = await readChainId(common, chain, signal);
   if (actual !== configured) {
     throw new PaymentError(
       'chain_id_mismatch',

@@ -31,6 +31,9 @@ export const PAYMENT_ERROR_CODES = [
   'db_integer_range',
   'db_insert_rejected',
   'db_migration_failed',
+  // one instance per database (store/instance-lock.ts)
+  'instance_locked',
+  'instance_lock_aborted',
 ] as const;
 
 export type PaymentErrorCode = (typeof PAYMENT_ERROR_CODES)[number];

@@ -71,3 +71,55 @@ export async function startRangeLimitedRpc(targetUrl: string, maxRange: number):
       }),
   };
 }
+
+export interface ThrottlingRpc {
+  url: string;
+  /** eth_chainId calls answered 429 so far. */
+  throttled(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP JSON-RPC proxy that answers `429 Too Many Requests` to the first `chainIdFailures` requests
+ * that carry an eth_chainId call, the way a hosted provider does over its rate, and passes the rest on.
+ */
+export async function startThrottlingRpc(targetUrl: string, chainIdFailures: number): Promise<ThrottlingRpc> {
+  let throttled = 0;
+  const server: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    if (body.includes('"eth_chainId"') && throttled < chainIdFailures) {
+      throttled++;
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
+      res.end(
+        JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: 429, message: 'Too Many Requests' } }),
+      );
+      return;
+    }
+    try {
+      const upstream = await fetch(targetUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      res.writeHead(upstream.status, { 'content-type': 'application/json' });
+      res.end(await upstream.text());
+    } catch {
+      res.writeHead(502);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    throttled: () => throttled,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
