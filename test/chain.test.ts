@@ -15,9 +15,11 @@ import {
   webSocket,
 } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WsClient from 'ws';
 import { startAnvil } from '../src/chain/anvil.js';
 import { testTokenArtifact, testUsdtAbi, transferEvent, transferTopic, usdtAbi } from '../src/chain/token.js';
 import { createTestChain, type TestChain } from './helpers/chain.js';
+import { startFaultRpc } from './helpers/fault-rpc.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 function isAlive(pid: number): boolean {
@@ -503,6 +505,151 @@ describe('tcp proxy', () => {
     } finally {
       await proxy.close();
       await anvil.stop();
+    }
+  });
+});
+
+describe('fault rpc proxy', () => {
+  let chain: TestChain;
+  beforeAll(async () => {
+    chain = await createTestChain({ noMining: true });
+    await chain.deployToken();
+    await chain.mint(chain.accounts[1]!.address, 1_000_000n);
+  });
+  afterAll(async () => {
+    await chain?.stop();
+  });
+
+  const target = () => ({ httpUrl: chain.anvil.rpcUrl, wsUrl: chain.anvil.wsUrl });
+  interface Answer {
+    id: number;
+    result?: unknown;
+    error?: { message: string };
+  }
+  const post = (url: string, body: unknown) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(5000),
+    });
+  const rpc = async (url: string, method: string, params: unknown[] = []): Promise<Answer> =>
+    (await (await post(url, { jsonrpc: '2.0', id: 1, method, params })).json()) as Answer;
+
+  it('is transparent with no faults, for single calls, batches and the WebSocket', async () => {
+    const proxy = await startFaultRpc(target(), { seed: 1 });
+    try {
+      const head = await chain.blockNumber();
+      expect((await rpc(proxy.httpUrl, 'eth_blockNumber')).result).toBe(`0x${head.toString(16)}`);
+      const batch = (await (
+        await post(proxy.httpUrl, [
+          { jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] },
+          { jsonrpc: '2.0', id: 2, method: 'eth_blockNumber', params: [] },
+        ])
+      ).json()) as Answer[];
+      expect(batch.map((a) => a.id)).toEqual([1, 2]);
+      expect(batch[0]!.result).toBe(`0x${chain.anvil.chainId.toString(16)}`);
+
+      const client = createPublicClient({ transport: webSocket(proxy.wsUrl) });
+      try {
+        const heads: bigint[] = [];
+        const unwatch = client.watchBlockNumber({ onBlockNumber: (n) => heads.push(n), emitOnBegin: false });
+        await new Promise((r) => setTimeout(r, 300));
+        await chain.mine(1);
+        await waitUntil(() => heads.length > 0);
+        unwatch();
+      } finally {
+        await client.transport.getRpcClient().then((c) => c.close());
+      }
+      expect(proxy.counts()).toEqual({});
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('answers 429 and 503, drops connections and delays, and counts each', async () => {
+    const proxy = await startFaultRpc(target(), { seed: 2, rates: { http429: 1 }, delayMs: [10, 20] });
+    try {
+      expect((await post(proxy.httpUrl, { jsonrpc: '2.0', id: 1, method: 'eth_chainId' })).status).toBe(429);
+      proxy.setRates({ http429: 0, http503: 1 });
+      expect((await post(proxy.httpUrl, { jsonrpc: '2.0', id: 1, method: 'eth_chainId' })).status).toBe(503);
+      proxy.setRates({ http503: 0, drop: 1 });
+      await expect(rpc(proxy.httpUrl, 'eth_chainId')).rejects.toThrow();
+      proxy.setRates({ drop: 0, delay: 1 });
+      expect((await rpc(proxy.httpUrl, 'eth_chainId')).result).toBeDefined();
+      proxy.setRates({ delay: 0 });
+      expect(proxy.counts()).toEqual({ '429': 1, '503': 1, drop: 1, delay: 1 });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('answers as a backend lagging lagBlocks behind the head, only for the methods named', async () => {
+    const proxy = await startFaultRpc(target(), {
+      seed: 3,
+      lagBlocks: 2,
+      rates: { lag: 1, headerNotFound: 0 },
+    });
+    const onlyLogs = await startFaultRpc(target(), {
+      seed: 3,
+      lagBlocks: 2,
+      rates: { lag: 1 },
+      methods: ['eth_getLogs'],
+    });
+    try {
+      const sender = chain.accounts[1]!.address;
+      const nonceBefore = await chain.publicClient.getTransactionCount({ address: sender });
+      const txHash = await chain.transfer(1, chain.accounts[2]!.address, 1n);
+      const head = Number(await chain.mine(1));
+      await chain.mine(1);
+      const lagHead = head + 1 - 2;
+      const block = await chain.publicClient.getBlock({ blockNumber: BigInt(head) });
+      const hex = (n: number) => `0x${n.toString(16)}`;
+
+      expect((await rpc(proxy.httpUrl, 'eth_blockNumber')).result).toBe(hex(lagHead));
+      expect((await rpc(proxy.httpUrl, 'eth_getBlockByNumber', [hex(head), false])).result).toBeNull();
+      expect((await rpc(proxy.httpUrl, 'eth_getBlockByHash', [block.hash, false])).result).toBeNull();
+      const latest = (await rpc(proxy.httpUrl, 'eth_getBlockByNumber', ['latest', false])).result as {
+        number: string;
+      };
+      expect(Number(latest.number)).toBe(lagHead);
+      expect((await rpc(proxy.httpUrl, 'eth_getLogs', [{ blockHash: block.hash }])).result).toEqual([]);
+      proxy.setRates({ headerNotFound: 1 });
+      expect((await rpc(proxy.httpUrl, 'eth_getLogs', [{ blockHash: block.hash }])).error?.message).toBe(
+        'header not found',
+      );
+      const ranged = (await rpc(proxy.httpUrl, 'eth_getLogs', [{ fromBlock: '0x0', toBlock: hex(head + 1) }]))
+        .result as { blockNumber: string }[];
+      expect(ranged.length).toBeGreaterThan(0);
+      expect(ranged.every((l) => Number(l.blockNumber) <= lagHead)).toBe(true);
+      expect((await rpc(proxy.httpUrl, 'eth_getTransactionReceipt', [txHash])).result).toBeNull();
+      expect((await rpc(proxy.httpUrl, 'eth_getTransactionCount', [sender, 'latest'])).result).toBe(
+        hex(nonceBefore),
+      );
+      expect(proxy.counts().header_not_found).toBe(1);
+
+      // Headers from an up-to-date backend, logs from the lagging one.
+      expect((await rpc(onlyLogs.httpUrl, 'eth_blockNumber')).result).toBe(hex(head + 1));
+      expect((await rpc(onlyLogs.httpUrl, 'eth_getBlockByHash', [block.hash, false])).result).not.toBeNull();
+      expect((await rpc(onlyLogs.httpUrl, 'eth_getLogs', [{ blockHash: block.hash }])).result).toEqual([]);
+      proxy.setRates({ lag: 0 });
+      const honest = (await rpc(proxy.httpUrl, 'eth_getLogs', [{ blockHash: block.hash }])).result;
+      expect(honest).toHaveLength(1);
+    } finally {
+      await proxy.close();
+      await onlyLogs.close();
+    }
+  });
+
+  it('cuts the WebSocket', async () => {
+    const proxy = await startFaultRpc(target(), { seed: 4, rates: { wsCut: 1 } });
+    try {
+      const socket = new WsClient(proxy.wsUrl);
+      socket.on('error', () => {});
+      await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      expect(proxy.counts().ws_cut).toBe(1);
+    } finally {
+      await proxy.close();
     }
   });
 });
