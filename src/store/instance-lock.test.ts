@@ -1,3 +1,4 @@
+import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase, dbKinds } from '../../test/helpers/db.js';
 import { PaymentError } from '../internal/errors.js';
@@ -58,6 +59,37 @@ describe.each(dbKinds)('the instance lock on %s', (kind) => {
       const again = await acquireInstanceLock(db.config, logger, { wait: false });
       await again.release();
     } finally {
+      await db.cleanup();
+    }
+  });
+});
+
+describe('the instance lock on mysql, lost', () => {
+  it('calls onLost when its connection is killed, and another holder can take it', async () => {
+    const db = await createTestDatabase('mysql');
+    if (db.config.driver !== 'mysql') throw new Error('mysql expected');
+    const { host, port, user, password, database } = db.config;
+    const admin = await createConnection({ host, port, user, password });
+    try {
+      let lost: Error | undefined;
+      const held = await acquireInstanceLock(db.config, logger, {
+        wait: false,
+        onLost: (err) => {
+          lost = err;
+        },
+      });
+      const [rows] = await admin.query<RowDataPacket[]>('select is_used_lock(?) as id', [
+        mysqlLockName(database),
+      ]);
+      await admin.query(`kill ${Number(rows[0]?.id)}`);
+      const end = Date.now() + 15_000;
+      while (!lost && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      expect(lost).toBeInstanceOf(Error);
+      const next = await acquireInstanceLock(db.config, logger, { wait: false });
+      await next.release();
+      await held.release();
+    } finally {
+      await admin.end();
       await db.cleanup();
     }
   });
