@@ -11,10 +11,11 @@ import { failureFigures } from './verify.js';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-process.once('SIGINT', () => {
-  log('# interrupted: cleaning up');
-  void cleanupChaos(log).finally(() => process.exit(130));
-});
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    log(`# ${signal}: cleaning up`);
+    void cleanupChaos(log).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
 
 let options: ReturnType<typeof parseChaosArgs>;
 try {
