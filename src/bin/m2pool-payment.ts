@@ -4,6 +4,7 @@ import { normalizeLegacyFlags, resolveSignKey } from '../config/args.js';
 import { runDemo } from '../devnet/demo.js';
 import { type AuditFlags, runAudit } from './audit.js';
 import { devListen, devPayout, devTopup, devTransfer } from './dev.js';
+import { type ResolveFlags, runResolve } from './payout.js';
 import { runSign } from './sign.js';
 import { runStart } from './start.js';
 import { runWallet, type WalletAction } from './wallet.js';
@@ -67,6 +68,25 @@ program
   .option('--json', 'print the entries as a JSON array')
   .action(async (flags: AuditFlags) => {
     process.exitCode = await runAudit(flags);
+  });
+
+program
+  .command('payout')
+  .description('settle payouts that need the operator')
+  .command('resolve')
+  .description(
+    'settle a payout held unresolved (its nonce was used, the node did not show by which transaction), answering it once',
+  )
+  .argument('<queue_id>', 'the payout')
+  .option('--paid <tx_hash>', 'the transaction that paid it (checked on chain): answered status 1')
+  .option('--failed <reason>', 'it was not paid: answered status 0 with error not_paid and this reason')
+  .option(
+    '--config <path>',
+    'config file (default: CONFIG_PATH, else ./config.json; none: the devnet under ./data)',
+  )
+  .option('--key <secret>', 'the message-signing secret (default: PAYMENT_SIGN_KEY)')
+  .action(async (queueId: string, flags: ResolveFlags) => {
+    process.exitCode = await runResolve(queueId, flags);
   });
 
 const dev = program

@@ -40,6 +40,13 @@ export interface PayoutOptions {
   rpcTimeoutMs: number;
   /** Signed payouts broadcast per pass; the rest wait for the next pass (bounds one JSON-RPC batch). */
   broadcastPerPass: number;
+  /**
+   * Blocks searched for the transaction that used a payout's nonce: within the recent state a
+   * non-archive node keeps (128 blocks on geth), so no archive node is needed.
+   */
+  nonceSearchBlocks: number;
+  /** Blocks a used nonce may stay unexplained (a lagging node) before the payout is held for the operator. */
+  unresolvedAfterBlocks: number;
 }
 
 export interface RelayOptions {
@@ -119,6 +126,8 @@ export const defaultOptions: Options = {
     rpcBatchSize: 200,
     rpcTimeoutMs: 20_000,
     broadcastPerPass: 1_000,
+    nonceSearchBlocks: 100,
+    unresolvedAfterBlocks: 20,
   },
   relay: { batchSize: 500, flushOnStopMs: 3_000, maxInFlight: 100, pollMs: 1_000 },
   consumer: { prefetch: 50 },

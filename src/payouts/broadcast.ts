@@ -23,7 +23,7 @@ export function createBroadcaster(common: Common, ctx: PayoutParts) {
     const at = (hash: string | null) => position.get(hash!) ?? -1;
     const ordered = [...rows].sort((a, b) => at(a.tx_hash) - at(b.tx_hash));
     const outcomes = await Promise.all(ordered.map((r) => broadcast(client, raws.get(r.tx_hash!)!)));
-    const sent: string[] = [];
+    const sent: Pick<PayoutRow, 'queue_id' | 'tx_hash'>[] = [];
     for (const [i, outcome] of outcomes.entries()) {
       const row = ordered[i]!;
       if (outcome.kind === 'retry') {
@@ -35,7 +35,7 @@ export function createBroadcaster(common: Common, ctx: PayoutParts) {
           'broadcast refused; the stored transaction will be sent again or replaced',
         );
       }
-      if (row.state === 'signed') sent.push(row.queue_id);
+      if (row.state === 'signed') sent.push(row);
     }
     if (sent.length === 0) return;
     const hashOf = new Map(rows.map((r) => [r.queue_id, r.tx_hash]));

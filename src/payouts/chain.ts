@@ -7,6 +7,7 @@ import {
   type PublicClient,
 } from 'viem';
 import { usdtAbi } from '../chain/token.js';
+import { TRANSFER_TOPIC } from '../chain/transfers.js';
 
 export interface RawReceipt {
   transactionHash: Hex;
@@ -15,6 +16,27 @@ export interface RawReceipt {
   status: Hex;
   gasUsed: Hex;
   effectiveGasPrice?: Hex;
+  logs?: { address: Hex; topics: Hex[]; data: Hex }[];
+}
+
+/**
+ * Whether a receipt carries the token's `Transfer(sender → to, amount)`: success alone is not enough,
+ * since a token whose `transfer` returns false instead of reverting "succeeds" without moving anything.
+ */
+export function receiptPays(
+  receipt: RawReceipt,
+  payout: { token: string; sender: string; to: string; amountRaw: bigint },
+): boolean {
+  const topicOf = (address: string) => `0x${address.slice(2).toLowerCase().padStart(64, '0')}`;
+  return (receipt.logs ?? []).some(
+    (log) =>
+      log.address.toLowerCase() === payout.token.toLowerCase() &&
+      log.topics[0]?.toLowerCase() === TRANSFER_TOPIC &&
+      log.topics[1]?.toLowerCase() === topicOf(payout.sender) &&
+      log.topics[2]?.toLowerCase() === topicOf(payout.to) &&
+      log.data !== '0x' &&
+      BigInt(log.data) === payout.amountRaw,
+  );
 }
 
 /** null while the transaction is not in the canonical chain. */
@@ -29,8 +51,19 @@ export function transferCalldata(to: Hex, amountRaw: bigint): Hex {
   return encodeFunctionData({ abi: usdtAbi, functionName: 'transfer', args: [to, amountRaw] });
 }
 
-export async function tokenBalance(client: PublicClient, token: Hex, owner: Hex): Promise<bigint> {
-  return client.readContract({ address: token, abi: usdtAbi, functionName: 'balanceOf', args: [owner] });
+export async function tokenBalance(
+  client: PublicClient,
+  token: Hex,
+  owner: Hex,
+  blockNumber?: bigint,
+): Promise<bigint> {
+  return client.readContract({
+    address: token,
+    abi: usdtAbi,
+    functionName: 'balanceOf',
+    args: [owner],
+    ...(blockNumber === undefined ? {} : { blockNumber }),
+  });
 }
 
 /**

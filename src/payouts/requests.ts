@@ -7,7 +7,7 @@ import {
   validationContextFor,
   type WithdrawRequest,
 } from '../protocol/messages.js';
-import type { Db, PayoutTable } from '../store/schema.js';
+import type { Db, NewPayout } from '../store/schema.js';
 import { failure, payoutResponse } from './respond.js';
 import { createPayout } from './state.js';
 
@@ -34,7 +34,7 @@ export function createPayoutRequestHandler(common: Common, deps: PayoutRequestHa
   type Validated = ReturnType<typeof validatePay> | ReturnType<typeof validateWithdraw>;
 
   /** A refused request, stored failed with its error; its fields as sent, cut to their columns. */
-  function refusedRow(result: Extract<Validated, { kind: 'refuse' }>, now: number): PayoutTable {
+  function refusedRow(result: Extract<Validated, { kind: 'refuse' }>, now: number): NewPayout {
     const r = result.request;
     return {
       queue_id: r.queueId,
@@ -58,7 +58,7 @@ export function createPayoutRequestHandler(common: Common, deps: PayoutRequestHa
   }
 
   /** A valid request, stored accepted for the worker. */
-  function acceptedRow(r: WithdrawRequest | PayRequest, now: number): PayoutTable {
+  function acceptedRow(r: WithdrawRequest | PayRequest, now: number): NewPayout {
     return {
       queue_id: r.queueId,
       kind,

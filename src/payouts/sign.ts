@@ -30,22 +30,29 @@ export function createSigner(common: Common, ctx: PayoutParts) {
 
   // ---- accepted → signed (or failed) -------------------------------------------------------------
 
-  /** Token and native money each candidate wallet can still spend: on-chain balance less what is in flight. */
-  async function spendable(addresses: Hex[], tokens: Hex[], price: bigint) {
+  /**
+   * Token and native money each candidate wallet can still spend: its balance at `head` (the block the
+   * tracker has just followed, so a payout mined by then is no longer in flight and counts once) less
+   * what is in flight; and whether anything of it is in flight at all.
+   */
+  async function spendable(addresses: Hex[], tokens: Hex[], price: bigint, head: number) {
     const inFlight = await spendingOf(db, addresses, IN_FLIGHT_PAYOUT_STATES);
-    const result = new Map<string, { native: bigint; token: Map<string, bigint> }>();
+    const blockNumber = BigInt(head);
+    const result = new Map<string, { native: bigint; token: Map<string, bigint>; busy: boolean }>();
     await Promise.all(
       addresses.map(async (address) => {
         const [native, ...balances] = await Promise.all([
-          client.getBalance({ address }),
-          ...tokens.map((t) => tokenBalance(client, t, address)),
+          client.getBalance({ address, blockNumber }),
+          ...tokens.map((t) => tokenBalance(client, t, address, blockNumber)),
         ]);
-        result.set(address, { native, token: new Map(tokens.map((t, i) => [t as string, balances[i]!])) });
+        const token = new Map(tokens.map((t, i) => [t as string, balances[i]!]));
+        result.set(address, { native, token, busy: false });
       }),
     );
     for (const p of inFlight) {
       const funds = result.get(p.sender!);
       if (!funds) continue;
+      funds.busy = true;
       funds.native -= BigInt(p.gas_limit ?? '0') * price;
       funds.token.set(p.token_address, (funds.token.get(p.token_address) ?? 0n) - BigInt(p.amount_raw));
     }
@@ -53,7 +60,7 @@ export function createSigner(common: Common, ctx: PayoutParts) {
   }
 
   /** PROTOCOL §5: the requested wallet if the vault holds it and it can pay token and gas, else the collection wallet. */
-  async function chooseSenders(rows: PayoutRow[], price: bigint): Promise<Decision[]> {
+  async function chooseSenders(rows: PayoutRow[], price: bigint, head: number): Promise<Decision[]> {
     const held = new Map<string, boolean>();
     const candidatesOf = async (row: PayoutRow) => {
       const list = [row.from_address, collectionAddressLc].filter((a): a is string => Boolean(a));
@@ -67,7 +74,7 @@ export function createSigner(common: Common, ctx: PayoutParts) {
     const candidates = await Promise.all(rows.map(candidatesOf));
     const addresses = [...new Set(candidates.flat())];
     const tokens = [...new Set(rows.map((r) => r.token_address as Hex))];
-    const funds = await spendable(addresses, tokens, price);
+    const funds = await spendable(addresses, tokens, price, head);
     const gasCost = tuning.gasGuess * price;
     return rows.map((row, i) => {
       const amount = BigInt(row.amount_raw);
@@ -80,6 +87,9 @@ export function createSigner(common: Common, ctx: PayoutParts) {
           return { row, kind: 'pay', sender };
         }
       }
+      // Short only while payouts of these wallets are in flight: their outcome (a failure, a reorganisation)
+      // can change the answer, so decide once they are settled rather than refuse for good now.
+      if (candidates[i]!.some((sender) => funds.get(sender)!.busy)) return { row, kind: 'later' };
       const where = candidates[i]!.length ? candidates[i]!.join(' or ') : 'no wallet the vault holds';
       return {
         row,
@@ -201,7 +211,7 @@ export function createSigner(common: Common, ctx: PayoutParts) {
     const rows = await payoutsInState(db, 'accepted', tuning.batchSize);
     if (rows.length === 0) return { selected: 0, moved: 0 };
     const fee = await fees(head);
-    const chosen = await chooseSenders(rows, maxGasPrice(fee));
+    const chosen = await chooseSenders(rows, maxGasPrice(fee), head);
     const decided = await Promise.all(chosen.map((d) => (d.kind === 'pay' ? estimate(d) : d)));
     await failPayouts(decided.filter((d): d is Decision & { kind: 'fail' } => d.kind === 'fail'));
     const bySender = new Map<Hex, (Decision & { kind: 'pay' })[]>();
@@ -209,8 +219,25 @@ export function createSigner(common: Common, ctx: PayoutParts) {
       if (d.kind !== 'pay') continue;
       bySender.set(d.sender, [...(bySender.get(d.sender) ?? []), d]);
     }
-    for (const [sender, group] of bySender) await signForSender(sender, group, fee);
-    return { selected: rows.length, moved: decided.filter((d) => d.kind !== 'later').length };
+    let failedSenders = 0;
+    let signed = 0;
+    for (const [sender, group] of bySender) {
+      // One wallet that cannot sign now (its node call failed, a row changed under us) must not hold up
+      // the others: its payouts stay accepted for the next pass.
+      try {
+        await signForSender(sender, group, fee);
+        signed += group.length;
+      } catch (err) {
+        failedSenders++;
+        logger.warn(
+          { err, sender, payouts: group.length },
+          'signing for this wallet failed; retrying next pass',
+        );
+      }
+    }
+    if (failedSenders > 0 && failedSenders === bySender.size)
+      throw new Error('signing failed for every wallet');
+    return { selected: rows.length, moved: signed + decided.filter((d) => d.kind === 'fail').length };
   }
 
   return { signAccepted };

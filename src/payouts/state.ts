@@ -2,7 +2,7 @@ import type { Updateable } from 'kysely';
 import { type AuditEntry, recordAudit } from '../store/repos/audit.js';
 import { enqueueOutbox, type OutboxMessage } from '../store/repos/outbox.js';
 import { insertPayoutIfNew, updatePayoutIf, updatePayoutsIf } from '../store/repos/payouts.js';
-import type { Db, PayoutRow, PayoutState, PayoutTable } from '../store/schema.js';
+import type { Db, NewPayout, PayoutRow, PayoutState, PayoutTable } from '../store/schema.js';
 
 /**
  * The payout state machine: every state, every way a payout moves, and the functions through which
@@ -15,6 +15,8 @@ import type { Db, PayoutRow, PayoutState, PayoutTable } from '../store/schema.js
  *       │            │                   ├──→ confirmed (already final when first seen)
  *       └──→ failed ←┴───────────────────┴──── (refused; reverted, from sent or mined)
  *
+ *   sent ─→ unresolved ─→ mined | confirmed | failed | accepted  (held for the operator; see below)
+ *
  * A state is where a payout is; an event (`replaced`: re-signed with higher fees under the same nonce)
  * happens to it without moving it, and is audited as such.
  */
@@ -26,9 +28,13 @@ export const PAYOUT_TRANSITIONS: { readonly [S in PayoutState]: readonly PayoutS
   accepted: ['signed', 'failed'],
   // broadcast (a node refusal too: the tracker sends it again or replaces it from `sent`)
   signed: ['sent'],
-  // in a block; or already final when first seen (after downtime); or paid anew because another
-  // transaction took its nonce
-  sent: ['mined', 'confirmed', 'failed', 'accepted'],
+  // in a block; or already final when first seen (after downtime); or paid anew because a transaction
+  // that is not ours took its nonce; or held for the operator when which transaction took the nonce
+  // cannot be established (a lagging node must never make us pay twice)
+  sent: ['mined', 'confirmed', 'failed', 'accepted', 'unresolved'],
+  // our transaction found after all; or the foreign one established; or settled by the operator
+  // (`payout resolve`): paid (confirmed) or not (failed)
+  unresolved: ['mined', 'confirmed', 'failed', 'accepted'],
   // moved to another block, or its block left the chain (sent again); final at confirmHeight
   mined: ['mined', 'sent', 'confirmed', 'failed'],
   confirmed: [],
@@ -49,8 +55,11 @@ export type PayoutEvent = keyof typeof PAYOUT_EVENTS;
 export const PAYOUT_STATES = Object.keys(PAYOUT_TRANSITIONS) as PayoutState[];
 export const FINAL_PAYOUT_STATES = PAYOUT_STATES.filter((s) => PAYOUT_TRANSITIONS[s].length === 0);
 export const ACTIVE_PAYOUT_STATES = PAYOUT_STATES.filter((s) => PAYOUT_TRANSITIONS[s].length > 0);
-/** Signed or broadcast but not in a block: their amounts and gas are not yet out of the sender's balance. */
-export const IN_FLIGHT_PAYOUT_STATES: readonly PayoutState[] = ['signed', 'sent'];
+/**
+ * Signed or broadcast but not known in a block: their amounts and gas may still leave the sender's
+ * balance (an unresolved one may have been paid).
+ */
+export const IN_FLIGHT_PAYOUT_STATES: readonly PayoutState[] = ['signed', 'sent', 'unresolved'];
 
 export function isFinal(state: PayoutState): boolean {
   return PAYOUT_TRANSITIONS[state].length === 0;
@@ -83,7 +92,7 @@ export interface Move {
  */
 export async function movePayout(
   trx: Db,
-  row: Pick<PayoutRow, 'queue_id' | 'state'>,
+  row: Pick<PayoutRow, 'queue_id' | 'state' | 'version'>,
   move: Move,
   now = Date.now(),
 ): Promise<boolean> {
@@ -91,7 +100,7 @@ export async function movePayout(
   if (isFinal(move.to) !== (move.answer !== undefined)) {
     throw new Error(`a move to ${move.to} ${isFinal(move.to) ? 'needs' : 'cannot carry'} an answer`);
   }
-  const moved = await updatePayoutIf(trx, row.queue_id, row.state, {
+  const moved = await updatePayoutIf(trx, row.queue_id, row, {
     ...move.set,
     state: move.to,
     updated_at: now,
@@ -107,12 +116,13 @@ export async function movePayout(
 }
 
 /**
- * Moves many payouts from `from` to a state that is not final, with the same columns; resolves the
- * queue_ids that were still in `from` and moved. `auditOf` gives each one's audit details.
+ * Moves many payouts from `from` to a state that is not final, with the same columns: those whose
+ * current transaction is still the one in `rows` (read then). Resolves the queue_ids that moved;
+ * `auditOf` gives each one's audit details.
  */
 export async function movePayouts(
   trx: Db,
-  queueIds: readonly string[],
+  rows: readonly Pick<PayoutRow, 'queue_id' | 'tx_hash'>[],
   from: PayoutState,
   move: Omit<Move, 'audit' | 'answer'>,
   auditOf: (queueId: string) => MoveAudit,
@@ -120,7 +130,8 @@ export async function movePayouts(
 ): Promise<string[]> {
   assertTransition(from, move.to);
   if (isFinal(move.to)) throw new Error(`moves to ${move.to} carry answers: use movePayout`);
-  const moved = await updatePayoutsIf(trx, queueIds, from, { ...move.set, state: move.to, updated_at: now });
+  const hashes = rows.map((r) => r.tx_hash).filter((h): h is string => h !== null);
+  const moved = await updatePayoutsIf(trx, hashes, from, { ...move.set, state: move.to, updated_at: now });
   await recordAudit(
     trx,
     moved.map((queueId) => ({
@@ -141,7 +152,7 @@ export async function movePayouts(
  */
 export async function createPayout(
   trx: Db,
-  row: PayoutTable,
+  row: NewPayout,
   audit: MoveAudit,
   answer?: OutboxMessage,
 ): Promise<boolean> {
@@ -167,7 +178,7 @@ export async function createPayout(
  */
 export async function recordPayoutEvent(
   trx: Db,
-  row: Pick<PayoutRow, 'queue_id' | 'state'>,
+  row: Pick<PayoutRow, 'queue_id' | 'state' | 'version'>,
   event: PayoutEvent,
   set: Omit<Updateable<PayoutTable>, 'state' | 'queue_id' | 'updated_at'>,
   audit: MoveAudit,
@@ -176,7 +187,7 @@ export async function recordPayoutEvent(
   if (!(PAYOUT_EVENTS[event] as readonly PayoutState[]).includes(row.state)) {
     throw new Error(`a payout in ${row.state} cannot be ${event}`);
   }
-  if (!(await updatePayoutIf(trx, row.queue_id, row.state, { ...set, updated_at: now }))) return false;
+  if (!(await updatePayoutIf(trx, row.queue_id, row, { ...set, updated_at: now }))) return false;
   await recordAudit(
     trx,
     [{ subject: 'payout', ref: row.queue_id, fromState: row.state, toState: event, ...audit }],

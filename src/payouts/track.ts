@@ -8,9 +8,10 @@ import {
 } from '../store/repos/payouts.js';
 import type { PayoutRow, PayoutTxRow } from '../store/schema.js';
 import type { createBroadcaster } from './broadcast.js';
-import { broadcast, getReceipt, type RawReceipt } from './chain.js';
+import { broadcast, getReceipt, type RawReceipt, receiptPays } from './chain.js';
 import type { PayoutParts } from './context.js';
 import { bumpFees, type Fees } from './fees.js';
+import { findNonceUsage } from './nonce-usage.js';
 import { failure, payoutResponse } from './respond.js';
 import { type MoveAudit, movePayout, recordPayoutEvent } from './state.js';
 
@@ -29,6 +30,8 @@ export function createTracker(
   const { rmq } = common.config;
   const { confirmHeight, maxFeePerGasWei: feeCap, replaceAfterBlocks } = ctx.chain;
   const { serializable, txFields, feeDetail } = ctx.transactions;
+  /** The head at which each payout's nonce was first found used by a transaction the node does not show. */
+  const unresolvedSince = new Map<string, number>();
 
   // ---- sent → mined → confirmed, replacements, reorgs ---------------------------------------------
 
@@ -51,7 +54,17 @@ export function createTracker(
   async function settle(row: PayoutRow, receipt: RawReceipt, head: number) {
     const minedBlock = Number(BigInt(receipt.blockNumber));
     const fee = BigInt(receipt.gasUsed) * BigInt(receipt.effectiveGasPrice ?? '0x0');
-    const reverted = BigInt(receipt.status) === 0n;
+    const succeeded = BigInt(receipt.status) === 1n;
+    // Success without the token's Transfer to the recipient (a `transfer` that returned false) is a failure.
+    const paid =
+      succeeded &&
+      receiptPays(receipt, {
+        token: row.token_address,
+        sender: row.sender ?? '',
+        to: row.to_address,
+        amountRaw: BigInt(row.amount_raw),
+      });
+    const reverted = !paid;
     const mined = {
       tx_hash: receipt.transactionHash.toLowerCase(),
       mined_block: minedBlock,
@@ -79,9 +92,14 @@ export function createTracker(
       return;
     }
     const state = reverted ? 'failed' : 'confirmed';
-    const outcome = reverted
-      ? failure('reverted', `transaction ${mined.tx_hash} reverted in block ${minedBlock}`)
-      : ({ status: 1 } as const);
+    const outcome = !reverted
+      ? ({ status: 1 } as const)
+      : succeeded
+        ? failure(
+            'reverted',
+            `transaction ${mined.tx_hash} in block ${minedBlock} moved no tokens to the recipient`,
+          )
+        : failure('reverted', `transaction ${mined.tx_hash} reverted in block ${minedBlock}`);
     const errorFields =
       outcome.status === 0 ? { error_code: outcome.error, error_message: outcome.errorMessage } : {};
     const answer = payoutResponse(rmq, signKey, { ...row, ...mined }, outcome);
@@ -172,11 +190,11 @@ export function createTracker(
   }
 
   async function track(head: number) {
-    const rows = await payoutsInStates(db, ['sent', 'mined']);
+    const rows = await payoutsInStates(db, ['sent', 'unresolved', 'mined']);
     if (rows.length === 0) return;
     const txs = await transactionsOfPayouts(
       db,
-      rows.filter((r) => r.state === 'sent').map((r) => r.queue_id),
+      rows.filter((r) => r.state !== 'mined').map((r) => r.queue_id),
     );
     const txsOf = new Map<string, PayoutTxRow[]>();
     for (const t of txs) txsOf.set(t.queue_id, [...(txsOf.get(t.queue_id) ?? []), t]);
@@ -192,45 +210,93 @@ export function createTracker(
 
     const reorged: PayoutRow[] = [];
     for (const row of rows) {
-      const candidates =
-        row.state === 'mined' ? [row.tx_hash!] : (txsOf.get(row.queue_id) ?? []).map((t) => t.tx_hash);
-      const receipt = candidates.map((h) => receipts.get(h)).find((r): r is RawReceipt => Boolean(r));
-      if (receipt) {
-        await settle(row, receipt, head);
-        continue;
-      }
-      if (row.state === 'mined') {
-        reorged.push(row);
-        continue;
-      }
-      if (head - Number(row.last_sent_block ?? head) >= replaceAfterBlocks) {
-        if (await nonceTakenByOthers(row, head)) {
-          await requeue(row);
-          continue;
-        }
-        const latest = (txsOf.get(row.queue_id) ?? []).find((t) => t.tx_hash === row.tx_hash);
-        if (latest) await replace(row, latest, head);
+      const ours = row.state === 'mined' ? [row.tx_hash!] : (txsOf.get(row.queue_id) ?? []);
+      // One payout that fails here (a node error, a bad row) must never stop the others.
+      try {
+        const outcome = await follow(row, ours, receipts, head);
+        if (outcome === 'reorged') reorged.push(row);
+      } catch (err) {
+        logger.warn({ err, queueId: row.queue_id }, 'following this payout failed; trying again next block');
       }
     }
     if (reorged.length) await followReorged(reorged, head);
   }
 
+  async function follow(
+    row: PayoutRow,
+    ours: readonly (PayoutTxRow | string)[],
+    receipts: Map<string, RawReceipt | null>,
+    head: number,
+  ): Promise<'reorged' | undefined> {
+    const hashes = ours.map((t) => (typeof t === 'string' ? t : t.tx_hash));
+    const receipt = hashes.map((h) => receipts.get(h)).find((r): r is RawReceipt => Boolean(r));
+    if (receipt) {
+      unresolvedSince.delete(row.queue_id);
+      await settle(row, receipt, head);
+      return undefined;
+    }
+    if (row.state === 'mined') return (await blockLeftChain(row)) ? 'reorged' : undefined;
+    const waited = head - Number(row.last_sent_block ?? head) >= replaceAfterBlocks;
+    if (row.state === 'sent' && !waited) return undefined;
+    const usage = await findNonceUsage(
+      client,
+      row.sender as Hex,
+      Number(row.nonce),
+      hashes,
+      head,
+      common.options.payouts.nonceSearchBlocks,
+    );
+    if (usage.kind === 'unused') {
+      const highest = highestFee(ours.filter((t): t is PayoutTxRow => typeof t !== 'string'));
+      if (row.state === 'sent' && highest) await replace(row, highest, head);
+      return undefined;
+    }
+    // Ours: its receipt will come (the node that answered the receipts lags). Foreign but recent: wait
+    // until a reorganisation can no longer give the nonce back to us.
+    if (usage.kind !== 'unknown') {
+      if (usage.kind === 'foreign' && head - usage.block + 1 >= confirmHeight)
+        await requeue(row, usage.txHash);
+      return undefined;
+    }
+    const since = unresolvedSince.get(row.queue_id) ?? head;
+    unresolvedSince.set(row.queue_id, since);
+    if (row.state === 'sent' && head - since >= common.options.payouts.unresolvedAfterBlocks) {
+      await hold(row, usage.why);
+    }
+    return undefined;
+  }
+
   /**
-   * Whether the payout's nonce was used by a transaction that is not ours, in a block already
-   * `confirmHeight` deep: then none of our transactions for it can ever be mined.
+   * Whether a mined payout's block left the canonical chain: decided from the block hash at its height,
+   * never from one missing receipt (a lagging backend answers null for receipts it has not indexed).
    */
-  async function nonceTakenByOthers(row: PayoutRow, head: number): Promise<boolean> {
-    const finalBlock = head - confirmHeight + 1;
-    if (finalBlock < 0 || row.nonce === null) return false;
-    const finalCount = await client.getTransactionCount({
-      address: row.sender as Hex,
-      blockNumber: BigInt(finalBlock),
-    });
-    return finalCount > Number(row.nonce);
+  async function blockLeftChain(row: PayoutRow): Promise<boolean> {
+    const block = await client.getBlock({ blockNumber: BigInt(Number(row.mined_block)) }).catch(() => null);
+    if (!block?.hash) return false; // the node does not have that height yet: not a reorganisation
+    return block.hash.toLowerCase() !== row.mined_block_hash;
+  }
+
+  /**
+   * Held for the operator: its nonce is used, and the node does not show by which transaction. Paying
+   * again could pay twice; `payout resolve` settles it, or the tracker does once the node shows it.
+   */
+  async function hold(row: PayoutRow, why: string) {
+    const moved = await db.transaction().execute((trx) =>
+      movePayout(trx, row, {
+        to: 'unresolved',
+        audit: { txHash: row.tx_hash, detail: { sender: row.sender, nonce: Number(row.nonce), why } },
+      }),
+    );
+    if (!moved) return;
+    logger.error(
+      { queueId: row.queue_id, sender: row.sender, nonce: row.nonce, why },
+      'the nonce of this payout was used and the node does not show by which transaction; held for the operator (payout resolve)',
+    );
+    metrics.payoutTransition('sent', 'unresolved');
   }
 
   /** Back to `accepted` after its nonce went to another transaction: it is paid anew, nothing was sent. */
-  async function requeue(row: PayoutRow) {
+  async function requeue(row: PayoutRow, foreignTx: string) {
     const now = Date.now();
     const moved = await db.transaction().execute((trx) =>
       movePayout(
@@ -241,7 +307,7 @@ export function createTracker(
           set: { sender: null, nonce: null, gas_limit: null, tx_hash: null, last_sent_block: null },
           audit: {
             txHash: row.tx_hash,
-            detail: { nonceTakenByOthers: true, sender: row.sender, nonce: Number(row.nonce) },
+            detail: { nonceTakenByOthers: true, sender: row.sender, nonce: Number(row.nonce), foreignTx },
           },
         },
         now,
@@ -249,10 +315,11 @@ export function createTracker(
     );
     if (!moved) return;
     logger.error(
-      { queueId: row.queue_id, sender: row.sender, nonce: row.nonce },
+      { queueId: row.queue_id, sender: row.sender, nonce: row.nonce, foreignTx },
       'the nonce of this payout was used by a transaction that is not ours; paying it again with a new nonce',
     );
-    metrics.payoutTransition('sent', 'accepted');
+    unresolvedSince.delete(row.queue_id);
+    metrics.payoutTransition(row.state, 'accepted');
     poke();
   }
 
@@ -294,4 +361,13 @@ export function createTracker(
   }
 
   return { track };
+}
+
+/** The transaction with the highest fee of a nonce: a replacement must outbid every one already sent. */
+function highestFee(txs: readonly PayoutTxRow[]): PayoutTxRow | undefined {
+  const fee = (t: PayoutTxRow) => BigInt(t.max_fee_per_gas ?? t.gas_price ?? '0');
+  return txs.reduce<PayoutTxRow | undefined>(
+    (best, t) => (!best || fee(t) > fee(best) ? t : best),
+    undefined,
+  );
 }

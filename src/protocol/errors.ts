@@ -11,6 +11,8 @@ export const ERROR_CODES = [
   'insufficient_funds',
   'would_revert',
   'reverted',
+  // an unresolved payout the operator settled as not paid (`payout resolve --failed REASON`)
+  'not_paid',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -88,7 +88,7 @@ export type DepositUpdate = Updateable<DepositTable>;
 export type OutboxRow = Selectable<OutboxTable>;
 export type NewOutbox = Insertable<OutboxTable>;
 
-export type PayoutState = 'accepted' | 'signed' | 'sent' | 'mined' | 'confirmed' | 'failed';
+export type PayoutState = 'accepted' | 'signed' | 'sent' | 'unresolved' | 'mined' | 'confirmed' | 'failed';
 
 /** A withdrawal or payment (PROTOCOL §5), keyed by its queue_id. */
 export interface PayoutTable {
@@ -120,6 +120,8 @@ export interface PayoutTable {
   fee_wei: string | null;
   error_code: string | null;
   error_message: string | null;
+  /** Raised by every write of the state; conditional moves compare it (src/payouts/state.ts). */
+  version: Generated<number>;
   created_at: number;
   updated_at: number;
 }
@@ -143,6 +145,8 @@ export interface SenderNonceTable {
 }
 
 export type PayoutRow = Selectable<PayoutTable>;
+/** A new payout row: every column but the version, which starts at 0. */
+export type NewPayout = Omit<PayoutTable, 'version'>;
 export type PayoutTxRow = Selectable<PayoutTxTable>;
 
 /**

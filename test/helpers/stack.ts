@@ -39,6 +39,8 @@ export interface StartStackOptions {
    * do), the node's WebSocket and the broker through TCP proxies that can be cut.
    */
   viaProxies?: { rpc?: boolean | { maxLogRange: number }; ws?: boolean; broker?: boolean };
+  /** The node's HTTP JSON-RPC URL the service uses, when the test runs its own proxy in front of the chain. */
+  rpcUrl?: string;
   /** Default 3. */
   confirmHeight?: number;
   replaceAfterBlocks?: number;
@@ -145,7 +147,7 @@ export async function startStack(options: StartStackOptions): Promise<TestStack>
       queues,
       db: db.config,
       confirmHeight: options.confirmHeight ?? 3,
-      rpcUrl: proxies.rpc?.url,
+      rpcUrl: options.rpcUrl ?? proxies.rpc?.url,
       wsUrl: proxies.ws ? `ws://${proxies.ws.address}` : undefined,
       collectionAddressLc: options.collection?.address,
       replaceAfterBlocks: options.replaceAfterBlocks,

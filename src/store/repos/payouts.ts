@@ -1,8 +1,8 @@
-import type { Updateable } from 'kysely';
+import { sql, type Updateable } from 'kysely';
 import { chunks } from '../../internal/options.js';
 import { driverOf } from '../dialect.js';
 import { insertIgnore } from '../insert-ignore.js';
-import type { Db, PayoutRow, PayoutState, PayoutTable, PayoutTxRow } from '../schema.js';
+import type { Db, NewPayout, PayoutRow, PayoutState, PayoutTable, PayoutTxRow } from '../schema.js';
 
 /**
  * `payouts` (one row per withdrawal or payment, keyed by queue_id) and `payout_txs` (every transaction
@@ -11,8 +11,12 @@ import type { Db, PayoutRow, PayoutState, PayoutTable, PayoutTxRow } from '../sc
  */
 
 /** Stores a new request; resolves false, writing nothing, when its queue_id was seen before. */
-export async function insertPayoutIfNew(db: Db, row: PayoutTable): Promise<boolean> {
+export async function insertPayoutIfNew(db: Db, row: NewPayout): Promise<boolean> {
   return (await insertIgnore(db, 'payouts', row)) > 0;
+}
+
+export async function payoutByQueueId(db: Db, queueId: string): Promise<PayoutRow | undefined> {
+  return db.selectFrom('payouts').selectAll().where('queue_id', '=', queueId).executeTakeFirst();
 }
 
 /** Payouts in one state, oldest first (then by queue_id, a stable order). */
@@ -52,40 +56,44 @@ export async function spendingOf(
 }
 
 /**
- * Updates one payout if it is still in `expected`; resolves whether it was. The conditional move that
- * src/payouts/state.ts builds every transition on.
+ * Updates one payout if it is still in `expected` at `version` (as it was read), raising the version;
+ * resolves whether it was. The conditional move that src/payouts/state.ts builds every transition on: a
+ * worker acting on an old read changes nothing, even if the payout came back to the same state since.
  */
 export async function updatePayoutIf(
   db: Db,
   queueId: string,
-  expected: PayoutState,
+  expected: { state: PayoutState; version: number },
   set: Updateable<PayoutTable>,
 ): Promise<boolean> {
   const updated = await db
     .updateTable('payouts')
-    .set(set)
+    .set({ ...set, version: sql<number>`version + 1` })
     .where('queue_id', '=', queueId)
-    .where('state', '=', expected)
+    .where('state', '=', expected.state)
+    .where('version', '=', expected.version)
     .executeTakeFirst();
   return Number(updated.numUpdatedRows) === 1;
 }
 
 /**
- * Updates the payouts among `queueIds` still in `expected`; resolves exactly which (locked first on
- * MySQL, so the answer is the set the update changed; SQLite serialises writers).
+ * Updates the payouts whose current transaction is one of `txHashes` and that are still in `expected`,
+ * raising their versions; resolves exactly which (locked first on MySQL, so the answer is the set the
+ * update changed; SQLite serialises writers). The hash stands for the version: a payout re-signed since
+ * it was read has another one.
  */
 export async function updatePayoutsIf(
   db: Db,
-  queueIds: readonly string[],
+  txHashes: readonly string[],
   expected: PayoutState,
   set: Updateable<PayoutTable>,
 ): Promise<string[]> {
   const moved: string[] = [];
-  for (const slice of chunks(queueIds)) {
+  for (const slice of chunks(txHashes)) {
     const select = db
       .selectFrom('payouts')
       .select('queue_id')
-      .where('queue_id', 'in', slice)
+      .where('tx_hash', 'in', slice)
       .where('state', '=', expected);
     const still = (await (driverOf(db) === 'mysql' ? select.forUpdate() : select).execute()).map(
       (r) => r.queue_id,
@@ -93,7 +101,7 @@ export async function updatePayoutsIf(
     if (still.length === 0) continue;
     await db
       .updateTable('payouts')
-      .set(set)
+      .set({ ...set, version: sql<number>`version + 1` })
       .where('queue_id', 'in', still)
       .where('state', '=', expected)
       .execute();

@@ -1,0 +1,204 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPayoutClient } from '../src/chain/payout-client.js';
+import { ResolveError, resolvePayout } from '../src/payouts/resolve.js';
+import { createTestChain, type TestChain } from './helpers/chain.js';
+import { dbKinds } from './helpers/db.js';
+import { newWallet, queueId } from './helpers/payouts.js';
+import { type InterceptingRpc, startInterceptingRpc } from './helpers/rpc-intercept.js';
+import { randomAddress, TEST_SIGN_KEY, testTuning, until } from './helpers/service.js';
+import { startStack, type TestStack } from './helpers/stack.js';
+
+const CONFIRM = 3;
+const REPLACE_AFTER = 2;
+const USDT = 1_000_000n;
+const ETH = 10n ** 18n;
+
+interface PayoutMsg {
+  queue_id: string;
+  status: number;
+  tx_hash: string;
+  error?: string;
+  error_message?: string;
+}
+
+/**
+ * Payouts behind a node that lags: receipts answered null by a backend that has not indexed them yet,
+ * nonce counts at old blocks refused. Whatever the node says, a payout is never paid twice.
+ */
+describe.each(dbKinds)('payouts behind a lagging node on %s', (kind) => {
+  let chain: TestChain;
+  let rpc: InterceptingRpc;
+  let stack: TestStack;
+  const collection = newWallet();
+  const users = [newWallet(), newWallet(), newWallet(), newWallet()];
+
+  beforeAll(async () => {
+    chain = await createTestChain({ noMining: true });
+    await chain.deployToken();
+    rpc = await startInterceptingRpc(chain.anvil.rpcUrl);
+    stack = await startStack({
+      db: kind,
+      chain,
+      rpcUrl: rpc.url,
+      wallets: users,
+      collection,
+      confirmHeight: CONFIRM,
+      replaceAfterBlocks: REPLACE_AFTER,
+      tuning: { ...testTuning, payouts: { unresolvedAfterBlocks: 3 } },
+      collect: ['withdrawResp'],
+      async prepareChain(c) {
+        for (const w of [collection, ...users]) {
+          await c.setEthBalance(w.address, 10n * ETH);
+          await c.mint(w.address, 100n * USDT);
+        }
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.teardown();
+    await rpc?.close();
+    await chain?.stop();
+  });
+
+  const answers = (id: string) =>
+    stack
+      .collector('withdrawResp')
+      .messages.map((m) => m.json as PayoutMsg)
+      .filter((m) => m.queue_id === id);
+
+  /** Mines one block at a time, giving the service a moment after each. */
+  async function mineSlowly(blocks: number) {
+    for (let i = 0; i < blocks; i++) {
+      await chain.mine(1);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+
+  async function nonceOf(id: string) {
+    return Number((await stack.payout(id))!.nonce);
+  }
+
+  it('never pays again while receipts are answered null, and confirms once they are back', async () => {
+    const id = queueId('lag');
+    const to = randomAddress();
+    // From the first broadcast on, every receipt is null, as from a backend that has not indexed them.
+    rpc.set((call) => (call.method === 'eth_getTransactionReceipt' ? { result: null } : undefined));
+    await stack.withdraw({ queue_id: id, from_address: users[0]!.address, to_address: to, amount: '5' });
+    await stack.waitState(id, ['sent']);
+    const nonce = await nonceOf(id);
+    // Far past replacement and finality: the nonce is used, by our transaction, which the node mined.
+    await mineSlowly(CONFIRM + REPLACE_AFTER + 6);
+    const held = (await stack.payout(id))!;
+    expect(held.state).toBe('sent');
+    expect(Number(held.nonce)).toBe(nonce);
+    expect(answers(id)).toHaveLength(0);
+    expect(await chain.balanceOf(to)).toBe(5n * USDT);
+
+    rpc.set(undefined);
+    await until(
+      async () => {
+        await chain.mine(1);
+        return answers(id).length > 0;
+      },
+      30_000,
+      'the answer once receipts are back',
+    );
+    await mineSlowly(CONFIRM);
+    expect(answers(id)).toEqual([expect.objectContaining({ status: 1 })]);
+    expect(await chain.balanceOf(to)).toBe(5n * USDT);
+  });
+
+  it('does not take a null receipt of a mined payout for a reorganisation', async () => {
+    const id = queueId('mined-null');
+    const to = randomAddress();
+    await stack.withdraw({ queue_id: id, from_address: users[1]!.address, to_address: to, amount: '2' });
+    await stack.waitState(id, ['sent']);
+    await chain.mine(1);
+    await stack.waitState(id, ['mined']);
+    rpc.set((call) => (call.method === 'eth_getTransactionReceipt' ? { result: null } : undefined));
+    await mineSlowly(1); // still short of confirmHeight: the tracker looks again and finds no receipt
+    const row = (await stack.payout(id))!;
+    expect(row.state).toBe('mined');
+    rpc.set(undefined);
+    await until(
+      async () => {
+        await chain.mine(1);
+        return answers(id).length > 0;
+      },
+      30_000,
+      'the answer',
+    );
+    const history = await stack.service.db
+      .selectFrom('audit_log')
+      .select(['from_state', 'to_state'])
+      .where('ref', '=', id)
+      .orderBy('id')
+      .execute();
+    expect(history.filter((h) => h.from_state === 'mined' && h.to_state === 'sent')).toHaveLength(0);
+    expect(answers(id)).toEqual([expect.objectContaining({ status: 1 })]);
+    expect(await chain.balanceOf(to)).toBe(2n * USDT);
+  });
+
+  it('holds a payout whose nonce use the node cannot explain, and lets the operator settle it once', async () => {
+    const paidId = queueId('unres-paid');
+    const failedId = queueId('unres-failed');
+    const to = randomAddress();
+    // Receipts null, and the nonce counts of past blocks refused: which transaction used the nonce
+    // cannot be established.
+    rpc.set((call) => {
+      if (call.method === 'eth_getTransactionReceipt') return { result: null };
+      const tag = call.params?.[1];
+      if (call.method === 'eth_getTransactionCount' && tag !== 'latest' && tag !== 'pending') {
+        return { error: 'header not found' };
+      }
+      return undefined;
+    });
+    await stack.withdraw({ queue_id: paidId, from_address: users[2]!.address, to_address: to, amount: '3' });
+    await stack.withdraw({
+      queue_id: failedId,
+      from_address: users[3]!.address,
+      to_address: randomAddress(),
+      amount: '1',
+    });
+    await stack.waitState(paidId, ['sent']);
+    await stack.waitState(failedId, ['sent']);
+    await until(
+      async () => {
+        await mineSlowly(1);
+        const states = [(await stack.payout(paidId))!.state, (await stack.payout(failedId))!.state];
+        return states.every((s) => s === 'unresolved');
+      },
+      30_000,
+      'both payouts held unresolved',
+    );
+    expect(answers(paidId)).toHaveLength(0);
+    rpc.set(undefined);
+
+    const deps = {
+      db: stack.service.db,
+      client: createPayoutClient(chain.anvil.rpcUrl),
+      rmq: stack.config.rmq,
+      signKey: TEST_SIGN_KEY,
+    };
+    const paidRow = (await stack.payout(paidId))!;
+    // A transaction that does not pay this payout is refused.
+    const otherTx = (await stack.payout(failedId))!.tx_hash!;
+    await expect(resolvePayout(deps, paidId, { paid: otherTx })).rejects.toBeInstanceOf(ResolveError);
+    expect(await resolvePayout(deps, paidId, { paid: paidRow.tx_hash! })).toMatch(/confirmed/);
+    expect(await resolvePayout(deps, failedId, { failed: 'checked by hand: never sent' })).toMatch(
+      /not_paid/,
+    );
+    // Settled once: a second word changes nothing.
+    await expect(resolvePayout(deps, paidId, { failed: 'again' })).rejects.toBeInstanceOf(ResolveError);
+
+    await until(() => answers(paidId).length > 0 && answers(failedId).length > 0, 20_000, 'both answers');
+    await mineSlowly(CONFIRM + 1);
+    expect(answers(paidId)).toEqual([expect.objectContaining({ status: 1, tx_hash: paidRow.tx_hash })]);
+    expect(answers(failedId)).toEqual([
+      expect.objectContaining({ status: 0, error: 'not_paid', error_message: 'checked by hand: never sent' }),
+    ]);
+    expect(await chain.balanceOf(to)).toBe(3n * USDT);
+    expect((await stack.payout(paidId))!.state).toBe('confirmed');
+  });
+});
