@@ -174,6 +174,13 @@ describe.each(dbKinds)('payouts behind a lagging node on %s', (kind) => {
     );
     expect(answers(paidId)).toHaveLength(0);
     rpc.set(undefined);
+    // The operator is paged: the alert, and the state counts of /status.
+    await stack.service.monitor.refresh();
+    const status = stack.service.monitor.status();
+    expect(status.alerts).toContainEqual(
+      expect.objectContaining({ name: 'payout_unresolved', severity: 'critical' }),
+    );
+    expect(status.payouts.counts.unresolved).toBe(2);
 
     const deps = {
       db: stack.service.db,

@@ -13,6 +13,7 @@ export function defaultAlertsConfig(): AlertsConfig {
     queueCapacity: 10_000,
     collectionGasFloorWei: 50_000_000_000_000_000n, // 0.05 ETH: a few hundred token transfers
     watcherLagBlocks: 10,
+    payoutStuckMinutes: 30,
   };
 }
 
@@ -104,6 +105,17 @@ export function parseAlerts(c: Checker, value: unknown): AlertsConfig | undefine
     );
     if (n === undefined) ok = false;
     else out.watcherLagBlocks = n;
+  }
+  if (given(obj, 'payoutStuckMinutes')) {
+    const n = c.integer(
+      'alerts.payoutStuckMinutes',
+      field(obj, 'payoutStuckMinutes'),
+      1,
+      1_000_000,
+      'a positive number of minutes',
+    );
+    if (n === undefined) ok = false;
+    else out.payoutStuckMinutes = n;
   }
   return ok ? out : undefined;
 }

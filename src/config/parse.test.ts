@@ -342,6 +342,7 @@ describe('alerts', () => {
       queueCapacity: 10_000,
       collectionGasFloorWei: 50_000_000_000_000_000n,
       watcherLagBlocks: 10,
+      payoutStuckMinutes: 30,
     });
   });
 

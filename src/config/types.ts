@@ -58,6 +58,8 @@ export interface AlertsConfig {
   collectionGasFloorWei: bigint;
   /** The watcher more than this many blocks behind the node fires `watcher_lag`. */
   watcherLagBlocks: number;
+  /** A payout signed or broadcast longer ago than this and still not in a block fires `payout_stuck`. */
+  payoutStuckMinutes: number;
 }
 
 export type ChainConfig = Config['chain'];

@@ -48,6 +48,11 @@ export function createMetrics() {
       labelNames: ['state'] as const,
       registers,
     }),
+    payoutOldestInFlight: new Gauge({
+      name: 'm2pool_payout_oldest_inflight_seconds',
+      help: 'Age of the oldest payout signed or sent and not yet in a block; 0 when there is none',
+      registers,
+    }),
     payoutFailureRatio: new Gauge({
       name: 'm2pool_payout_failure_ratio',
       help: 'Failed among finished payouts created in the last hour (request refusals not counted); 0 with too few',

@@ -12,6 +12,8 @@ const quiet: AlertInputs = {
   watcherLag: 0,
   brokerConnected: true,
   nodeDown: false,
+  oldestInFlightMs: 60_000,
+  unresolvedPayouts: 0,
 };
 const config = defaultAlertsConfig();
 const names = (inputs: Partial<AlertInputs>) =>
@@ -34,6 +36,13 @@ describe('evaluateAlerts', () => {
     expect(names({ memoryRatio: 0.96 })).toEqual(['memory:critical']);
     expect(names({ cpuRatio: 0.75 })).toEqual(['cpu:warning']);
     expect(names({ cpuRatio: 0.95 })).toEqual(['cpu:critical']);
+  });
+
+  it('pages for a payout that waits too long for a block, and for any payout held unresolved', () => {
+    expect(names({ oldestInFlightMs: 30 * 60_000 })).toEqual([]);
+    expect(names({ oldestInFlightMs: 31 * 60_000 })).toEqual(['payout_stuck:warning']);
+    expect(names({ oldestInFlightMs: undefined })).toEqual([]);
+    expect(names({ unresolvedPayouts: 1 })).toEqual(['payout_unresolved:critical']);
   });
 
   it('names the fullest queue', () => {

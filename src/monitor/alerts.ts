@@ -14,6 +14,10 @@ export const ALERT_SEVERITIES = {
   collection_gas: ['critical'],
   // Deposits are reported late, but none is missed: the watcher catches up.
   watcher_lag: ['warning'],
+  // A payout signed or sent long ago and still not in a block: refused by the node, or priced out.
+  payout_stuck: ['warning'],
+  // Payouts whose nonce was used by a transaction the node did not show: the operator settles them.
+  payout_unresolved: ['critical'],
   broker_down: ['critical'],
   node_down: ['critical'],
 } as const satisfies Record<string, readonly AlertSeverity[]>;
@@ -41,6 +45,10 @@ export interface AlertInputs {
   brokerConnected: boolean;
   /** The last read from the node failed, or none succeeded for a while. */
   nodeDown: boolean;
+  /** Age of the oldest payout signed or sent and not yet in a block (ms). */
+  oldestInFlightMs: number | undefined;
+  /** Payouts held `unresolved`. */
+  unresolvedPayouts: number | undefined;
 }
 
 /** The alerts active for these inputs: for two-level thresholds only the higher severity reached. */
@@ -95,6 +103,21 @@ export function evaluateAlerts(inputs: AlertInputs, config: AlertsConfig): Alert
       name: 'watcher_lag',
       severity: 'warning',
       message: `watcher ${inputs.watcherLag} blocks behind the node (above ${config.watcherLagBlocks})`,
+    });
+  }
+  const stuckMinutes = inputs.oldestInFlightMs === undefined ? undefined : inputs.oldestInFlightMs / 60_000;
+  if (stuckMinutes !== undefined && stuckMinutes > config.payoutStuckMinutes) {
+    alerts.push({
+      name: 'payout_stuck',
+      severity: 'warning',
+      message: `a payout has waited ${Math.floor(stuckMinutes)} minutes for a block (above ${config.payoutStuckMinutes})`,
+    });
+  }
+  if (inputs.unresolvedPayouts) {
+    alerts.push({
+      name: 'payout_unresolved',
+      severity: 'critical',
+      message: `${inputs.unresolvedPayouts} payout(s) held unresolved: settle with \`m2pool-payment payout resolve\``,
     });
   }
   if (!inputs.brokerConnected) {

@@ -4,7 +4,7 @@ import type { WatcherStatus } from '../chain/watcher.js';
 import type { Common } from '../context/common.js';
 import { errorMessage, sleep } from '../internal/errors.js';
 import type { Metrics } from '../internal/metrics.js';
-import { ACTIVE_PAYOUT_STATES, FINAL_PAYOUT_STATES } from '../payouts/state.js';
+import { ACTIVE_PAYOUT_STATES, FINAL_PAYOUT_STATES, IN_FLIGHT_PAYOUT_STATES } from '../payouts/state.js';
 import {
   ACTIVE_DEPOSIT_STATUSES,
   createMonitorQueries,
@@ -50,6 +50,7 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
     depositCounts: new Map(),
     payoutCounts: new Map(),
     failureRatio: undefined,
+    oldestInFlightMs: undefined,
     pendingDeposits: [],
     pendingPayouts: [],
     recentDeposits: [],
@@ -91,6 +92,10 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
       now - tuning.failureWindowMs,
       tuning.failureMinSamples,
     );
+    const oldest = await queries.oldestPayoutCreatedAt(
+      IN_FLIGHT_PAYOUT_STATES.filter((s) => s !== 'unresolved'),
+    );
+    state.oldestInFlightMs = oldest === undefined ? undefined : Math.max(now - oldest, 0);
     state.pendingDeposits = await queries.pendingDeposits(tuning.listLimit);
     state.pendingPayouts = await queries.pendingPayouts(ACTIVE_PAYOUT_STATES, tuning.listLimit);
     state.recentDeposits = await queries.recentDeposits(tuning.listLimit);
@@ -161,6 +166,9 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
         watcherLag: watcher.lag,
         brokerConnected: options.broker.isConnected(),
         nodeDown: now - chain.rpc.lastOkAt() > tuning.nodeDownMs,
+        oldestInFlightMs: state.oldestInFlightMs,
+        unresolvedPayouts:
+          state.sampledAt === undefined ? undefined : (state.payoutCounts.get('unresolved') ?? 0),
       },
       config.alerts,
     );
@@ -182,6 +190,7 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
     m.transactionsFailed.set({ kind: 'deposit' }, state.depositCounts.get('failed') ?? 0);
     m.transactionsFailed.set({ kind: 'payout' }, state.payoutCounts.get('failed') ?? 0);
     m.payoutFailureRatio.set(state.failureRatio ?? 0);
+    m.payoutOldestInFlight.set((state.oldestInFlightMs ?? 0) / 1000);
     if (state.outboxBacklog !== undefined) m.outboxBacklog.set(state.outboxBacklog);
     m.brokerConnected.set(options.broker.isConnected() ? 1 : 0);
     for (const q of state.queues) {

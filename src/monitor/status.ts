@@ -25,6 +25,8 @@ export interface MonitorState {
   depositCounts: Map<DepositStatus, number>;
   payoutCounts: Map<PayoutState, number>;
   failureRatio: number | undefined;
+  /** Age of the oldest payout signed or sent and not yet in a block (ms); undefined when there is none. */
+  oldestInFlightMs: number | undefined;
   pendingDeposits: DepositView[];
   pendingPayouts: PayoutView[];
   recentDeposits: DepositView[];
@@ -103,6 +105,8 @@ export function buildStatus(input: BuildStatusInput) {
     payouts: {
       counts: Object.fromEntries(state.payoutCounts),
       failureRatio: state.failureRatio ?? null,
+      oldestInFlightSeconds:
+        state.oldestInFlightMs === undefined ? null : Math.floor(state.oldestInFlightMs / 1000),
       pending: state.pendingPayouts.map(payout),
     },
     recent: {

@@ -177,6 +177,23 @@ export function createMonitorQueries(db: Db, chain: string) {
         .slice(0, limit);
     },
 
+    /** When the oldest payout in `states` was created (ms), or undefined when there is none. */
+    async oldestPayoutCreatedAt(states: readonly PayoutState[]): Promise<number | undefined> {
+      let oldest: number | undefined;
+      // One index range per state (payouts(state, created_at)), its first row.
+      for (const state of states) {
+        const row = await db
+          .selectFrom('payouts')
+          .select('created_at')
+          .where('state', '=', state)
+          .orderBy('created_at')
+          .limit(1)
+          .executeTakeFirst();
+        if (row && (oldest === undefined || Number(row.created_at) < oldest)) oldest = Number(row.created_at);
+      }
+      return oldest;
+    },
+
     /** Payouts in `states` (those not final yet), oldest first. */
     pendingPayouts: (states: readonly PayoutState[], limit: number) => payoutsByStates(states, 'asc', limit),
 
