@@ -39,12 +39,6 @@ export interface ChainRpc {
   lastOkAt(): number;
 }
 
-/** A call that failed in transport (HTTP 429 or 5xx, a dropped connection) is tried this many times more… */
-const TRANSPORT_RETRIES = 2;
-/** …after this long, doubling: hosted providers shed load this way, and one such answer should not cost
- * the watcher a whole pass and its backoff. JSON-RPC errors (a refused range) are not retried here. */
-const TRANSPORT_RETRY_MS = 100;
-
 /** Whether `err` failed in transport: a status a provider sheds load with, or no answer at all. */
 function isTransportFailure(err: unknown): boolean {
   const http = walkCauses(err, (e) => e instanceof HttpRequestError) as HttpRequestError | undefined;
@@ -54,7 +48,7 @@ function isTransportFailure(err: unknown): boolean {
 
 /**
  * JSON-RPC over HTTP. Raw requests where the watcher wants speed and exact control of null answers.
- * A failure in transport is tried again twice, 100 then 200 ms later (`TRANSPORT_RETRIES`); a call that
+ * A failure in transport is tried again (`options.rpc.transportRetries`, doubling waits); a call that
  * still fails counts in `metrics.rpcError` and throws a retryable `rpc_error` whose message names the
  * method, never the URL (provider API keys live in it); viem's error, URL and all, is only its cause.
  */
@@ -83,8 +77,9 @@ export function createChainRpc(
         lastOk = Date.now();
         return result;
       } catch (err) {
-        if (attempt >= TRANSPORT_RETRIES || !isTransportFailure(err)) throw failed(method, err);
-        await sleep(TRANSPORT_RETRY_MS * 2 ** attempt);
+        const { transportRetries, transportRetryMs } = common.options.rpc;
+        if (attempt >= transportRetries || !isTransportFailure(err)) throw failed(method, err);
+        await sleep(transportRetryMs * 2 ** attempt);
       }
     }
   }

@@ -12,19 +12,12 @@ import {
   storedBlocksDescending,
 } from '../store/repos/chain-blocks.js';
 import type { Db } from '../store/schema.js';
+import { createBlockLogReader, type RangeFetch } from './block-logs.js';
 import type { ChainContext } from './context.js';
 import { subscribeHeads } from './heads.js';
-import {
-  blockLogsProblem,
-  bloomMayHoldLogs,
-  bloomOfLogs,
-  isNotYet,
-  NotYetError,
-  rangeLogsProblem,
-  sameBloom,
-} from './log-check.js';
+import { isNotYet, NotYetError } from './log-check.js';
 import type { BlockHeader, RpcLog } from './rpc.js';
-import { decodeTransferLogs, TRANSFER_TOPIC, type TransferLog } from './transfers.js';
+import { decodeTransferLogs, type TransferLog } from './transfers.js';
 
 /** What the watcher hands its consumer (the deposit tracker), inside the transaction that moves the cursor. */
 export interface WatcherSink {
@@ -68,12 +61,6 @@ export type BlockWatcher = ReturnType<typeof createBlockWatcher>;
 /** A block as the watcher keeps its tip (a stored one has no bloom). */
 type Tip = Pick<BlockHeader, 'number' | 'hash' | 'parentHash'>;
 
-/**
- * How many blocks at the end of each backfill range have their bloom checked against the range's logs: a
- * lagging backend answers a range only up to its own head, so what it leaves out is at the end.
- */
-const RANGE_TAIL_CHECKED = 8;
-
 /** A pass that ends because the node does not have a block yet: not a failure, try again after `pollMs`. */
 type PassEnd = 'done' | 'not-yet';
 
@@ -86,7 +73,11 @@ type PassEnd = 'done' | 'not-yet';
 export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
   const { db, sink } = deps;
   const { rpc, confirmHeight, name: chain } = deps.chain;
-  const tokenAddresses = deps.chain.tokens.map((t) => t.addressLc);
+  const { blockLogs, fetchRange, checkRange } = createBlockLogReader(
+    rpc,
+    deps.chain.tokens.map((t) => t.addressLc),
+    common.options.watcher.rangeTailChecked,
+  );
   const logger = common.logger.child({ component: 'watcher', chain });
   const tuning = common.options.watcher;
   const keepBlocks = confirmHeight + tuning.extraKeptBlocks;
@@ -127,41 +118,6 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
     // retries soon, or deposits found after it would wait up to the longest backoff for their status 2.
     failures = 0;
     sink.afterCommit?.();
-  }
-
-  /** A node answer that means "not yet" (a lagging backend) as a NotYetError; any other error as it is. */
-  async function notYetAs<T>(what: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      if (isNotYet(err) && !(err instanceof NotYetError)) throw new NotYetError(what, { cause: err });
-      throw err;
-    }
-  }
-
-  const isTokenTransfer = (log: RpcLog) =>
-    tokenAddresses.includes(log.address.toLowerCase() as Hex) &&
-    log.topics[0]?.toLowerCase() === TRANSFER_TOPIC;
-
-  /**
-   * The token Transfer logs of a block, checked against it: each log of this block, in order, and an empty
-   * answer only when the block's bloom allows it. A provider balancing over backends may answer logs from
-   * one that lacks the block (`[]`, "header not found"): that is "not yet", retried, never "no transfers".
-   * When the bloom says "maybe" (it also does for another token's Transfer next to this token's Approval),
-   * the block's every log settles it: if they make up its bloom, the node has them all.
-   */
-  async function blockLogs(header: BlockHeader): Promise<RpcLog[]> {
-    const logs = await notYetAs(`logs of block ${header.number}`, () =>
-      rpc.getLogsByBlockHash(header.hash, tokenAddresses, TRANSFER_TOPIC),
-    );
-    const problem = blockLogsProblem(header, logs);
-    if (problem) throw new NotYetError(`the logs of block ${header.number} do not agree with it: ${problem}`);
-    if (logs.length > 0 || !bloomMayHoldLogs(header.logsBloom, tokenAddresses, TRANSFER_TOPIC)) return logs;
-    const all = await notYetAs(`logs of block ${header.number}`, () => rpc.getAllLogsOfBlock(header.hash));
-    if (blockLogsProblem(header, all) || !sameBloom(bloomOfLogs(all), header.logsBloom)) {
-      throw new NotYetError(`the node has not all logs of block ${header.number} yet (its bloom says so)`);
-    }
-    return all.filter(isTokenTransfer);
   }
 
   async function processBlock(header: BlockHeader) {
@@ -216,55 +172,6 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
     tip = anc;
     common.metrics.reorg(depth);
     for (const l of reorgListeners) l({ ancestor: anc.number, depth });
-  }
-
-  interface RangeFetch {
-    from: number;
-    end: number;
-    logs: Promise<RpcLog[]>;
-    /** The headers of the range's last blocks (up to RANGE_TAIL_CHECKED), the last one `end`'s. */
-    tail: Promise<(BlockHeader | null)[]>;
-  }
-
-  function fetchRange(from: number, end: number): RangeFetch {
-    const tailFrom = Math.max(from, end - RANGE_TAIL_CHECKED + 1);
-    const fetch = {
-      from,
-      end,
-      logs: rpc.getLogsByRange(from, end, tokenAddresses, TRANSFER_TOPIC),
-      tail: Promise.all(
-        Array.from({ length: end - tailFrom + 1 }, (_, i) => rpc.getBlockHeader(tailFrom + i)),
-      ),
-    };
-    // Either may be left unawaited (a refused range, a failed commit, a stop): not an unhandled rejection.
-    fetch.logs.catch(() => {});
-    fetch.tail.catch(() => {});
-    return fetch;
-  }
-
-  /**
-   * Checks a range's logs before the cursor moves past it: in the range and in order, the range's end block
-   * returned by the node, and its last blocks' logs there whenever their blooms say there may be some. A
-   * lagging backend answers only up to its own head, leaving out the end of the range. Resolves the header
-   * of the end block.
-   */
-  async function checkRange(fetch: RangeFetch, logs: RpcLog[]): Promise<BlockHeader> {
-    const { from, end } = fetch;
-    const problem = rangeLogsProblem(from, end, logs);
-    if (problem) throw new NotYetError(`the logs of blocks ${from}..${end} do not agree: ${problem}`);
-    const tail = await fetch.tail;
-    for (const header of tail) {
-      if (!header) throw new NotYetError(`a block of ${from}..${end} not found during backfill`);
-      const inBlock = logs.filter((l) => Number(BigInt(l.blockNumber)) === header.number);
-      if (inBlock.some((l) => l.blockHash.toLowerCase() !== header.hash)) {
-        throw new NotYetError(`the logs of block ${header.number} are of another block with that number`);
-      }
-      if (inBlock.length > 0 || !bloomMayHoldLogs(header.logsBloom, tokenAddresses, TRANSFER_TOPIC)) continue;
-      if ((await blockLogs(header)).length > 0) {
-        throw new NotYetError(`the logs of blocks ${from}..${end} leave out those of block ${header.number}`);
-      }
-    }
-    return tail.at(-1)!;
   }
 
   /** eth_getLogs over [from, to] in chunks that adapt to what the node accepts; the cursor moves with each. */

@@ -23,6 +23,11 @@ export interface WatcherOptions {
   extraKeptBlocks: number;
   /** Ping interval of the new-heads WebSocket (ms): a socket silent for one interval is reopened. */
   wsPingMs: number;
+  /**
+   * Blocks at the end of each backfill range whose blooms are checked against the range's logs: a
+   * lagging backend answers a range only up to its own head, so what it leaves out is at the end.
+   */
+  rangeTailChecked: number;
 }
 
 export interface PayoutOptions {
@@ -94,6 +99,13 @@ export interface BrokerOptions {
 export interface RpcOptions {
   /** Time a watcher-side node call may take before it counts as failed (ms). */
   timeoutMs: number;
+  /**
+   * A watcher-side call that failed in transport (HTTP 429 or 5xx, a dropped connection) is tried this
+   * many times more, after `transportRetryMs`, doubling: hosted providers shed load this way, and one such
+   * answer should not cost the watcher a whole pass and its backoff. JSON-RPC errors are not retried.
+   */
+  transportRetries: number;
+  transportRetryMs: number;
 }
 
 export interface Options {
@@ -117,6 +129,7 @@ export const defaultOptions: Options = {
     startBlock: undefined,
     extraKeptBlocks: 64,
     wsPingMs: 5_000,
+    rangeTailChecked: 8,
   },
   payouts: {
     batchSize: 200,
@@ -142,7 +155,7 @@ export const defaultOptions: Options = {
     nodeDownMs: 30_000,
     queueDepthTimeoutMs: 2_000,
   },
-  rpc: { timeoutMs: 15_000 },
+  rpc: { timeoutMs: 15_000, transportRetries: 2, transportRetryMs: 100 },
 };
 
 export type PartialOptions = { [K in keyof Options]?: Partial<Options[K]> };
