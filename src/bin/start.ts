@@ -5,10 +5,12 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { printDevnetBanner } from '../devnet/banner.js';
 import { type Devnet, startDevnet } from '../devnet/devnet.js';
-import { errorMessage, PaymentError } from '../internal/errors.js';
+import { backoffMs } from '../internal/backoff.js';
+import { errorMessage, PaymentError, sleep } from '../internal/errors.js';
 import { createLogger } from '../internal/logger.js';
 import { redactUrls } from '../internal/redact.js';
 import { createService } from '../service.js';
+import { isConnectionError } from '../store/connection-errors.js';
 
 /**
  * Where the configuration comes from: the file of --config or CONFIG_PATH (which must exist), else
@@ -98,34 +100,58 @@ export async function runStart(flags: StartFlags, argv: readonly string[]): Prom
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  try {
-    service = await createService({
-      config,
-      signKey,
-      masterKey: devnet?.state.masterKey ?? env.PAYMENT_MASTER_KEY,
-      logger,
-      signal: starting.signal,
-      // The service stopped itself (the instance lock was lost): exit non-zero, a supervisor restarts it.
-      onFatal: () => {
-        stopping = true;
-        resolveExit(1);
-      },
+  // One run of the service after another: a run ends for good on a signal or an error that will repeat
+  // (a wrong config, chain id or master key); it is started again, waiting as a standby for the instance
+  // lock, when it lost that lock or could not start because the database or broker was unreachable.
+  for (let attempt = 1; ; attempt++) {
+    let lockLost: ((err: Error) => void) | undefined;
+    const lost = new Promise<Error>((resolve) => {
+      lockLost = resolve;
     });
-    await service.start();
-  } catch (err) {
-    await service?.stop();
-    await devnet?.stop();
-    if (stopping) return 0;
-    return reportStartError(err);
+    try {
+      service = await createService({
+        config,
+        signKey,
+        masterKey: devnet?.state.masterKey ?? env.PAYMENT_MASTER_KEY,
+        logger,
+        signal: starting.signal,
+        // The service stopped itself (it lost the instance lock, e.g. in a database cut): start again.
+        onFatal: (err) => lockLost?.(err),
+      });
+      await service.start();
+    } catch (err) {
+      await service?.stop();
+      service = undefined;
+      if (stopping) {
+        await devnet?.stop();
+        return 0;
+      }
+      if (!isConnectionError(err)) {
+        await devnet?.stop();
+        return reportStartError(err);
+      }
+      const retryInMs = backoffMs(attempt);
+      logger.warn(
+        { err, attempt, retryInMs },
+        'could not start: the database or broker is unreachable; retrying',
+      );
+      await sleep(retryInMs, starting.signal);
+      continue;
+    }
+    if (stopping) {
+      // A signal came as the start finished.
+      stopService(0);
+      return exit;
+    }
+    running = true;
+    attempt = 0;
+    if (devnet) printDevnetBanner(devnet, service.httpAddress());
+    const ended = await Promise.race([exit.then(() => undefined), lost]);
+    if (ended === undefined) return exit;
+    running = false;
+    service = undefined;
+    logger.warn({ err: ended }, 'this run stopped (the instance lock was lost); starting again as a standby');
   }
-  if (stopping) {
-    // A signal came as the start finished.
-    stopService(0);
-    return exit;
-  }
-  running = true;
-  if (devnet) printDevnetBanner(devnet, service.httpAddress());
-  return exit;
 }
 
 /** Prints a failure to start (every config problem on its own line); resolves to the exit code. */

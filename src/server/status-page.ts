@@ -39,7 +39,7 @@ h2 small{color:var(--muted);font-weight:400}
 .badge{display:inline-block;padding:0 .45rem;border-radius:999px;font-size:.75rem;font-weight:600;white-space:nowrap;
 background:var(--info-bg);color:var(--info)}
 .badge.warning,.badge.pending,.badge.orphaned{background:var(--warn-bg);color:var(--warn)}
-.badge.critical,.badge.failed,.badge.error{background:var(--crit-bg);color:var(--crit)}
+.badge.critical,.badge.failed,.badge.error,.badge.unresolved{background:var(--crit-bg);color:var(--crit)}
 .badge.confirmed{background:var(--ok-bg);color:var(--ok)}
 table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}
 th{text-align:left;color:var(--muted);font-weight:500;font-size:.78rem;padding:.3rem .5rem;border-bottom:1px solid var(--line)}
@@ -102,7 +102,7 @@ function age(s) {
 }
 function ago(ms, now) { return age(Math.max(0, Math.round((now - ms) / 1000))) + ' ago'; }
 function pct(r) { return r === null || r === undefined ? '\\u2013' : (Math.round(r * 1000) / 10) + '%'; }
-var KNOWN = ['pending', 'orphaned', 'confirmed', 'failed', 'accepted', 'signed', 'sent', 'mined', 'warning', 'critical', 'error'];
+var KNOWN = ['pending', 'orphaned', 'confirmed', 'failed', 'accepted', 'signed', 'sent', 'unresolved', 'mined', 'warning', 'critical', 'error'];
 function badge(text) { return el('span', { class: 'badge ' + (KNOWN.indexOf(text) >= 0 ? text : 'other') }, text); }
 function num(n) { return n === null || n === undefined ? '\\u2013' : Number(n).toLocaleString(); }
 function sum(obj, keys) { var t = 0; keys.forEach(function (k) { t += (obj && obj[k]) || 0; }); return t; }
@@ -144,12 +144,15 @@ function render(s) {
 
   var c = s.chain;
   var pendD = sum(s.deposits.counts, ['pending', 'orphaned']);
-  var pendP = sum(s.payouts.counts, ['accepted', 'signed', 'sent', 'mined']);
+  var pendP = sum(s.payouts.counts, ['accepted', 'signed', 'sent', 'unresolved', 'mined']);
+  var unres = (s.payouts.counts && s.payouts.counts.unresolved) || 0;
+  var oldest = s.payouts.oldestInFlightSeconds;
+  var payoutSub = (unres ? unres + ' unresolved \u00b7 ' : '') + (oldest === null || oldest === undefined ? '' : 'oldest in flight ' + age(oldest) + ' \u00b7 ') + 'failure rate 1h ' + pct(s.payouts.failureRatio);
   $('cards').replaceChildren(
     card('Chain head', num(c.tip), 'node ' + num(c.nodeHead) + (c.wsConnected ? ' \\u00b7 ws' : ' \\u00b7 polling'), null),
     card('Lag', c.lag === null ? '\\u2013' : c.lag + (c.lag === 1 ? ' block' : ' blocks'), c.backfilling ? 'backfilling' : c.caughtUp ? 'caught up' : 'catching up', alertLevel(s.alerts, ['watcher_lag', 'node_down'])),
     card('Pending deposits', num(pendD), 'confirm at ' + c.confirmHeight + ' blocks', alertLevel(s.alerts, ['pending'])),
-    card('Pending payouts', num(pendP), 'failure rate 1h ' + pct(s.payouts.failureRatio), alertLevel(s.alerts, ['pending', 'failure_rate'])),
+    card('Pending payouts', num(pendP), payoutSub, alertLevel(s.alerts, ['pending', 'failure_rate', 'payout_stuck', 'payout_unresolved'])),
     card('Outbox backlog', num(s.outbox.backlog), 'responses to publish', alertLevel(s.alerts, ['broker_down'])),
     card('Uptime', age(s.uptimeS), s.system ? 'mem ' + pct(s.system.memoryRatio) + ' \\u00b7 cpu ' + pct(s.system.cpuRatio) : '', alertLevel(s.alerts, ['memory', 'cpu']))
   );
