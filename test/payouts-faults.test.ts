@@ -209,3 +209,97 @@ describe.each(dbKinds)('payouts behind a lagging node on %s', (kind) => {
     expect((await stack.payout(paidId))!.state).toBe('confirmed');
   });
 });
+
+/**
+ * Finality deeper than the state a non-archive node keeps (anvil here keeps 256 blocks): a payout whose
+ * nonce another transaction took is still paid anew once that transaction is final, without asking the
+ * node for a nonce count at a pruned block.
+ */
+describe('a foreign nonce with confirmHeight above the node’s kept state', () => {
+  const DEEP = 300;
+  let stack: TestStack;
+  const collection = newWallet();
+  const user = newWallet();
+
+  beforeAll(async () => {
+    stack = await startStack({
+      db: 'sqlite',
+      wallets: [user],
+      collection,
+      confirmHeight: DEEP,
+      replaceAfterBlocks: REPLACE_AFTER,
+      collect: ['withdrawResp'],
+      async prepareChain(c) {
+        for (const w of [collection, user]) {
+          await c.setEthBalance(w.address, 10n * ETH);
+          await c.mint(w.address, 100n * USDT);
+        }
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.teardown();
+  });
+
+  it('pays again with a new nonce once the foreign transaction is final', async () => {
+    const { chain } = stack;
+    const id = queueId('deep-foreign');
+    const to = randomAddress();
+    await stack.withdraw({ queue_id: id, from_address: user.address, to_address: to, amount: '6' });
+    const sent = await stack.waitState(id, ['sent']);
+    const ours = await stack.service.db
+      .selectFrom('payout_txs')
+      .selectAll()
+      .where('tx_hash', '=', sent.tx_hash!)
+      .executeTakeFirstOrThrow();
+    // Someone else signs with the wallet's key: a self-transfer with the same nonce, ours dropped.
+    const { privateKeyToAccount } = await import('viem/accounts');
+    const block = await chain.publicClient.getBlock();
+    const foreignRaw = await privateKeyToAccount(user.privateKey).signTransaction({
+      chainId: chain.anvil.chainId,
+      type: 'eip1559',
+      to: user.address,
+      value: 0n,
+      gas: 21_000n,
+      nonce: Number(sent.nonce),
+      maxFeePerGas: BigInt(ours.max_fee_per_gas!) * 10n + block.baseFeePerGas! * 4n,
+      maxPriorityFeePerGas: BigInt(ours.max_fee_per_gas!) * 5n,
+    });
+    await chain.testClient.dropTransaction({ hash: ours.tx_hash as `0x${string}` });
+    await chain.sendRawTransaction(foreignRaw);
+    for (let i = 0; i < REPLACE_AFTER + 4; i++) {
+      await chain.mine(1);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    // Far past the kept state at once: the foreign block becomes final.
+    await chain.mine(DEEP);
+    const answer = () =>
+      stack
+        .collector('withdrawResp')
+        .messages.map((m) => m.json as PayoutMsg)
+        .filter((m) => m.queue_id === id);
+    await until(
+      async () => {
+        await chain.mine(1);
+        const row = await stack.payout(id);
+        return row?.state === 'mined' && Number(row.nonce) === Number(sent.nonce) + 1;
+      },
+      60_000,
+      'the payout paid anew, with the next nonce',
+    );
+    await chain.mine(DEEP);
+    await until(
+      async () => {
+        await chain.mine(1);
+        return answer().length > 0;
+      },
+      60_000,
+      'its answer once final',
+    );
+    // Its new transaction must be final too before the answer: it came with status 1.
+    expect(answer()).toEqual([expect.objectContaining({ status: 1 })]);
+    expect(Number((await stack.payout(id))!.nonce)).toBe(Number(sent.nonce) + 1);
+    expect(await chain.balanceOf(to)).toBe(6n * USDT);
+  });
+});

@@ -10,7 +10,7 @@ import { errorMessage } from '../internal/errors.js';
  */
 export type NonceUsage =
   | { kind: 'unused' }
-  | { kind: 'ours' | 'foreign'; txHash: string; block: number }
+  | { kind: 'ours' | 'foreign'; txHash: string; block: number; blockHash: string }
   | { kind: 'unknown'; why: string };
 
 /**
@@ -46,7 +46,8 @@ export async function findNonceUsage(
     const tx = block.transactions.find((t) => t.from.toLowerCase() === sender && t.nonce === nonce);
     if (!tx) return { kind: 'unknown', why: `no transaction with the nonce in block ${high}` };
     const txHash = tx.hash.toLowerCase();
-    return { kind: ourHashes.includes(txHash) ? 'ours' : 'foreign', txHash, block: high };
+    const blockHash = (block.hash ?? '').toLowerCase();
+    return { kind: ourHashes.includes(txHash) ? 'ours' : 'foreign', txHash, block: high, blockHash };
   } catch (err) {
     return { kind: 'unknown', why: errorMessage(err) };
   }

@@ -11,7 +11,7 @@ import type { createBroadcaster } from './broadcast.js';
 import { broadcast, getReceipt, type RawReceipt, receiptPays } from './chain.js';
 import type { PayoutParts } from './context.js';
 import { bumpFees, type Fees } from './fees.js';
-import { findNonceUsage } from './nonce-usage.js';
+import { findNonceUsage, type NonceUsage } from './nonce-usage.js';
 import { failure, payoutResponse } from './respond.js';
 import { type MoveAudit, movePayout, recordPayoutEvent } from './state.js';
 
@@ -32,6 +32,12 @@ export function createTracker(
   const { serializable, txFields, feeDetail } = ctx.transactions;
   /** The head at which each payout's nonce was first found used by a transaction the node does not show. */
   const unresolvedSince = new Map<string, number>();
+  /**
+   * The transaction found using each payout's nonce, kept while its block stays canonical: once that block
+   * is older than the search window (confirmHeight can be deeper than the state a node keeps), the search
+   * could no longer find it, but the block itself can still be read.
+   */
+  const nonceUsers = new Map<string, Extract<NonceUsage, { block: number }>>();
 
   // ---- sent → mined → confirmed, replacements, reorgs ---------------------------------------------
 
@@ -232,20 +238,14 @@ export function createTracker(
     const receipt = hashes.map((h) => receipts.get(h)).find((r): r is RawReceipt => Boolean(r));
     if (receipt) {
       unresolvedSince.delete(row.queue_id);
+      nonceUsers.delete(row.queue_id);
       await settle(row, receipt, head);
       return undefined;
     }
     if (row.state === 'mined') return (await blockLeftChain(row)) ? 'reorged' : undefined;
     const waited = head - Number(row.last_sent_block ?? head) >= replaceAfterBlocks;
     if (row.state === 'sent' && !waited) return undefined;
-    const usage = await findNonceUsage(
-      client,
-      row.sender as Hex,
-      Number(row.nonce),
-      hashes,
-      head,
-      common.options.payouts.nonceSearchBlocks,
-    );
+    const usage = await nonceUsage(row, hashes, head);
     if (usage.kind === 'unused') {
       const highest = highestFee(ours.filter((t): t is PayoutTxRow => typeof t !== 'string'));
       if (row.state === 'sent' && highest) await replace(row, highest, head);
@@ -264,6 +264,26 @@ export function createTracker(
       await hold(row, usage.why);
     }
     return undefined;
+  }
+
+  /** Who used the payout's nonce: the transaction found before if its block is still canonical, else a search. */
+  async function nonceUsage(row: PayoutRow, hashes: string[], head: number): Promise<NonceUsage> {
+    const known = nonceUsers.get(row.queue_id);
+    if (known) {
+      const block = await client.getBlock({ blockNumber: BigInt(known.block) }).catch(() => null);
+      if (block?.hash?.toLowerCase() === known.blockHash) return known;
+      nonceUsers.delete(row.queue_id);
+    }
+    const found = await findNonceUsage(
+      client,
+      row.sender as Hex,
+      Number(row.nonce),
+      hashes,
+      head,
+      common.options.payouts.nonceSearchBlocks,
+    );
+    if (found.kind === 'ours' || found.kind === 'foreign') nonceUsers.set(row.queue_id, found);
+    return found;
   }
 
   /**
@@ -319,6 +339,7 @@ export function createTracker(
       'the nonce of this payout was used by a transaction that is not ours; paying it again with a new nonce',
     );
     unresolvedSince.delete(row.queue_id);
+    nonceUsers.delete(row.queue_id);
     metrics.payoutTransition(row.state, 'accepted');
     poke();
   }
