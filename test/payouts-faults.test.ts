@@ -16,6 +16,7 @@ const ETH = 10n ** 18n;
 interface PayoutMsg {
   queue_id: string;
   status: number;
+  from_address?: string;
   tx_hash: string;
   error?: string;
   error_message?: string;
@@ -31,6 +32,7 @@ describe.each(dbKinds)('payouts behind a lagging node on %s', (kind) => {
   let stack: TestStack;
   const collection = newWallet();
   const users = [newWallet(), newWallet(), newWallet(), newWallet()];
+  const tight = newWallet(); // 220 USDT: one payout of 100 in flight, then one of 120
 
   beforeAll(async () => {
     chain = await createTestChain({ noMining: true });
@@ -40,7 +42,7 @@ describe.each(dbKinds)('payouts behind a lagging node on %s', (kind) => {
       db: kind,
       chain,
       rpcUrl: rpc.url,
-      wallets: users,
+      wallets: [...users, tight],
       collection,
       confirmHeight: CONFIRM,
       replaceAfterBlocks: REPLACE_AFTER,
@@ -51,6 +53,8 @@ describe.each(dbKinds)('payouts behind a lagging node on %s', (kind) => {
           await c.setEthBalance(w.address, 10n * ETH);
           await c.mint(w.address, 100n * USDT);
         }
+        await c.setEthBalance(tight.address, 10n * ETH);
+        await c.mint(tight.address, 220n * USDT);
       },
     });
   });
@@ -107,6 +111,41 @@ describe.each(dbKinds)('payouts behind a lagging node on %s', (kind) => {
     await mineSlowly(CONFIRM);
     expect(answers(id)).toEqual([expect.objectContaining({ status: 1 })]);
     expect(await chain.balanceOf(to)).toBe(5n * USDT);
+  });
+
+  it('does not refuse a payable request while a mined payout of the same wallet is not seen mined yet', async () => {
+    const first = queueId('tight-a');
+    const second = queueId('tight-b');
+    rpc.set((call) => (call.method === 'eth_getTransactionReceipt' ? { result: null } : undefined));
+    await stack.withdraw({
+      queue_id: first,
+      from_address: tight.address,
+      to_address: randomAddress(),
+      amount: '100',
+    });
+    await stack.waitState(first, ['sent']);
+    await mineSlowly(1); // mined: the wallet holds 120, while the service still counts the 100 in flight
+    // 120 is more than the collection wallet holds (100): only the wallet itself can pay it.
+    await stack.withdraw({
+      queue_id: second,
+      from_address: tight.address,
+      to_address: randomAddress(),
+      amount: '120',
+    });
+    await mineSlowly(2);
+    expect((await stack.payout(second))!.state).not.toBe('failed');
+    rpc.set(undefined);
+    await until(
+      async () => {
+        await chain.mine(1);
+        return answers(first).length > 0 && answers(second).length > 0;
+      },
+      30_000,
+      'both answers',
+    );
+    expect(answers(first)).toEqual([expect.objectContaining({ status: 1 })]);
+    expect(answers(second)).toEqual([expect.objectContaining({ status: 1, from_address: tight.address })]);
+    expect(await chain.balanceOf(tight.address)).toBe(0n);
   });
 
   it('does not take a null receipt of a mined payout for a reorganisation', async () => {
