@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultAlertsConfig } from './alerts.js';
+import { notServedYet } from './chains.js';
 import { ConfigError } from './errors.js';
 import { parseConfig } from './parse.js';
 
@@ -44,7 +45,25 @@ function problemsOf(json: unknown): string[] {
 
 describe('parseConfig', () => {
   it('accepts the PROTOCOL example unchanged, with defaults', () => {
-    expect(parseConfig(v2())).toEqual({
+    const chain = {
+      name: 'ETH',
+      chainId: undefined,
+      rpcUrl: 'http://localhost:8545',
+      wsUrl: 'ws://localhost:8546',
+      rpcUrls: ['http://localhost:8545'],
+      wsUrls: ['ws://localhost:8546'],
+      confirmHeight: 20,
+      native: { symbol: 'ETH', decimals: 18 },
+      tokens: [{ symbol: 'USDT', addressLc: '0xdac17f958d2ee523a2206206994597c13d831ec7', decimals: 6 }],
+      collectionAddressLc: undefined,
+      maxFeePerGasWei: 500_000_000_000n,
+      replaceAfterBlocks: 5,
+    };
+    const parsed = parseConfig(v2());
+    // The one chain of a v2 file is `chains`' only entry, the very object `chain` is.
+    expect(parsed.chains).toHaveLength(1);
+    expect(parsed.chains[0]).toBe(parsed.chain);
+    expect(parsed).toEqual({
       rmq: {
         url: 'amqp://m2pool:m2pool@localhost:5672',
         topup: {
@@ -74,17 +93,8 @@ describe('parseConfig', () => {
           routing: ['pay.auto.return.routing.key'],
         },
       },
-      chain: {
-        name: 'ETH',
-        chainId: undefined,
-        rpcUrl: 'http://localhost:8545',
-        wsUrl: 'ws://localhost:8546',
-        confirmHeight: 20,
-        tokens: [{ symbol: 'USDT', addressLc: '0xdac17f958d2ee523a2206206994597c13d831ec7', decimals: 6 }],
-        collectionAddressLc: undefined,
-        maxFeePerGasWei: 500_000_000_000n,
-        replaceAfterBlocks: 5,
-      },
+      chain,
+      chains: [chain],
       db: {
         driver: 'mysql',
         host: '127.0.0.1',
@@ -392,5 +402,286 @@ describe('alerts', () => {
       'alerts.watcherLagBlocks: found -1, expected a positive number of blocks',
     ]);
     expect(problemsOf({ ...v2(), alerts: [] })).toEqual(['alerts: found [], expected an object']);
+  });
+});
+
+/** The issue's BSC example beside the v2 file: native BNB and an 18-decimal USDT (BSC-USD). */
+const BSC_USDT = '0x55d398326f99059fF775485246999027B3197955';
+function twoChains(): Mutable {
+  const json = v2();
+  json.eth_config.chainId = 1;
+  json.chains = {
+    BSC: {
+      rpcUrl: 'https://bsc.example/rpc/KEY1',
+      wsUrl: 'wss://bsc.example/ws/KEY1',
+      chainId: 56,
+      confirmHeight: 15,
+      native: { symbol: 'BNB', decimals: 18 },
+      tokens: { USDT: { address: BSC_USDT, decimals: 18 } },
+      collectionAddress: '0x2222222222222222222222222222222222222222',
+      maxFeeGwei: 20,
+      replaceAfterBlocks: 4,
+    },
+  };
+  return json;
+}
+
+describe('chains', () => {
+  it('reads a second chain after ETH, with its native coin and an 18-decimal token', () => {
+    const parsed = parseConfig(twoChains());
+    expect(parsed.chains.map((c) => c.name)).toEqual(['ETH', 'BSC']);
+    expect(parsed.chains[0]).toBe(parsed.chain);
+    expect(parsed.chain).toMatchObject({ name: 'ETH', chainId: 1, native: { symbol: 'ETH', decimals: 18 } });
+    expect(parsed.chains[1]).toEqual({
+      name: 'BSC',
+      chainId: 56,
+      rpcUrl: 'https://bsc.example/rpc/KEY1',
+      wsUrl: 'wss://bsc.example/ws/KEY1',
+      rpcUrls: ['https://bsc.example/rpc/KEY1'],
+      wsUrls: ['wss://bsc.example/ws/KEY1'],
+      confirmHeight: 15,
+      native: { symbol: 'BNB', decimals: 18 },
+      tokens: [{ symbol: 'USDT', addressLc: BSC_USDT.toLowerCase(), decimals: 18 }],
+      collectionAddressLc: '0x2222222222222222222222222222222222222222',
+      maxFeePerGasWei: 20_000_000_000n,
+      replaceAfterBlocks: 4,
+    });
+  });
+
+  it('gives an entry the defaults of eth_config, no tokens, and keeps the order of the file', () => {
+    const json = twoChains();
+    json.chains = {
+      POLYGON: {
+        rpcUrl: 'http://p:8545',
+        wsUrl: 'ws://p:8546',
+        chainId: 137,
+        native: { symbol: 'POL', decimals: 18 },
+      },
+      BSC: json.chains.BSC,
+    };
+    const parsed = parseConfig(json);
+    expect(parsed.chains.map((c) => c.name)).toEqual(['ETH', 'POLYGON', 'BSC']);
+    expect(parsed.chains[1]).toMatchObject({
+      confirmHeight: 20,
+      tokens: [],
+      collectionAddressLc: undefined,
+      maxFeePerGasWei: 500_000_000_000n,
+      replaceAfterBlocks: 5,
+    });
+    expect(parseConfig({ ...v2(), chains: null }).chains).toHaveLength(1);
+    expect(parseConfig({ ...v2(), chains: {} }).chains).toHaveLength(1);
+  });
+
+  it('reads eth_config.native', () => {
+    const json = v2();
+    json.eth_config.native = { symbol: 'xDAI', decimals: 18 };
+    expect(parseConfig(json).chain.native).toEqual({ symbol: 'xDAI', decimals: 18 });
+  });
+
+  it('lists node URLs: the single field first, then the list, without repeats', () => {
+    const json = twoChains();
+    json.eth_config.rpcUrls = ['https://a.example/v3/KEY', 'http://localhost:8545/', 'https://b.example'];
+    json.eth_config.wsUrls = ['ws://localhost:8546', 'wss://b.example'];
+    delete json.chains.BSC.rpcUrl;
+    delete json.chains.BSC.wsUrl;
+    json.chains.BSC.rpcUrls = ['https://bsc-1.example', 'https://bsc-2.example', 'https://bsc-1.example'];
+    json.chains.BSC.wsUrls = ['wss://bsc-1.example'];
+    const [eth, bsc] = parseConfig(json).chains;
+    expect(eth?.rpcUrls).toEqual(['http://localhost:8545', 'https://a.example/v3/KEY', 'https://b.example']);
+    expect(eth?.rpcUrl).toBe('http://localhost:8545');
+    expect(eth?.wsUrls).toEqual(['ws://localhost:8546', 'wss://b.example']);
+    expect(bsc?.rpcUrls).toEqual(['https://bsc-1.example', 'https://bsc-2.example']);
+    expect(bsc?.rpcUrl).toBe('https://bsc-1.example');
+    expect(bsc?.wsUrl).toBe('wss://bsc-1.example');
+  });
+
+  it.each<[string, (json: Mutable) => void, string[]]>([
+    [
+      'an rpcUrls list that is empty, with no rpcUrl',
+      (j) => {
+        delete j.eth_config.rpcUrl;
+        j.eth_config.rpcUrls = [];
+      },
+      ['eth_config.rpcUrls: found [], expected at least one http:// or https:// URL here or in rpcUrl'],
+    ],
+    [
+      'a bad URL in a list, without its path or query',
+      (j) => {
+        j.chains.BSC.rpcUrls = ['https://ok.example', 'ftp://bsc.example/v1/SECRET?key=SECRET'];
+        j.chains.BSC.wsUrls = 'wss://bsc.example/ws/SECRET';
+      },
+      [
+        'chains.BSC.rpcUrls[1]: found "ftp://bsc.example/[redacted]", expected a http:// or https:// URL',
+        'chains.BSC.wsUrls: found "wss://bsc.example/[redacted]", expected a list of ws:// or wss:// URLs',
+      ],
+    ],
+    [
+      'a bad URL without its path, query or user',
+      (j) => {
+        j.eth_config.rpcUrl = 'mainnet.example/v3/SECRET';
+        j.eth_config.wsUrl = 'https://user:SECRET@node.example/?apikey=SECRET';
+        j.chains.BSC.rpcUrl = 'user:SECRET@bsc.example';
+      },
+      [
+        'eth_config.rpcUrl: found "mainnet.example/[redacted]", expected a http:// or https:// URL',
+        'eth_config.wsUrl: found "https://node.example/[redacted]", expected a ws:// or wss:// URL',
+        'chains.BSC.rpcUrl: found "bsc.example/[redacted]", expected a http:// or https:// URL',
+      ],
+    ],
+    [
+      'no node URL',
+      (j) => {
+        delete j.chains.BSC.rpcUrl;
+        delete j.chains.BSC.wsUrl;
+      },
+      [
+        'chains.BSC.rpcUrl: found nothing, expected a http:// or https:// URL',
+        'chains.BSC.wsUrl: found nothing, expected a ws:// or wss:// URL',
+      ],
+    ],
+    [
+      'unknown fields of an entry, its native coin and its tokens',
+      (j) => {
+        j.chains.BSC.confirmHieght = 15;
+        j.chains.BSC.dbConfig = { user: 'root', password: 'SECRET' };
+        j.chains.BSC.native.name = 'Binance Coin';
+        j.chains.BSC.tokens.USDT.decimal = 18;
+      },
+      [
+        'chains.BSC.confirmHieght: found 15, expected one of the fields rpcUrl, rpcUrls, wsUrl, wsUrls, chainId, confirmHeight, native, tokens, collectionAddress, maxFeeGwei, replaceAfterBlocks',
+        'chains.BSC.dbConfig: found an object, expected no dbConfig here (one database serves every chain: eth_config.dbConfig)',
+        'chains.BSC.native.name: found "Binance Coin", expected one of the fields symbol, decimals',
+        'chains.BSC.tokens.USDT.decimal: found 18, expected one of the fields address, decimals',
+      ],
+    ],
+    [
+      'an entry without chainId or native',
+      (j) => {
+        delete j.chains.BSC.chainId;
+        delete j.chains.BSC.native;
+      },
+      [
+        'chains.BSC.chainId: found nothing, expected a positive integer',
+        'chains.BSC.native: found nothing, expected the native coin, e.g. { "symbol": "BNB", "decimals": 18 }',
+      ],
+    ],
+    [
+      'a bad native coin',
+      (j) => {
+        j.chains.BSC.native = { symbol: '', decimals: 18.5 };
+        j.eth_config.native = 'ETH';
+      },
+      [
+        'eth_config.native: found "ETH", expected an object',
+        'chains.BSC.native.symbol: found "", expected a non-empty string',
+        'chains.BSC.native.decimals: found 18.5, expected an integer from 0 to 255',
+      ],
+    ],
+    [
+      'a token with the native coin’s symbol',
+      (j) => {
+        j.chains.BSC.tokens.bnb = { address: '0xB8c77482e45F1F44dE1745F52C74426C631bDD52', decimals: 18 };
+        j.eth_config.tokens = {
+          Eth: { address: '0x1111111111111111111111111111111111111111', decimals: 18 },
+        };
+      },
+      [
+        'eth_config.tokens.Eth: found "Eth", expected a symbol different from the native coin\'s ETH',
+        'chains.BSC.tokens.bnb: found "bnb", expected a symbol different from the native coin\'s BNB',
+      ],
+    ],
+    [
+      'chain names that collide in any letter case',
+      (j) => {
+        const bsc = j.chains.BSC;
+        j.chains = {
+          eth: { ...bsc, chainId: 2 },
+          BSC: bsc,
+          Bsc: { ...bsc, chainId: 57 },
+        };
+      },
+      [
+        'chains.eth: found "eth", expected a chain name different from ETH (the chain of eth_config) (names match in any case)',
+        'chains.Bsc: found "Bsc", expected a chain name different from BSC (names match in any case)',
+      ],
+    ],
+    [
+      'names and symbols over 16 characters',
+      (j) => {
+        j.chains.BINANCE_SMART_CHAIN = {
+          ...j.chains.BSC,
+          chainId: 57,
+          native: { symbol: 'BNB', decimals: 18 },
+        };
+        j.chains.BSC.native.symbol = 'BINANCE-COIN-BNB1';
+        j.chains.BSC.tokens = { 'BINANCE-PEG-USDT1': { address: BSC_USDT, decimals: 18 } };
+      },
+      [
+        'chains.BSC.native.symbol: found "BINANCE-COIN-BNB1", expected a symbol of at most 16 characters (its database column)',
+        'chains.BSC.tokens.BINANCE-PEG-USDT1: found "BINANCE-PEG-USDT1", expected a symbol of at most 16 characters (its database column)',
+        'chains.BINANCE_SMART_CHAIN: found "BINANCE_SMART_CHAIN", expected a chain name of at most 16 characters (its database column)',
+      ],
+    ],
+    [
+      'chain ids used twice',
+      (j) => {
+        j.chains.BSC.chainId = 1;
+        j.chains.OPBNB = { ...j.chains.BSC, chainId: 56 };
+        j.chains.BSC_TESTNET = { ...j.chains.BSC, chainId: 56 };
+      },
+      [
+        'chains.BSC.chainId: found 1, expected a chain id not already used by eth_config',
+        'chains.BSC_TESTNET.chainId: found 56, expected a chain id not already used by chains.OPBNB',
+      ],
+    ],
+    [
+      'chains that is not an object',
+      (j) => {
+        j.chains = ['BSC'];
+      },
+      ['chains: found ["BSC"], expected an object'],
+    ],
+  ])('reports %s', (_name, mutate, lines) => {
+    const json = twoChains();
+    mutate(json);
+    const problems = problemsOf(json);
+    expect(problems).toEqual(lines);
+    expect(problems.join('\n')).not.toContain('SECRET');
+  });
+
+  it('reports every problem of every chain at once', () => {
+    const json = twoChains();
+    json.eth_config.confirmHeight = 0;
+    json.chains.BSC.chainId = '56';
+    json.chains.BSC.tokens.USDT.decimals = 256;
+    json.chains.bnb = {
+      ...json.chains.BSC,
+      chainId: 97,
+      native: { symbol: 'tBNB', decimals: 18 },
+      maxFeeGwei: 0,
+    };
+    json.chains.BNB = json.chains.bnb;
+    expect(problemsOf(json)).toEqual([
+      'eth_config.confirmHeight: found 0, expected a positive integer',
+      'chains.BSC.chainId: found "56", expected a positive integer',
+      'chains.BSC.tokens.USDT.decimals: found 256, expected an integer from 0 to 255',
+      'chains.bnb.maxFeeGwei: found 0, expected a whole number of gwei from 1',
+      'chains.bnb.tokens.USDT.decimals: found 256, expected an integer from 0 to 255',
+      'chains.BNB: found "BNB", expected a chain name different from bnb (names match in any case)',
+      'chains.BNB.maxFeeGwei: found 0, expected a whole number of gwei from 1',
+      'chains.BNB.tokens.USDT.decimals: found 256, expected an integer from 0 to 255',
+    ]);
+  });
+});
+
+describe('notServedYet', () => {
+  it('names the chains this version does not serve, and spare node URLs', () => {
+    expect(notServedYet(parseConfig(v2()))).toBeUndefined();
+    const warning = notServedYet(parseConfig(twoChains()));
+    expect(warning?.chains).toEqual(['BSC']);
+    expect(warning?.message).toContain('chain BSC is configured but not served yet');
+    const json = v2();
+    json.eth_config.rpcUrls = ['http://other:8545'];
+    expect(notServedYet(parseConfig(json))?.message).toContain('only the first RPC URL');
   });
 });

@@ -1,25 +1,19 @@
-import { toAddressLc } from '../internal/address.js';
 import { parseAlerts } from './alerts.js';
-import { type Checker, createChecker, field, given, type Json } from './check.js';
+import { parseChainEntries, parseEthChain } from './chains.js';
+import { type Checker, createChecker, field, given } from './check.js';
 import { ConfigError } from './errors.js';
-import type { Config, DbConfig, QueueConfig, TokenConfig } from './types.js';
+import type { Config, DbConfig, QueueConfig } from './types.js';
 
 /**
- * v2 config.json → Config (PROTOCOL §1). v2 files must load unchanged, so v2 spellings
+ * v2 config.json → Config (PROTOCOL §2). v2 files must load unchanged, so v2 spellings
  * (`maxIdleCoons`, `connMaxLife`) are accepted and unknown fields are ignored; what v2 did not have
- * is optional with a default.
+ * is optional with a default. The chains (`eth_config` and the top-level `chains`) are read in ./chains.ts.
  */
 
+/** The chains' defaults are CHAIN_DEFAULTS in ./chains.ts. */
 export const CONFIG_DEFAULTS = {
-  chainName: 'ETH',
-  confirmHeight: 20,
-  tokens: [
-    { symbol: 'USDT', addressLc: '0xdac17f958d2ee523a2206206994597c13d831ec7', decimals: 6 },
-  ] as readonly TokenConfig[],
   httpAddr: '127.0.0.1:8080',
   signWindowS: 86_400,
-  maxFeeGwei: 500,
-  replaceAfterBlocks: 5,
   mysql: { host: '127.0.0.1', port: 3306, password: '', maxOpenConns: 20, connMaxLifeS: 120 },
 } as const;
 
@@ -33,7 +27,6 @@ const QUEUE_KEYS = [
 ] as const;
 
 const INT32_MAX = 2_147_483_647;
-const ADDRESS = 'a 0x-prefixed 20-byte hex address';
 
 function parseQueue(c: Checker, path: string, value: unknown): QueueConfig | undefined {
   const obj = c.object(path, value);
@@ -72,49 +65,6 @@ function parseRmq(c: Checker, value: unknown): Config['rmq'] | undefined {
   const { topup, withdraw, pay, topupResp, withdrawResp, payResp } = queues;
   if (!url || !topup || !withdraw || !pay || !topupResp || !withdrawResp || !payResp) return undefined;
   return { url, topup, withdraw, pay, topupResp, withdrawResp, payResp };
-}
-
-const MAX_SYMBOL_LENGTH = 16;
-
-function parseTokens(c: Checker, value: unknown): TokenConfig[] | undefined {
-  if (value === undefined || value === null) return CONFIG_DEFAULTS.tokens.map((t) => ({ ...t }));
-  const obj = c.object('eth_config.tokens', value);
-  if (!obj) return undefined;
-  const entries = Object.entries(obj);
-  if (entries.length === 0) return c.problem('eth_config.tokens', value, 'at least one token');
-  const tokens: TokenConfig[] = [];
-  let ok = true;
-  for (const [symbol, spec] of entries) {
-    const path = `eth_config.tokens.${symbol}`;
-    const token = c.object(path, spec);
-    if (!token) {
-      ok = false;
-      continue;
-    }
-    const rawAddress = field(token, 'address');
-    const addressLc = toAddressLc(rawAddress) ?? c.problem(`${path}.address`, rawAddress, ADDRESS);
-    // ERC-20 `decimals()` is a uint8.
-    const decimals = c.integer(
-      `${path}.decimals`,
-      field(token, 'decimals'),
-      0,
-      255,
-      'an integer from 0 to 255',
-    );
-    if (symbol.trim() === '') c.problem('eth_config.tokens', symbol, 'token symbols that are not empty');
-    // Payouts store the symbol in a varchar(16): a longer one would fail every insert on MySQL.
-    if (symbol.length > MAX_SYMBOL_LENGTH)
-      c.problem(path, symbol, `a symbol of at most ${MAX_SYMBOL_LENGTH} characters (its database column)`);
-    // Requests match symbols case-insensitively, so "usdt" and "USDT" would be ambiguous.
-    const twin = tokens.find((t) => t.symbol.toLowerCase() === symbol.toLowerCase());
-    if (twin) c.problem(path, symbol, `a symbol different from ${twin.symbol} (symbols match in any case)`);
-    const sameAddress = tokens.find((t) => t.addressLc === addressLc);
-    if (sameAddress)
-      c.problem(`${path}.address`, rawAddress, `an address not already used by ${sameAddress.symbol}`);
-    if (addressLc === undefined || decimals === undefined) ok = false;
-    else tokens.push({ symbol, addressLc, decimals });
-  }
-  return ok ? tokens : undefined;
 }
 
 function parseDb(c: Checker, value: unknown): DbConfig | undefined {
@@ -162,56 +112,6 @@ function parseDb(c: Checker, value: unknown): DbConfig | undefined {
   return { driver: 'mysql', host, port, user, password, database, maxOpenConns, connMaxLifeS };
 }
 
-function parseChain(c: Checker, obj: Json): Omit<Config['chain'], 'tokens'> | undefined {
-  const rpcUrl = c.url('eth_config.rpcUrl', field(obj, 'rpcUrl'), ['http', 'https']);
-  const wsUrl = c.url('eth_config.wsUrl', field(obj, 'wsUrl'), ['ws', 'wss']);
-  const confirmHeight = given(obj, 'confirmHeight')
-    ? c.integer('eth_config.confirmHeight', field(obj, 'confirmHeight'), 1, 1_000_000, 'a positive integer')
-    : CONFIG_DEFAULTS.confirmHeight;
-  const chainId = given(obj, 'chainId')
-    ? c.integer('eth_config.chainId', field(obj, 'chainId'), 1, Number.MAX_SAFE_INTEGER, 'a positive integer')
-    : undefined;
-  const chainIdOk = !given(obj, 'chainId') || chainId !== undefined;
-  // An empty string is how a v2-style file says "no collection wallet".
-  const rawCollection = field(obj, 'collectionAddress');
-  const hasCollection = rawCollection !== undefined && rawCollection !== null && rawCollection !== '';
-  const collectionAddressLc = hasCollection
-    ? (toAddressLc(rawCollection) ?? c.problem('eth_config.collectionAddress', rawCollection, ADDRESS))
-    : undefined;
-  // Payout fee cap and replacement delay: optional, with defaults (not in v2).
-  const maxFeeGwei = given(obj, 'maxFeeGwei')
-    ? c.integer(
-        'eth_config.maxFeeGwei',
-        field(obj, 'maxFeeGwei'),
-        1,
-        1_000_000,
-        'a whole number of gwei from 1',
-      )
-    : CONFIG_DEFAULTS.maxFeeGwei;
-  const replaceAfterBlocks = given(obj, 'replaceAfterBlocks')
-    ? c.integer(
-        'eth_config.replaceAfterBlocks',
-        field(obj, 'replaceAfterBlocks'),
-        1,
-        10_000,
-        'a positive integer',
-      )
-    : CONFIG_DEFAULTS.replaceAfterBlocks;
-  if (!rpcUrl || !wsUrl || confirmHeight === undefined || !chainIdOk) return undefined;
-  if (hasCollection && !collectionAddressLc) return undefined;
-  if (maxFeeGwei === undefined || replaceAfterBlocks === undefined) return undefined;
-  return {
-    name: CONFIG_DEFAULTS.chainName,
-    chainId,
-    rpcUrl,
-    wsUrl,
-    confirmHeight,
-    collectionAddressLc,
-    maxFeePerGasWei: BigInt(maxFeeGwei) * 1_000_000_000n,
-    replaceAfterBlocks,
-  };
-}
-
 /** `host:port`, `[v6]:port`, or `:port` (all interfaces, as in Go). */
 function parseHttp(c: Checker, value: unknown): Config['http'] | undefined {
   let addr: unknown = CONFIG_DEFAULTS.httpAddr;
@@ -241,8 +141,8 @@ export function parseConfig(json: unknown): Config {
 
   const rmq = parseRmq(c, field(root, 'rmq_config'));
   const eth = c.object('eth_config', field(root, 'eth_config'));
-  const chain = eth ? parseChain(c, eth) : undefined;
-  const tokens = eth ? parseTokens(c, field(eth, 'tokens')) : undefined;
+  const chain = eth ? parseEthChain(c, eth) : undefined;
+  const more = parseChainEntries(c, field(root, 'chains'), chain);
   const db = eth ? parseDb(c, field(eth, 'dbConfig')) : undefined;
   const http = parseHttp(c, field(root, 'http_config'));
   const signWindowS = given(root, 'sign_window_s')
@@ -260,7 +160,7 @@ export function parseConfig(json: unknown): Config {
     c.problems.length > 0 ||
     !rmq ||
     !chain ||
-    !tokens ||
+    !more ||
     !db ||
     !http ||
     signWindowS === undefined ||
@@ -270,5 +170,5 @@ export function parseConfig(json: unknown): Config {
       c.problems.length > 0 ? c.problems : ['config: found an invalid config, expected a valid one'],
     );
   }
-  return { rmq, chain: { ...chain, tokens }, db, http, signWindowS, alerts };
+  return { rmq, chain, chains: [chain, ...more], db, http, signWindowS, alerts };
 }

@@ -62,7 +62,38 @@ export interface AlertsConfig {
   payoutStuckMinutes: number;
 }
 
-export type ChainConfig = Config['chain'];
+/** A chain's own coin, paid as a transaction's value and spent as its fee. */
+export interface NativeCoinConfig {
+  /** The `symbol` requests name it by ("ETH", "BNB"); no token of its chain has it (in any letter case). */
+  symbol: string;
+  decimals: number;
+}
+
+/** One EVM chain: `eth_config` (the chain `ETH`) or an entry of the top-level `chains` object. */
+export interface ChainConfig {
+  /** The `chain` value of messages this chain answers to: "ETH", or the key in `chains` ("BSC"). */
+  name: string;
+  /** When set, checked against the node at start. Always set for an entry of `chains`. */
+  chainId: number | undefined;
+  /** `rpcUrls[0]`. */
+  rpcUrl: string;
+  /** `wsUrls[0]`. */
+  wsUrl: string;
+  /** HTTP JSON-RPC URLs, in order of preference: `rpcUrl`, then `rpcUrls`, without repeats; at least one. */
+  rpcUrls: string[];
+  /** WebSocket URLs, in order of preference: `wsUrl`, then `wsUrls`, without repeats; at least one. */
+  wsUrls: string[];
+  confirmHeight: number;
+  /** The native coin; `{ symbol: 'ETH', decimals: 18 }` unless configured. */
+  native: NativeCoinConfig;
+  tokens: TokenConfig[];
+  /** Lowercase collection (hot) wallet address, when configured. */
+  collectionAddressLc: `0x${string}` | undefined;
+  /** Payout fee cap: maxFeePerGas (or the legacy gas price) never goes above it (`maxFeeGwei`). */
+  maxFeePerGasWei: bigint;
+  /** A payout not mined after this many blocks is replaced with higher fees (`replaceAfterBlocks`). */
+  replaceAfterBlocks: number;
+}
 
 export interface Config {
   rmq: {
@@ -74,22 +105,13 @@ export interface Config {
     withdrawResp: QueueConfig;
     payResp: QueueConfig;
   };
-  chain: {
-    /** The `chain` value of messages this chain answers to: "ETH". */
-    name: string;
-    /** When set, checked against the node at start. */
-    chainId: number | undefined;
-    rpcUrl: string;
-    wsUrl: string;
-    confirmHeight: number;
-    tokens: TokenConfig[];
-    /** Lowercase collection (hot) wallet address, when configured. */
-    collectionAddressLc: `0x${string}` | undefined;
-    /** Payout fee cap: maxFeePerGas (or the legacy gas price) never goes above it (`eth_config.maxFeeGwei`). */
-    maxFeePerGasWei: bigint;
-    /** A payout not mined after this many blocks is replaced with higher fees (`eth_config.replaceAfterBlocks`). */
-    replaceAfterBlocks: number;
-  };
+  /** The chain of `eth_config`, named `ETH`: the one the service runs today. The same object as `chains[0]`. */
+  chain: ChainConfig;
+  /**
+   * Every configured chain: `eth_config` first (`ETH`), then the entries of the top-level `chains`
+   * object in file order. Names differ ignoring letter case; configured chain ids differ.
+   */
+  chains: ChainConfig[];
   db: DbConfig;
   http: { host: string; port: number };
   /** Seconds a request's timestamp may be from now; 0 turns the check off. */

@@ -6,6 +6,7 @@ import { mnemonicToAccount } from 'viem/accounts';
 import { type AnvilInstance, findFreePort, startAnvil } from '../chain/anvil.js';
 import { testTokenArtifact, testUsdtAbi } from '../chain/token.js';
 import { defaultAlertsConfig } from '../config/alerts.js';
+import { singleChainConfig } from '../config/chains.js';
 import type { Config, QueueConfig, SqliteDbConfig } from '../config/types.js';
 import type { Logger } from '../internal/logger.js';
 import { createDatabase } from '../store/db.js';
@@ -119,7 +120,7 @@ export async function startDevnet(logger: Logger, dataDirInput = './data'): Prom
     state.rpcUrl = anvil.rpcUrl;
     state.httpUrl = `http://127.0.0.1:${httpPort}`;
     writeFileSync(statePath, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-    const config: Config = {
+    const config: Config = singleChainConfig({
       rmq: devnetRmq(state.queuePrefix),
       chain: {
         name: 'ETH',
@@ -136,7 +137,7 @@ export async function startDevnet(logger: Logger, dataDirInput = './data'): Prom
       http: { host: '127.0.0.1', port: httpPort },
       signWindowS: 86_400,
       alerts: defaultAlertsConfig(),
-    };
+    });
     await importCollectionKey(config, state.masterKey);
     return { config, state, dataDir, anvil, stop: () => anvil.stop() };
   } catch (err) {

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import type { pino } from 'pino';
 import type { Hex } from 'viem';
 import { defaultAlertsConfig } from '../../src/config/alerts.js';
+import { singleChainConfig } from '../../src/config/chains.js';
 import type { Config } from '../../src/config/types.js';
 import { createLogger, type Logger } from '../../src/internal/logger.js';
 import { stringifyMessage } from '../../src/protocol/json.js';
@@ -30,7 +31,7 @@ export interface TestConfigOptions {
 }
 
 export function testConfig(options: TestConfigOptions): Config {
-  return {
+  return singleChainConfig({
     rmq: options.queues,
     chain: {
       name: 'ETH',
@@ -47,7 +48,7 @@ export function testConfig(options: TestConfigOptions): Config {
     http: { host: '127.0.0.1', port: 0 },
     signWindowS: 86_400,
     alerts: defaultAlertsConfig(),
-  };
+  });
 }
 
 /** Fast polling so tests don't wait on timers; mining stays under the test's control. */
