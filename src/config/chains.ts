@@ -3,7 +3,7 @@ import { type Checker, field, given, type Json } from './check.js';
 import type { ChainConfig, Config, NativeCoinConfig, TokenConfig } from './types.js';
 
 /**
- * The chains of config.json (PROTOCOL §2.4–§2.5): `eth_config`, the chain `ETH`, read as v2 wrote it
+ * The chains of config.json (PROTOCOL §2.4 and §2.9): `eth_config`, the chain `ETH`, read as v2 wrote it
  * (unknown fields ignored, optional fields with defaults), and the entries of the optional top-level
  * `chains` object, which are new and so read strictly: unknown fields are reported, `chainId` and
  * `native` are required. Then what only the whole list can show: names and chain ids used twice.
