@@ -68,6 +68,11 @@ export function createInstances(configPath: string, env: NodeJS.ProcessEnv): Ins
   return {
     start,
     async killOne(restartAfterMs) {
+      // A kill that falls while every instance is restarting waits for one (bounded), so the run lands
+      // the kills it was asked for.
+      for (let waited = 0; running().length === 0 && waited < 15_000 && !stopping; waited += 100) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
       const victim = running()[0];
       if (!victim) return false;
       victim.killed = true;
