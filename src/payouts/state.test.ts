@@ -1,37 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dbKinds, type OpenTestDatabase, openTestDatabase } from '../../test/helpers/db.js';
+import { payoutRow } from '../../test/helpers/payouts.js';
 import { insertPayoutTxs, payoutByQueueId, signedTransactions } from '../store/repos/payouts.js';
-import type { NewPayout, PayoutTxRow } from '../store/schema.js';
+import type { PayoutTxRow } from '../store/schema.js';
 import { createPayout, movePayout, recordPayoutEvent } from './state.js';
 
-function newPayout(queueId: string): NewPayout {
-  return {
-    queue_id: queueId,
-    kind: 'withdraw',
-    order_id: null,
-    chain: 'ETH',
-    symbol: 'USDT',
-    token_address: `0x${'1'.repeat(40)}`,
-    from_address: `0x${'2'.repeat(40)}`,
-    to_address: `0x${'3'.repeat(40)}`,
-    amount_raw: '1000000',
-    amount_text: '1',
-    state: 'accepted',
-    sender: null,
-    nonce: null,
-    gas_limit: null,
-    tx_hash: null,
-    last_sent_block: null,
-    mined_block: null,
-    mined_block_hash: null,
-    reverted: 0,
-    fee_wei: null,
-    error_code: null,
-    error_message: null,
-    created_at: 1,
-    updated_at: 1,
-  };
-}
+const newPayout = (queueId: string) => payoutRow(queueId);
 
 const hash = (n: number) => `0x${n.toString(16).padStart(64, '0')}`;
 

@@ -6,6 +6,7 @@ import { stringifyMessage } from '../../src/protocol/json.js';
 import { withSignature } from '../../src/protocol/sign.js';
 import { createDatabase } from '../../src/store/db.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
+import type { NewPayout } from '../../src/store/schema.js';
 import { parseMasterKey } from '../../src/vault/master-key.js';
 import { createVault } from '../../src/vault/vault.js';
 import { TEST_MASTER_KEY, TEST_SIGN_KEY } from './service.js';
@@ -52,4 +53,35 @@ export function signedWithdraw(fields: {
     TEST_SIGN_KEY,
   );
   return stringifyMessage(body);
+}
+
+/** A payout row as a request would store it, accepted, for repository and state-machine tests. */
+export function payoutRow(queueId: string, fields: Partial<NewPayout> = {}): NewPayout {
+  return {
+    queue_id: queueId,
+    kind: 'withdraw',
+    order_id: null,
+    chain: 'ETH',
+    symbol: 'USDT',
+    token_address: `0x${'1'.repeat(40)}`,
+    from_address: `0x${'2'.repeat(40)}`,
+    to_address: `0x${'3'.repeat(40)}`,
+    amount_raw: '1000000',
+    amount_text: '1',
+    state: 'accepted',
+    sender: null,
+    nonce: null,
+    gas_limit: null,
+    tx_hash: null,
+    last_sent_block: null,
+    mined_block: null,
+    mined_block_hash: null,
+    reverted: 0,
+    fee_wei: null,
+    error_code: null,
+    error_message: null,
+    created_at: 1,
+    updated_at: 1,
+    ...fields,
+  };
 }

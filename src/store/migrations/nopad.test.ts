@@ -1,39 +1,23 @@
 import { Migrator, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, dbKinds, type TestDatabase } from '../../../test/helpers/db.js';
+import { payoutRow } from '../../../test/helpers/payouts.js';
 import { createDatabase, type DatabaseHandle } from '../db.js';
 import { migrateToLatest } from '../migrate.js';
 import { readHistory, recordAudit } from '../repos/audit.js';
 import { insertPayoutIfNew } from '../repos/payouts.js';
 import { migrations } from './index.js';
 
-function payout(queueId: string, orderId: string): Parameters<typeof insertPayoutIfNew>[1] {
-  return {
-    queue_id: queueId,
+function payout(queueId: string, orderId: string) {
+  return payoutRow(queueId, {
     kind: 'pay',
     order_id: orderId,
-    chain: 'ETH',
-    symbol: 'USDT',
     token_address: '0x',
     from_address: '0x',
     to_address: '0x',
     amount_raw: '1',
     amount_text: '0.000001',
-    state: 'accepted',
-    sender: null,
-    nonce: null,
-    gas_limit: null,
-    tx_hash: null,
-    last_sent_block: null,
-    mined_block: null,
-    mined_block_hash: null,
-    reverted: 0,
-    fee_wei: null,
-    error_code: null,
-    error_message: null,
-    created_at: 1,
-    updated_at: 1,
-  };
+  });
 }
 
 /** Both spellings stored, each found alone, on a database migrated to the latest. */
