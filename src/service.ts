@@ -1,7 +1,6 @@
 import { type Consumer, createBroker } from './amqp/connection.js';
 import { type ChainContext, createChainContext, verifyChainId } from './chain/context.js';
 import { createBlockWatcher } from './chain/watcher.js';
-import { notServedYet } from './config/chains.js';
 import type { Config } from './config/types.js';
 import { createCommon } from './context/common.js';
 import { createTopupHandler } from './deposits/topup.js';
@@ -241,8 +240,6 @@ export async function createService(options: CreateServiceOptions) {
       logger.warn('RabbitMQ not reachable yet; retrying in the background');
     monitor.start();
     phase = 'running';
-    const unserved = notServedYet(config);
-    if (unserved) logger.warn({ chains: unserved.chains }, unserved.message);
     logger.info(
       {
         chain: config.chain.name,

@@ -1,5 +1,6 @@
 import type { Hex, PublicClient } from 'viem';
-import type { ChainConfig, TokenConfig } from '../config/types.js';
+import { assetsOf } from '../config/chains.js';
+import type { ChainConfig, NativeCoinConfig, TokenConfig } from '../config/types.js';
 import type { Common } from '../context/common.js';
 import { backoffMs } from '../internal/backoff.js';
 import { isRetryable, PaymentError, sleep } from '../internal/errors.js';
@@ -16,6 +17,10 @@ export interface ChainContext {
   name: string;
   chainId: number;
   tokens: readonly TokenConfig[];
+  /** The chain's own coin: deposits of it are top-level value transfers, payouts of it plain value transfers. */
+  native: NativeCoinConfig;
+  /** What `symbol` may name on this chain: the tokens, then the native coin at `NATIVE_ADDRESS_LC`. */
+  assets: readonly TokenConfig[];
   confirmHeight: number;
   /** Lowercase collection (hot) wallet, when configured. */
   collectionAddressLc: Hex | undefined;
@@ -24,6 +29,9 @@ export interface ChainContext {
   /** A payout not mined after this many blocks is replaced with higher fees. */
   replaceAfterBlocks: number;
   wsUrl: string | undefined;
+  /** Every configured node, in order of preference (the first is `rpcUrl`, `wsUrl`). */
+  rpcUrls: readonly string[];
+  wsUrls: readonly string[];
   /** The watcher's node client: raw calls, exact null answers, no cache. */
   rpc: ChainRpc;
   /** The payout side's node client: calls made together go out as one JSON-RPC batch. */
@@ -44,11 +52,15 @@ export async function createChainContext(
     name: chain.name,
     chainId: chain.chainId ?? (await readChainId(common, { name: chain.name, rpc }, signal)),
     tokens: chain.tokens,
+    native: chain.native,
+    assets: assetsOf(chain),
     confirmHeight: chain.confirmHeight,
     collectionAddressLc: chain.collectionAddressLc,
     maxFeePerGasWei: chain.maxFeePerGasWei,
     replaceAfterBlocks: chain.replaceAfterBlocks,
     wsUrl: chain.wsUrl || undefined,
+    rpcUrls: chain.rpcUrls,
+    wsUrls: chain.wsUrls,
     rpc,
     client: createPayoutClient(chain.rpcUrl, common.options.payouts),
   };

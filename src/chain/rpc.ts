@@ -35,6 +35,8 @@ export interface ChainRpc {
   getAllLogsOfBlock(blockHash: Hex): Promise<RpcLog[]>;
   getLogsByRange(fromBlock: number, toBlock: number, addresses: Hex[], topic0: Hex): Promise<RpcLog[]>;
   getChainId(): Promise<number>;
+  /** Any other JSON-RPC call, with the same retries and errors as the ones above. */
+  request<T>(method: string, params: unknown[]): Promise<T>;
   /** Time of the last successful call (ms), for /ready. */
   lastOkAt(): number;
 }
@@ -128,6 +130,7 @@ export function createChainRpc(
     async getChainId() {
       return Number(BigInt(await call<Hex>('eth_chainId', [])));
     },
+    request: call,
     lastOkAt: () => lastOk,
   };
 }

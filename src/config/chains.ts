@@ -349,26 +349,20 @@ export function singleChainConfig(
 }
 
 /**
- * The start-up warning for what the config asks and this version does not do yet: chains other than
- * `ETH` (read and validated, not served), and node URLs past the first of a list (not used yet).
+ * The address the native coin is stored under wherever a token's contract address goes (deposits,
+ * payouts): the well-known placeholder `0xeeee…eeee`, which no contract can have.
  */
-export function notServedYet(
-  config: Pick<Config, 'chains'>,
-): { chains: string[]; message: string } | undefined {
-  const later = config.chains.slice(1).map((chain) => chain.name);
-  const [eth] = config.chains;
-  const spare = eth !== undefined && (eth.rpcUrls.length > 1 || eth.wsUrls.length > 1);
-  if (later.length === 0 && !spare) return undefined;
-  const parts: string[] = [];
-  if (later.length > 0) {
-    const which = later.length === 1 ? `chain ${later[0]} is` : `chains ${later.join(', ')} are`;
-    parts.push(
-      `${which} configured but not served yet: this version runs the chain ETH only, and requests naming ${later.length === 1 ? 'it' : 'them'} are answered unknown_chain`,
-    );
-  }
-  if (spare)
-    parts.push(
-      'eth_config lists several node URLs, but only the first RPC URL and the first WebSocket URL are used yet (no failover)',
-    );
-  return { chains: later, message: `config: ${parts.join('; ')}` };
+export const NATIVE_ADDRESS_LC = '0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee' as const;
+
+/** Whether `addressLc` (lowercase) stands for the native coin rather than a token contract. */
+export function isNativeAddress(addressLc: string): boolean {
+  return addressLc === NATIVE_ADDRESS_LC;
+}
+
+/** What a chain's requests may name by `symbol`: its tokens, then its native coin as a token at `NATIVE_ADDRESS_LC`. */
+export function assetsOf(chain: Pick<ChainConfig, 'tokens' | 'native'>): TokenConfig[] {
+  return [
+    ...chain.tokens,
+    { symbol: chain.native.symbol, addressLc: NATIVE_ADDRESS_LC, decimals: chain.native.decimals },
+  ];
 }

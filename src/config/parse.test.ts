@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { defaultAlertsConfig } from './alerts.js';
-import { notServedYet } from './chains.js';
 import { ConfigError } from './errors.js';
 import { parseConfig } from './parse.js';
 
@@ -671,17 +670,5 @@ describe('chains', () => {
       'chains.BNB.maxFeeGwei: found 0, expected a whole number of gwei from 1',
       'chains.BNB.tokens.USDT.decimals: found 256, expected an integer from 0 to 255',
     ]);
-  });
-});
-
-describe('notServedYet', () => {
-  it('names the chains this version does not serve, and spare node URLs', () => {
-    expect(notServedYet(parseConfig(v2()))).toBeUndefined();
-    const warning = notServedYet(parseConfig(twoChains()));
-    expect(warning?.chains).toEqual(['BSC']);
-    expect(warning?.message).toContain('chain BSC is configured but not served yet');
-    const json = v2();
-    json.eth_config.rpcUrls = ['http://other:8545'];
-    expect(notServedYet(parseConfig(json))?.message).toContain('only the first RPC URL');
   });
 });

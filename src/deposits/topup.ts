@@ -60,7 +60,7 @@ export function createTopupHandler(common: Common, deps: TopupHandlerDeps) {
     }
     const { request } = result;
     const added = await watchAddress(db, {
-      chain: config.chain.name,
+      chain: request.chainName,
       symbol: request.token.symbol,
       address: request.addressLc,
     });

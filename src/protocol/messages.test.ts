@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { NATIVE_ADDRESS_LC } from '../config/chains.js';
 import type { TokenConfig } from '../config/types.js';
 import { jsonNumber, stringifyMessage } from './json.js';
 import { type ValidationContext, validatePay, validateTopup, validateWithdraw } from './messages.js';
@@ -14,8 +15,7 @@ const USDT: TokenConfig = {
 const ctx: ValidationContext = {
   secret: SECRET,
   signWindowS: 86_400,
-  chainName: 'ETH',
-  tokens: [USDT],
+  chains: [{ name: 'ETH', assets: [USDT] }],
   nowS: NOW,
 };
 
@@ -47,6 +47,7 @@ describe('validateTopup', () => {
       request: {
         type: 'topup',
         chain: 'ETH',
+        chainName: 'ETH',
         symbol: 'USDT',
         token: USDT,
         addressLc: FROM.toLowerCase(),
@@ -58,7 +59,10 @@ describe('validateTopup', () => {
   it('accepts bytes and case-insensitive chain/symbol, echoing them as sent', () => {
     const result = validateTopup(Buffer.from(signed({ ...topup, chain: 'eth', symbol: 'usdt' })), ctx);
     expect(result.kind).toBe('ok');
-    if (result.kind === 'ok') expect([result.request.chain, result.request.symbol]).toEqual(['eth', 'usdt']);
+    if (result.kind === 'ok') {
+      expect([result.request.chain, result.request.symbol]).toEqual(['eth', 'usdt']);
+      expect(result.request.chainName).toBe('ETH');
+    }
   });
 
   it('rejects what cannot be answered', () => {
@@ -151,6 +155,46 @@ describe('timestamp window', () => {
   });
 });
 
+describe('routing across chains', () => {
+  const BSC_USDT = {
+    symbol: 'USDT',
+    addressLc: '0x55d398326f99059ff775485246999027b3197955',
+    decimals: 18,
+  } as const;
+  const BNB = { symbol: 'BNB', addressLc: NATIVE_ADDRESS_LC, decimals: 18 } as const;
+  const two: ValidationContext = {
+    ...ctx,
+    chains: [
+      { name: 'ETH', assets: [USDT] },
+      { name: 'BSC', assets: [BSC_USDT, BNB] },
+    ],
+  };
+
+  it("selects the chain by `chain` and the token or native coin by `symbol`, with that chain's decimals", () => {
+    const usdt = validateWithdraw(
+      signed({ ...withdraw, chain: 'bsc' }, { amount: '1.000000000000000001' }),
+      two,
+    );
+    expect(usdt).toMatchObject({ kind: 'ok', request: { chain: 'bsc', chainName: 'BSC', token: BSC_USDT } });
+    if (usdt.kind === 'ok') expect(usdt.request.amountRaw).toBe(10n ** 18n + 1n);
+    const bnb = validateTopup(signed({ ...topup, chain: 'BSC', symbol: 'bnb' }), two);
+    expect(bnb).toMatchObject({ kind: 'ok', request: { chainName: 'BSC', symbol: 'bnb', token: BNB } });
+  });
+
+  it('refuses a symbol the named chain lacks, and a chain that is not configured', () => {
+    expect(validateTopup(signed({ ...topup, symbol: 'BNB' }), two)).toMatchObject({
+      kind: 'refuse',
+      code: 'unknown_token',
+      message: 'unknown token "BNB" on ETH; known: USDT',
+    });
+    expect(validateTopup(signed({ ...topup, chain: 'TRON' }), two)).toMatchObject({
+      kind: 'refuse',
+      code: 'unknown_chain',
+      message: 'unknown chain "TRON"; this service answers to ETH, BSC',
+    });
+  });
+});
+
 describe('validateWithdraw', () => {
   it('converts a JSON number amount exactly from its source text', () => {
     const result = validateWithdraw(signed(withdraw, { amount: '123456789.123456' }), ctx);
@@ -160,6 +204,7 @@ describe('validateWithdraw', () => {
         type: 'withdraw',
         queueId: 'q-1',
         chain: 'ETH',
+        chainName: 'ETH',
         symbol: 'USDT',
         token: USDT,
         fromAddressLc: FROM.toLowerCase(),

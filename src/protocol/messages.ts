@@ -1,3 +1,4 @@
+import { assetsOf } from '../config/chains.js';
 import type { Config, TokenConfig } from '../config/types.js';
 import { PaymentError } from '../internal/errors.js';
 import { formatAmount, parseAmount, plainDecimal } from '../money/amount.js';
@@ -34,10 +35,18 @@ export interface ValidationContext {
   secret: string;
   /** Seconds the timestamp may be from `nowS`; 0 turns the check off. */
   signWindowS: number;
-  /** The chain name this service answers to ("ETH"). */
-  chainName: string;
-  tokens: readonly TokenConfig[];
+  /**
+   * The chains this service answers to, each with what `symbol` may name on it: its tokens and its
+   * native coin (at `NATIVE_ADDRESS_LC`, see `assetsOf`).
+   */
+  chains: readonly ServedChain[];
   nowS: number;
+}
+
+export interface ServedChain {
+  /** The configured name ("ETH", "BSC"). */
+  name: string;
+  assets: readonly TokenConfig[];
 }
 
 /** The context a request of this service is validated in, now. */
@@ -45,8 +54,7 @@ export function validationContextFor(config: Config, secret: string): Validation
   return {
     secret,
     signWindowS: config.signWindowS,
-    chainName: config.chain.name,
-    tokens: config.chain.tokens,
+    chains: config.chains.map((chain) => ({ name: chain.name, assets: assetsOf(chain) })),
     nowS: Math.floor(Date.now() / 1000),
   };
 }
@@ -55,6 +63,8 @@ export interface TopupRequest {
   type: 'topup';
   /** As sent. */
   chain: string;
+  /** The configured name of the chain it names: what rows are stored and routed under. */
+  chainName: string;
   /** As sent; `token.symbol` is the configured spelling. */
   symbol: string;
   token: TokenConfig;
@@ -66,7 +76,10 @@ export interface TopupRequest {
 export interface WithdrawRequest {
   type: 'withdraw';
   queueId: string;
+  /** As sent: answers echo it. */
   chain: string;
+  /** The configured name of the chain it names: what rows are stored and routed under. */
+  chainName: string;
   symbol: string;
   token: TokenConfig;
   fromAddressLc: `0x${string}`;
@@ -198,20 +211,28 @@ function sameName(a: string, b: string): boolean {
   return a.length === b.length && a.toLowerCase() === b.toLowerCase();
 }
 
-function checkChainAndToken(msg: JsonObject, ctx: ValidationContext): Refusal | TokenConfig {
+/** The chain and the token (or native coin) a request names, in the configured spelling. */
+interface Target {
+  chainName: string;
+  token: TokenConfig;
+}
+
+function checkChainAndToken(msg: JsonObject, ctx: ValidationContext): Refusal | Target {
   const chain = readString(msg, 'chain');
-  if (chain === undefined || !sameName(chain, ctx.chainName)) {
+  const served = chain === undefined ? undefined : ctx.chains.find((c) => sameName(c.name, chain));
+  if (!served) {
     const found = chain === undefined ? 'no chain' : `unknown chain ${JSON.stringify(chain)}`;
-    return { code: 'unknown_chain', message: `${found}; this service answers to ${ctx.chainName}` };
+    const known = ctx.chains.map((c) => c.name).join(', ');
+    return { code: 'unknown_chain', message: `${found}; this service answers to ${known}` };
   }
   const symbol = readString(msg, 'symbol');
-  const token = symbol === undefined ? undefined : ctx.tokens.find((t) => sameName(t.symbol, symbol));
+  const token = symbol === undefined ? undefined : served.assets.find((t) => sameName(t.symbol, symbol));
   if (!token) {
     const found = symbol === undefined ? 'no symbol' : `unknown token ${JSON.stringify(symbol)}`;
-    const known = ctx.tokens.map((t) => t.symbol).join(', ');
-    return { code: 'unknown_token', message: `${found} on ${ctx.chainName}; known: ${known}` };
+    const known = served.assets.map((t) => t.symbol).join(', ');
+    return { code: 'unknown_token', message: `${found} on ${served.name}; known: ${known}` };
   }
-  return token;
+  return { chainName: served.name, token };
 }
 
 function checkAddress(msg: JsonObject, key: string): `0x${string}` | Refusal {
@@ -257,8 +278,8 @@ export function validateTopup(
   };
   const timestamp = checkTimestamp(msg, ctx);
   if (isRefusal(timestamp)) return { kind: 'refuse', ...timestamp, request: answer };
-  const token = checkChainAndToken(msg, ctx);
-  if (isRefusal(token)) return { kind: 'refuse', ...token, request: answer };
+  const target = checkChainAndToken(msg, ctx);
+  if (isRefusal(target)) return { kind: 'refuse', ...target, request: answer };
   const addressLc = checkAddress(msg, 'address');
   if (isRefusal(addressLc)) return { kind: 'refuse', ...addressLc, request: answer };
   return {
@@ -266,8 +287,9 @@ export function validateTopup(
     request: {
       type: 'topup',
       chain: answer.chain,
+      chainName: target.chainName,
       symbol: answer.symbol,
-      token,
+      token: target.token,
       addressLc,
       timestamp: timestamp.seconds,
     },
@@ -283,8 +305,9 @@ function validatePayoutFields(
 ): { ok: true; value: PayoutFields } | { ok: false; refusal: Refusal } {
   const timestamp = checkTimestamp(msg, ctx);
   if (isRefusal(timestamp)) return { ok: false, refusal: timestamp };
-  const token = checkChainAndToken(msg, ctx);
-  if (isRefusal(token)) return { ok: false, refusal: token };
+  const target = checkChainAndToken(msg, ctx);
+  if (isRefusal(target)) return { ok: false, refusal: target };
+  const { token, chainName } = target;
   const fromAddressLc = checkAddress(msg, 'from_address');
   if (isRefusal(fromAddressLc)) return { ok: false, refusal: fromAddressLc };
   const toAddressLc = checkAddress(msg, 'to_address');
@@ -305,6 +328,7 @@ function validatePayoutFields(
     value: {
       queueId: echoString(msg, 'queue_id'),
       chain: echoString(msg, 'chain'),
+      chainName,
       symbol: echoString(msg, 'symbol'),
       token,
       fromAddressLc,
