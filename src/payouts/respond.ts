@@ -23,6 +23,7 @@ export function payoutResponse(
     | 'fee_wei'
   >,
   outcome: PayoutOutcome,
+  feeDecimals = 18,
 ): OutboxMessage {
   const queue = row.kind === 'pay' ? rmq.payResp : rmq.withdrawResp;
   const input = {
@@ -34,6 +35,7 @@ export function payoutResponse(
     fromAddress: row.sender ?? row.from_address,
     toAddress: row.to_address,
     feeWei: BigInt(row.fee_wei ?? '0'),
+    feeDecimals,
     ...outcome,
   };
   const body =

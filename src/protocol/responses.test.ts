@@ -36,6 +36,28 @@ describe('topupResponse', () => {
     );
   });
 
+  it('leaves log_index out for a native-coin deposit, and writes 18 decimals exactly', () => {
+    const native = topupResponse(
+      {
+        address: '0xaa',
+        status: 1,
+        chain: 'BSC',
+        symbol: 'BNB',
+        amountRaw: 10n ** 18n + 1n,
+        decimals: 18,
+        txHash: '0xhash',
+        logIndex: undefined,
+        blockHeight: 7,
+        fromAddress: '0xbb',
+      },
+      sign,
+    );
+    expect(native).toMatch(
+      /^\{"address":"0xaa","status":1,"chain":"BSC","symbol":"BNB","amount":1.000000000000000001,"tx_hash":"0xhash","block_height":7,"from_address":"0xbb",/,
+    );
+    expect(verifySignature(JSON.parse(native), SECRET)).toBe(true);
+  });
+
   it('verifies after being parsed back, losslessly or with plain JSON.parse', () => {
     expect(verifySignature(parseBack(text), SECRET)).toBe(true);
     expect(verifySignature(JSON.parse(text), SECRET)).toBe(true);
@@ -73,6 +95,7 @@ describe('withdrawResponse / payResponse', () => {
     fromAddress: '0xaa',
     toAddress: '0xbb',
     feeWei: 21_000n * 1_000_000_007n,
+    feeDecimals: 18,
   };
 
   it('writes a success without error fields, fee in ether', () => {

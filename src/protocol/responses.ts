@@ -15,9 +15,6 @@ export interface SignOptions {
   nowS?: number;
 }
 
-/** The fee token is the chain's native coin: wei → ether is 18 decimals. */
-const NATIVE_DECIMALS = 18;
-
 /** `error_message` is one line: a multi-line node error would break log and UI lines downstream. */
 function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
@@ -42,7 +39,8 @@ export interface TopupResponseInput {
   amountRaw: bigint;
   decimals: number;
   txHash: string;
-  logIndex: number;
+  /** The Transfer log's index in its block; undefined for a native-coin deposit, which has no log (the field is left out). */
+  logIndex: number | undefined;
   blockHeight: bigint | number;
   fromAddress: string;
 }
@@ -56,7 +54,7 @@ export function topupResponse(input: TopupResponseInput, sign: SignWith): string
       symbol: input.symbol,
       amount: jsonNumber(formatAmount(input.amountRaw, input.decimals)),
       tx_hash: input.txHash,
-      log_index: input.logIndex,
+      ...(input.logIndex === undefined ? {} : { log_index: input.logIndex }),
       block_height: jsonNumber(BigInt(input.blockHeight)),
       from_address: input.fromAddress,
     },
@@ -103,8 +101,10 @@ export type WithdrawResponseInput = {
   /** The wallet that actually paid (or the requested one when nothing was sent). */
   fromAddress: string;
   toAddress: string;
-  /** Native coin spent on gas; 0n when nothing was sent. */
+  /** Native coin spent on gas, in its base units (wei); 0n when nothing was sent. */
   feeWei: bigint;
+  /** The decimals of the chain's native coin, which the fee is paid in (18 on every EVM chain so far). */
+  feeDecimals: number;
 } & PayoutOutcome;
 
 export type PayResponseInput = WithdrawResponseInput & { orderId: string };
@@ -120,7 +120,7 @@ function payoutFields(input: WithdrawResponseInput, orderId: string | undefined)
     tx_hash: input.txHash,
     from_address: input.fromAddress,
     to_address: input.toAddress,
-    fee: jsonNumber(formatAmount(input.feeWei, NATIVE_DECIMALS)),
+    fee: jsonNumber(formatAmount(input.feeWei, input.feeDecimals)),
     ...(input.status === 0 ? { error: input.error, error_message: oneLine(input.errorMessage) } : {}),
   };
 }
