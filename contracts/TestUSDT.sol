@@ -3,13 +3,13 @@ pragma solidity ^0.8.20;
 
 /// @title TestUSDT
 /// @notice A test token that behaves like mainnet USDT (TetherToken) where the payment service cares:
-/// 6 decimals, `transfer`/`transferFrom` return nothing (a caller decoding a bool breaks, as on
+/// 6 decimals by default (the deployer chooses: BSC's USDT has 18), `transfer`/`transferFrom` return nothing (a caller decoding a bool breaks, as on
 /// mainnet), the owner can pause the token and blacklist senders. `multiTransfer` lets a test put
 /// several Transfer logs in one transaction.
 contract TestUSDT {
     string public name = "Tether USD";
     string public symbol = "USDT";
-    uint8 public decimals = 6;
+    uint8 public decimals;
     uint256 public totalSupply;
     address public owner;
     bool public paused;
@@ -37,8 +37,9 @@ contract TestUSDT {
         _;
     }
 
-    constructor() {
+    constructor(uint8 decimals_) {
         owner = msg.sender;
+        decimals = decimals_;
     }
 
     // Mainnet USDT returns no value here; keep it that way so the service is tested against it.

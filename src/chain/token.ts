@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Abi, Hex } from 'viem';
+import { type Abi, encodeDeployData, type Hex } from 'viem';
 
 /**
  * The ERC-20 surface the service uses, shaped after mainnet USDT: `transfer` and `transferFrom`
@@ -210,6 +210,12 @@ export function testTokenArtifact(): TestTokenArtifact {
   }
   cachedArtifact = { abi: parsed.abi as Abi, bytecode: parsed.bytecode as Hex };
   return cachedArtifact;
+}
+
+/** The creation code of TestUSDT with its constructor argument: the token's decimals (6 like USDT on Ethereum, 18 like BSC-USD). */
+export function testTokenDeployData(decimals = 6): Hex {
+  const { abi, bytecode } = testTokenArtifact();
+  return encodeDeployData({ abi, bytecode, args: [decimals] });
 }
 
 const packageName = 'm2pool-payment';

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { bytesToHex, createPublicClient, createWalletClient, type Hex, http } from 'viem';
 import { mnemonicToAccount } from 'viem/accounts';
 import { type AnvilInstance, findFreePort, startAnvil } from '../chain/anvil.js';
-import { testTokenArtifact, testUsdtAbi } from '../chain/token.js';
+import { testTokenDeployData, testUsdtAbi } from '../chain/token.js';
 import { defaultAlertsConfig } from '../config/alerts.js';
 import { singleChainConfig } from '../config/chains.js';
 import type { Config, QueueConfig, SqliteDbConfig } from '../config/types.js';
@@ -151,8 +151,7 @@ export async function deployTestToken(rpcUrl: string): Promise<Hex> {
   const owner = devnetAccount(0);
   const wallet = createWalletClient({ account: owner, transport: http(rpcUrl) });
   const publicClient = createPublicClient({ transport: http(rpcUrl), cacheTime: 0 });
-  const artifact = testTokenArtifact();
-  const hash = await wallet.deployContract({ abi: artifact.abi, bytecode: artifact.bytecode, chain: null });
+  const hash = await wallet.sendTransaction({ data: testTokenDeployData(6), chain: null });
   const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 100 });
   const token = receipt.contractAddress;
   if (!token) throw new Error('test token deployment has no contract address');

@@ -20,7 +20,7 @@ import {
 import { mnemonicToAccount, privateKeyToAccount } from 'viem/accounts';
 import { foundry } from 'viem/chains';
 import { type AnvilInstance, type StartAnvilOptions, startAnvil } from '../../src/chain/anvil.js';
-import { testTokenArtifact, testUsdtAbi } from '../../src/chain/token.js';
+import { testTokenDeployData, testUsdtAbi } from '../../src/chain/token.js';
 
 /** anvil's default mnemonic: its dev accounts and their keys are public knowledge. */
 export const anvilMnemonic = 'test test test test test test test test test test test junk';
@@ -53,8 +53,8 @@ export interface TestChain {
   walletClients: WalletClient<Transport, Chain, LocalAccount>[];
   /** The deployed TestUSDT; throws before `deployToken()`. */
   readonly token: Address;
-  /** Deploys TestUSDT from account 0 (its owner), mines it, and makes it `token`. */
-  deployToken(): Promise<Address>;
+  /** Deploys TestUSDT (6 decimals unless told) from account 0 (its owner), mines it, and makes it `token`. */
+  deployToken(decimals?: number): Promise<Address>;
   /** Mints to `to` and mines it (setup, not under test). */
   mint(to: Address, raw: bigint): Promise<Hash>;
   /** Sends a USDT transfer; returns the hash once the node has it, NOT mined. */
@@ -197,10 +197,9 @@ export async function createTestChain(options: StartAnvilOptions = { noMining: t
     get token() {
       return requireToken();
     },
-    async deployToken() {
-      const { bytecode } = testTokenArtifact();
+    async deployToken(decimals = 6) {
       const deployer = resolveAccount(0);
-      const hash = await sendSigned(deployer, { data: bytecode, gas: setupGas });
+      const hash = await sendSigned(deployer, { data: testTokenDeployData(decimals), gas: setupGas });
       await waitMined(hash);
       const receipt = await publicClient.getTransactionReceipt({ hash });
       if (!receipt.contractAddress) throw new Error('TestUSDT deployment has no contract address');
