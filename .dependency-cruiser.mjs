@@ -15,7 +15,7 @@ export const LAYERS = [
   ['src/chain', 'src/vault', 'src/amqp'],
   ['src/audit', 'src/outbox', 'src/deposits', 'src/payouts'],
   ['src/monitor', 'src/server'],
-  ['src/service.ts', 'src/devnet', 'src/bin'],
+  ['src/service.ts', 'src/lane.ts', 'src/devnet', 'src/bin'],
 ];
 
 const TEST_FILE = '\\.test\\.ts$';

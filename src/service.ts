@@ -1,18 +1,15 @@
 import { type Consumer, createBroker } from './amqp/connection.js';
-import { type ChainContext, createChainContext, verifyChainId } from './chain/context.js';
-import { createBlockWatcher } from './chain/watcher.js';
 import type { Config } from './config/types.js';
 import { createCommon } from './context/common.js';
 import { createTopupHandler } from './deposits/topup.js';
-import { createDepositTracker } from './deposits/tracker.js';
-import { PaymentError } from './internal/errors.js';
+import { PaymentError, sleep } from './internal/errors.js';
 import { createLogger, type Logger } from './internal/logger.js';
 import { createMetrics } from './internal/metrics.js';
 import type { PartialOptions } from './internal/options.js';
+import { createChainLane } from './lane.js';
 import { createMetricHooks } from './monitor/hooks.js';
 import { createMonitor } from './monitor/monitor.js';
 import { createOutboxRelay } from './outbox/relay.js';
-import { createPayoutEngine } from './payouts/engine.js';
 import { createPayoutRequestHandler } from './payouts/requests.js';
 import { createHttpServer, type ReadinessCheck } from './server/http.js';
 import { monitorRoutes } from './server/monitor-routes.js';
@@ -21,6 +18,12 @@ import { acquireInstanceLock, type InstanceLock } from './store/instance-lock.js
 import { migrateToLatest } from './store/migrate.js';
 import { parseMasterKey } from './vault/master-key.js';
 import { createVault } from './vault/vault.js';
+
+/**
+ * How long a start waits for every chain's node to give its chain id before the chains that answered
+ * start without the others.
+ */
+const CHAIN_START_WAIT_MS = 10_000;
 
 export interface ServiceTuning extends PartialOptions {
   /** Listen on this HTTP port instead of the config's. */
@@ -101,7 +104,6 @@ export async function createService(options: CreateServiceOptions) {
   let lock: InstanceLock | undefined;
   let lockLost = false;
   let store: DatabaseHandle | undefined;
-  let chain: ChainContext;
   // Set once the service object exists; the lock can only be lost after that.
   let stopOnLost: ((err: Error) => void) | undefined;
   try {
@@ -134,14 +136,16 @@ export async function createService(options: CreateServiceOptions) {
   const vault = createVault({ db: store.db, masterKey });
   try {
     await vault.verifyMasterKey();
-    const collection = config.chain.collectionAddressLc;
-    if (collection && !(await vault.has(collection))) {
-      throw new PaymentError(
-        'collection_key_missing',
-        `eth_config.collectionAddress ${collection} is not in the vault: import its key with \`m2pool-payment wallet import\``,
-      );
+    for (const chain of config.chains) {
+      const collection = chain.collectionAddressLc;
+      if (collection && !(await vault.has(collection))) {
+        const where = chain === config.chain ? 'eth_config' : `chains.${chain.name}`;
+        throw new PaymentError(
+          'collection_key_missing',
+          `${where}.collectionAddress ${collection} is not in the vault: import its key with \`m2pool-payment wallet import\``,
+        );
+      }
     }
-    chain = await createChainContext(common, config.chain, starting.signal);
   } catch (err) {
     await closeAfterFailedStart(err);
     throw err;
@@ -164,12 +168,18 @@ export async function createService(options: CreateServiceOptions) {
   });
   const relay = createOutboxRelay(common, { db, broker });
   const wakeRelay = () => relay.notify();
-  const tracker = createDepositTracker(common, { chain, signKey, afterCommit: wakeRelay });
-  const watcher = createBlockWatcher(common, { db, chain, sink: tracker });
+  // One lane per chain: its watcher, deposit tracker and payout engine (src/lane.ts).
+  const lanes = config.chains.map((chain) =>
+    createChainLane(common, {
+      db,
+      chain,
+      metrics: createMetricHooks(metrics),
+      signKey,
+      vault,
+      afterCommit: wakeRelay,
+    }),
+  );
   const topupHandler = createTopupHandler(common, { db, signKey, afterCommit: wakeRelay });
-  const payouts = createPayoutEngine(common, { db, chain, signKey, vault, afterCommit: wakeRelay });
-  watcher.onBlock(() => payouts.poke());
-  watcher.onReorg(() => payouts.poke(true));
   const payoutHandler = (kind: 'withdraw' | 'pay') =>
     createPayoutRequestHandler(common, {
       db,
@@ -177,7 +187,8 @@ export async function createService(options: CreateServiceOptions) {
       kind,
       afterCommit: () => {
         relay.notify();
-        payouts.poke();
+        // Which chain the request was for is in the row; a poke costs one indexed query per lane.
+        for (const lane of lanes) lane.pokePayouts();
       },
     });
   Object.assign(readiness, {
@@ -186,26 +197,16 @@ export async function createService(options: CreateServiceOptions) {
       return undefined;
     },
     broker: async () => (broker.isConnected() ? undefined : 'not connected'),
-    node: async () => {
-      await chain.rpc.getBlockNumber();
-      return undefined;
-    },
-    watcher: async () => {
-      const s = watcher.status();
-      if (s.caughtUp) return undefined;
-      return s.backfilling
-        ? `backfilling (block ${s.tip ?? '?'} of ${s.nodeHead ?? '?'})`
-        : `behind the head by ${s.lag ?? '?'} blocks`;
-    },
   } satisfies Record<string, ReadinessCheck>);
+  // `chain ETH: …`: one check per chain, so /ready names the chain whose node is down.
+  for (const lane of lanes) readiness[`chain ${lane.name}`] = () => lane.readiness();
   const consumers: Consumer[] = [];
 
   // ---- monitoring (2/2): the sampler behind the gauges and alerts; /metrics, /status, / ----
   const monitor = createMonitor(common, {
     db,
-    chain,
+    chains: lanes,
     metrics,
-    watcher,
     relay,
     broker,
     consumers: () => consumers,
@@ -218,15 +219,13 @@ export async function createService(options: CreateServiceOptions) {
 
   async function start() {
     try {
-      await verifyChainId(common, chain, config.chain.chainId, starting.signal);
       httpAddress ??= await http.start();
+      await connectLanes();
     } catch (err) {
       await stop();
       throw err;
     }
     relay.start();
-    watcher.start();
-    payouts.start();
     const prefetch = {
       prefetch: common.options.consumer.prefetch,
       onDeadLetter: (queue: string) => common.metrics.deadLetter(queue),
@@ -242,9 +241,7 @@ export async function createService(options: CreateServiceOptions) {
     phase = 'running';
     logger.info(
       {
-        chain: config.chain.name,
-        confirmHeight: config.chain.confirmHeight,
-        tokens: config.chain.tokens.map((t) => `${t.symbol}@${t.addressLc}`),
+        chains: lanes.map((lane) => `${lane.name} (${lane.state()})`),
         db: config.db.driver,
         instanceLock: heldLock.what,
       },
@@ -262,8 +259,7 @@ export async function createService(options: CreateServiceOptions) {
     const steps: [string, () => Promise<unknown>][] = [
       ['monitor', () => monitor.stop()],
       ['consumers', () => Promise.all(consumers.map((c) => c.close()))],
-      ['payouts', () => payouts.stop()],
-      ['watcher', () => watcher.stop()],
+      ['chains', () => Promise.all(lanes.map((lane) => lane.stop()))],
       [
         'outbox',
         async () => {
@@ -289,16 +285,59 @@ export async function createService(options: CreateServiceOptions) {
     logger.info('service stopped');
   }
 
+  /**
+   * Connects every chain's lane, waiting for all of them up to `CHAIN_START_WAIT_MS`: a chain whose node
+   * does not answer by then goes on connecting in the background while the others run, and /ready names
+   * it. A node on another chain than the configured one fails the start; found later, it stops the service.
+   */
+  async function connectLanes() {
+    const connecting = lanes.map((lane) => lane.connect(starting.signal));
+    const all = Promise.all(connecting);
+    const waited = new AbortController();
+    const finished = await Promise.race([
+      all.then(() => true),
+      sleep(CHAIN_START_WAIT_MS, waited.signal).then(() => false),
+    ]).finally(() => waited.abort());
+    if (finished) return;
+    const late = lanes.filter((lane) => lane.state() === 'connecting').map((lane) => lane.name);
+    logger.warn(
+      { chains: late },
+      'the node of these chains does not answer yet: the other chains run, these start once it answers',
+    );
+    for (const [i, pending] of connecting.entries()) {
+      pending.catch((err: unknown) => {
+        if (stopped) return;
+        logger.error({ err, chain: lanes[i]!.name }, 'a chain could not start: stopping the service');
+        void stop().then(() => options.onFatal?.(err instanceof Error ? err : new Error(String(err))));
+      });
+    }
+  }
+
   stopOnLost = (err) => {
     logger.error({ err }, 'the instance lock was lost: stopping, so that two instances never run together');
     void stop().then(() => options.onFatal?.(err));
   };
   if (lockLost) stopOnLost(new Error('the instance lock was lost during the start'));
 
+  /** A chain's running parts (tests, the devnet): throws while its lane is not running. */
+  function partsOf(name: string) {
+    const lane = lanes.find((l) => l.name === name);
+    const parts = lane?.parts();
+    if (!parts) throw new Error(`chain ${name} is not running (${lane ? lane.state() : 'not configured'})`);
+    return parts;
+  }
+
   return {
     db: store.db,
-    watcher,
-    payouts,
+    /** The first chain's (ETH's) watcher and payout engine; `partsOf(name)` for another chain. */
+    get watcher() {
+      return partsOf(config.chain.name).watcher;
+    },
+    get payouts() {
+      return partsOf(config.chain.name).payouts;
+    },
+    partsOf,
+    lanes,
     vault,
     relay,
     broker,

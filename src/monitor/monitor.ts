@@ -16,12 +16,27 @@ import { balanceAsNumber, readCollectionBalances } from './balances.js';
 import { buildStatus, type MonitorState, type QueueView } from './status.js';
 import { createSystemSampler } from './system.js';
 
+/** A chain as the monitor sees it: its parts once they run (a chain whose node is down may have none yet). */
+export interface MonitoredChain {
+  name: string;
+  parts(): { context: ChainContext; watcher: { status(): WatcherStatus } } | undefined;
+}
+
+const NO_WATCHER: WatcherStatus = {
+  tip: undefined,
+  nodeHead: undefined,
+  lag: undefined,
+  wsConnected: false,
+  backfilling: false,
+  caughtUp: false,
+};
+
 export interface MonitorDeps {
   db: Db;
-  chain: ChainContext;
+  /** Every configured chain (the first is ETH). */
+  chains: readonly MonitoredChain[];
   /** The gauges it sets (the service's prom-client registry). */
   metrics: Metrics;
-  watcher: { status(): WatcherStatus };
   relay: { backlog(): Promise<number> };
   broker: Pick<Broker, 'isConnected' | 'queueDepth'>;
   /** The request consumers, once started. */
@@ -37,11 +52,13 @@ export type Monitor = ReturnType<typeof createMonitor>;
  */
 export function createMonitor(common: Common, deps: MonitorDeps) {
   const { config } = common;
-  const { metrics, chain } = deps;
+  const { metrics } = deps;
   const options = deps;
+  const first = deps.chains[0]!;
+  const watcherStatus = () => first.parts()?.watcher.status() ?? NO_WATCHER;
   const logger = common.logger.child({ component: 'monitor' });
   const tuning = common.options.monitor;
-  const queries = createMonitorQueries(deps.db, chain.name);
+  const queries = createMonitorQueries(deps.db, first.name);
   const system = createSystemSampler();
   const startedAt = Date.now();
   const stop = new AbortController();
@@ -131,8 +148,9 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
   }
 
   async function sampleBalances(now: number) {
-    const address = chain.collectionAddressLc;
-    if (!address || now - lastBalances < tuning.balanceMs) return;
+    const chain = first.parts()?.context;
+    const address = chain?.collectionAddressLc;
+    if (!chain || !address || now - lastBalances < tuning.balanceMs) return;
     lastBalances = now;
     try {
       const read = await readCollectionBalances(chain.rpc.client, address, chain.tokens, (method) =>
@@ -165,7 +183,7 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
         collectionGasWei: gas,
         watcherLag: watcher.lag,
         brokerConnected: options.broker.isConnected(),
-        nodeDown: now - chain.rpc.lastOkAt() > tuning.nodeDownMs,
+        nodeDown: now - (first.parts()?.context.rpc.lastOkAt() ?? startedAt) > tuning.nodeDownMs,
         oldestInFlightMs: state.oldestInFlightMs,
         unresolvedPayouts:
           state.sampledAt === undefined ? undefined : (state.payoutCounts.get('unresolved') ?? 0),
@@ -224,7 +242,7 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
     else state.sampledAt = now;
     if (balanceError) errors.push(balanceError);
     state.errors = errors;
-    const watcher = options.watcher.status();
+    const watcher = watcherStatus();
     evaluate(now, watcher);
     setGauges(watcher);
     const text = errors.join('; ');
@@ -266,10 +284,10 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
     status() {
       return buildStatus({
         config,
-        chainId: chain.chainId,
+        chainId: first.parts()?.context.chainId ?? config.chain.chainId ?? 0,
         startedAt,
         state,
-        watcher: options.watcher.status(),
+        watcher: watcherStatus(),
       });
     },
     alerts: (): readonly Alert[] => state.alerts,
