@@ -50,6 +50,8 @@ export interface StartStackOptions {
   tuning?: ServiceTuning;
   /** Response queues collected from before the service starts; the others are left alone. */
   collect?: ResponseRole[];
+  /** Changes the config before the service starts (more chains, other settings). */
+  configure?: (config: Config) => void;
 }
 
 export interface StackProxies {
@@ -153,6 +155,7 @@ export async function startStack(options: StartStackOptions): Promise<TestStack>
       replaceAfterBlocks: options.replaceAfterBlocks,
     });
     if (options.alerts) config.alerts = { ...config.alerts, ...options.alerts };
+    options.configure?.(config);
 
     const business = await createBusinessClient();
     cleanups.push(() => business.close());
