@@ -11,11 +11,18 @@ import {
   resetCursor,
   storedBlocksDescending,
 } from '../store/repos/chain-blocks.js';
+import { anyWatched, watchedAmong } from '../store/repos/watched.js';
 import type { Db } from '../store/schema.js';
 import { createBlockLogReader, type RangeFetch } from './block-logs.js';
 import type { ChainContext } from './context.js';
 import { subscribeHeads } from './heads.js';
 import { isNotYet, NotYetError } from './log-check.js';
+import {
+  createNativeTransferReader,
+  mergeInChainOrder,
+  NATIVE_FETCH_CONCURRENCY,
+  type NativeRangeFetch,
+} from './native-transfers.js';
 import type { BlockHeader, RpcLog } from './rpc.js';
 import { decodeTransferLogs, type TransferLog } from './transfers.js';
 
@@ -61,12 +68,21 @@ export type BlockWatcher = ReturnType<typeof createBlockWatcher>;
 /** A block as the watcher keeps its tip (a stored one has no bloom). */
 type Tip = Pick<BlockHeader, 'number' | 'hash' | 'parentHash'>;
 
+/** A backfill range being fetched: its token logs, and its blocks' native transfers when those are watched. */
+interface RangeFetches {
+  from: number;
+  end: number;
+  tokens: RangeFetch;
+  native: NativeRangeFetch | undefined;
+}
+
 /** A pass that ends because the node does not have a block yet: not a failure, try again after `pollMs`. */
 type PassEnd = 'done' | 'not-yet';
 
 /**
  * Follows the chain: new heads over WebSocket (HTTP polling while it is down), each new block's logs
- * fetched by block hash, a backfill by eth_getLogs ranges from the stored cursor, and reorganisations
+ * fetched by block hash, a backfill by eth_getLogs ranges from the stored cursor (while an address is
+ * watched for the native coin, also each block's transactions: `native-transfers.ts`), and reorganisations
  * detected against the recent blocks kept in `chain_blocks`. Blocks older than `confirmHeight` below the
  * head are taken by range: the service's confirmations already assume no reorganisation that deep.
  */
@@ -78,6 +94,13 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
     deps.chain.tokens.map((t) => t.addressLc),
     common.options.watcher.rangeTailChecked,
   );
+  const nativeSymbol = deps.chain.native.symbol;
+  const natives = createNativeTransferReader(rpc, {
+    watchedAmong: async (addresses) => watchedAmong(db, chain, nativeSymbol, addresses),
+    concurrency: NATIVE_FETCH_CONCURRENCY,
+  });
+  /** Some address is watched for the native coin: blocks are then read with their transactions. */
+  let nativeWatched = false;
   const logger = common.logger.child({ component: 'watcher', chain });
   const tuning = common.options.watcher;
   const keepBlocks = confirmHeight + tuning.extraKeptBlocks;
@@ -120,9 +143,19 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
     sink.afterCommit?.();
   }
 
+  /**
+   * Whether native-coin deposits must be looked for. Asked before each block and range (one index
+   * seek); addresses are never unwatched, so once true it stays true without asking again.
+   */
+  async function watchingNative(): Promise<boolean> {
+    if (!nativeWatched) nativeWatched = await anyWatched(db, chain, nativeSymbol);
+    return nativeWatched;
+  }
+
   async function processBlock(header: BlockHeader) {
-    const logs = await blockLogs(header);
-    const transfers = decodeTransferLogs(logs);
+    const native = (await watchingNative()) ? natives.blockTransfers(header) : Promise.resolve([]);
+    const [logs, nativeTransfers] = await Promise.all([blockLogs(header), native]);
+    const transfers = mergeInChainOrder(nativeTransfers, decodeTransferLogs(logs));
     await commit(async (trx) => {
       await insertBlock(trx, chain, header);
       await pruneBlocksBelow(trx, chain, header.number - keepBlocks);
@@ -174,24 +207,42 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
     for (const l of reorgListeners) l({ ancestor: anc.number, depth });
   }
 
-  /** eth_getLogs over [from, to] in chunks that adapt to what the node accepts; the cursor moves with each. */
-  async function backfillRange(from: number, to: number) {
+  /** The token logs of [from, end], and its blocks' native transfers when the native coin is watched. */
+  async function fetchBoth(from: number, end: number): Promise<RangeFetches> {
+    const native = (await watchingNative()) ? natives.fetchRange(from, end) : undefined;
+    return { from, end, tokens: fetchRange(from, end), native };
+  }
+
+  /**
+   * eth_getLogs over the blocks after `after` up to `to`, in chunks that adapt to what the node accepts
+   * (and, while the native coin is watched, every block of each chunk with its transactions); the cursor
+   * moves with each chunk.
+   */
+  async function backfillRange(after: Tip, to: number) {
     backfilling = true;
+    const from = after.number + 1;
     const total = to - from + 1;
     const startedAt = Date.now();
     let lastReport = startedAt;
     let next = from;
-    let ahead: RangeFetch | undefined;
+    let parent = after;
+    let ahead: RangeFetches | undefined;
+    let fetch: RangeFetches | undefined;
     logger.info({ from, to, blocks: total }, 'backfill started');
     try {
       while (next <= to && !stopController.signal.aborted) {
         const end = Math.min(next + range - 1, to);
-        const fetch = ahead?.from === next && ahead.end === end ? ahead : fetchRange(next, end);
+        fetch = ahead?.from === next && ahead.end === end ? ahead : undefined;
+        if (ahead !== fetch) ahead?.native?.cancel();
         ahead = undefined;
+        // The first native address may have been watched since the range was fetched ahead.
+        if (fetch && !fetch.native && (await watchingNative())) fetch = undefined;
+        fetch ??= await fetchBoth(next, end);
         let logs: RpcLog[];
         try {
-          logs = await fetch.logs;
+          logs = await fetch.tokens.logs;
         } catch (err) {
+          fetch.native?.cancel();
           if (isNotYet(err)) throw new NotYetError(`logs of blocks ${next}..${end}`, { cause: err });
           const tried = end - next + 1;
           if (tried > 1) {
@@ -212,15 +263,17 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
           range = Math.min(range * 2, tuning.maxRange);
           rangeSuccesses = 0;
         }
-        const anchor = await checkRange(fetch, logs);
+        const anchor = await checkRange(fetch.tokens, logs);
+        const nativeTransfers = fetch.native ? await natives.checkRange(fetch.native, parent, anchor) : [];
         // The next range is fetched while this one is written: the node and the database work at once.
-        if (end < to) ahead = fetchRange(end + 1, Math.min(end + range, to));
-        const transfers = decodeTransferLogs(logs);
+        if (end < to) ahead = await fetchBoth(end + 1, Math.min(end + range, to));
+        const transfers = mergeInChainOrder(nativeTransfers, decodeTransferLogs(logs));
         await commit(async (trx) => {
           await sink.onBlocks(trx, transfers, end);
           await resetCursor(trx, chain, anchor);
         });
         tip = anchor;
+        parent = anchor;
         announceBlock({ number: anchor.number, hash: anchor.hash, transfers: transfers.length });
         next = end + 1;
         const now = Date.now();
@@ -235,6 +288,8 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
         }
       }
     } finally {
+      fetch?.native?.cancel();
+      ahead?.native?.cancel();
       backfilling = false;
     }
   }
@@ -263,7 +318,7 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
         signal(); // sync again at once, from the common ancestor
         return 'done';
       }
-      await backfillRange(current.number + 1, rangeTarget);
+      await backfillRange(current, rangeTarget);
       current = tip;
     }
     while (!stopController.signal.aborted) {

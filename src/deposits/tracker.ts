@@ -1,6 +1,7 @@
 import type { ChainContext } from '../chain/context.js';
 import type { TransferLog } from '../chain/transfers.js';
 import type { WatcherSink } from '../chain/watcher.js';
+import { isNativeAddress } from '../config/chains.js';
 import type { Common } from '../context/common.js';
 import { topupResponse } from '../protocol/responses.js';
 import { type AuditEntry, depositRef, recordAudit } from '../store/repos/audit.js';
@@ -27,8 +28,8 @@ export interface DepositTrackerDeps {
 }
 
 /**
- * Turns the watcher's transfers into deposits and their messages (PROTOCOL §5): `status 2` when a
- * transfer to a watched address is first seen in a block, `status 1` at `confirmHeight` confirmations,
+ * Turns the watcher's transfers into deposits and their messages (PROTOCOL §7): `status 2` when a
+ * transfer (a token's Transfer log, or a native-coin transaction) to a watched address is first seen in a block, `status 1` at `confirmHeight` confirmations,
  * `status 0` when a reorganisation removed it and it did not come back within `confirmHeight` blocks.
  * Every state change and its outbox row are written in the watcher's transaction.
  */
@@ -36,7 +37,8 @@ export function createDepositTracker(common: Common, deps: DepositTrackerDeps): 
   const { name: chain, confirmHeight } = deps.chain;
   const { topupResp } = common.config.rmq;
   const logger = common.logger.child({ component: 'deposits', chain });
-  const tokenByAddress = new Map(deps.chain.tokens.map((t) => [t.addressLc as string, t]));
+  // The tokens and the native coin (at NATIVE_ADDRESS_LC): a native transfer is a TransferLog with no log.
+  const tokenByAddress = new Map(deps.chain.assets.map((t) => [t.addressLc as string, t]));
 
   function message(row: Pick<DepositRow, keyof DepositRow>, status: 0 | 1 | 2) {
     const token = tokenByAddress.get(row.token_address);
@@ -54,7 +56,8 @@ export function createDepositTracker(common: Common, deps: DepositTrackerDeps): 
           amountRaw: BigInt(row.amount_raw),
           decimals: token?.decimals ?? 0,
           txHash: row.tx_hash,
-          logIndex: row.log_index,
+          // A native deposit has no log (its row holds -1): the answer leaves log_index out.
+          logIndex: isNativeAddress(row.token_address) ? undefined : row.log_index,
           blockHeight: row.block_number,
           fromAddress: row.from_address,
         },

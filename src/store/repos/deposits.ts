@@ -3,6 +3,8 @@ import type { Db, DepositRow, DepositStatus, NewDeposit } from '../schema.js';
 
 /**
  * `deposits`: one row per transfer to a watched address, identified by (chain, tx_hash, tx_log_ordinal).
+ * A native-coin deposit (token_address `NATIVE_ADDRESS_LC`) has no log: its tx_log_ordinal and log_index
+ * are -1, apart from the ordinals 0, 1, … of the same transaction's token Transfer logs.
  * Written only by the deposit tracker, inside the watcher's transaction.
  */
 

@@ -37,3 +37,18 @@ export async function watchedAmong(
   }
   return watched;
 }
+
+/**
+ * Whether any address is watched for `symbol` on `chain`: one seek on the primary key's prefix. The
+ * watcher asks it before fetching whole blocks for native-coin deposits, which cost far more than logs.
+ */
+export async function anyWatched(db: Db, chain: string, symbol: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('watched_addresses')
+    .select('address')
+    .where('chain', '=', chain)
+    .where('symbol', '=', symbol)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
