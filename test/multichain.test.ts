@@ -332,3 +332,48 @@ describe.each(dbKinds)('two chains on %s', (kind) => {
     }
   });
 });
+
+describe('a chain whose node is down at start', () => {
+  it('does not hold the other chain back: ETH runs, /ready names BSC, and BSC starts once its node answers', async () => {
+    const bsc = await createTestChain({ noMining: true, chainId: BSC_CHAIN_ID });
+    await bsc.deployToken(18);
+    const node = new URL(bsc.anvil.rpcUrl);
+    const proxy = await startTcpProxy(node.hostname, Number(node.port));
+    proxy.cut('reset');
+    let stack: TestStack | undefined;
+    try {
+      await bsc.mint(bsc.accounts[1]!.address, 10n * E18);
+      stack = await startStack({
+        db: 'sqlite',
+        confirmHeight: CONFIRM,
+        collect: ['topupResp'],
+        prepareChain: (c) => c.mint(c.accounts[1]!.address, 10n * E6),
+        configure: (config) => config.chains.push(bscConfig(bsc, proxy)),
+      });
+      const lanes = stack.service.lanes;
+      expect(lanes.map((lane) => [lane.name, lane.state()])).toEqual([
+        ['ETH', 'running'],
+        ['BSC', 'connecting'],
+      ]);
+      const ready = await fetch(`${stack.baseUrl()}/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.text()).toMatch(/chain BSC: connecting to the node/);
+      // ETH is served meanwhile.
+      const address = randomAddress();
+      await stack.watch(address);
+      await stack.chain.transfer(1, address, 5n * E6);
+      const running = stack;
+      await mineUntil(
+        running.chain,
+        () => running.collector('topupResp').messages.some((m) => (m.json as TopupMsg).status === 1),
+        'the ETH deposit final',
+      );
+      proxy.restore();
+      await until(() => lanes[1]!.state() === 'running', 30_000, 'BSC running');
+    } finally {
+      await stack?.teardown();
+      await proxy.close();
+      await bsc.stop();
+    }
+  });
+});
