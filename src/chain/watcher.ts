@@ -13,7 +13,8 @@ import {
 } from '../store/repos/chain-blocks.js';
 import { anyWatched, watchedAmong } from '../store/repos/watched.js';
 import type { Db } from '../store/schema.js';
-import { createBlockLogReader, type RangeFetch } from './block-logs.js';
+import { createRangeBackfill } from './backfill.js';
+import { createBlockLogReader } from './block-logs.js';
 import type { ChainContext } from './context.js';
 import { subscribeHeads } from './heads.js';
 import { isNotYet, NotYetError } from './log-check.js';
@@ -21,9 +22,8 @@ import {
   createNativeTransferReader,
   mergeInChainOrder,
   NATIVE_FETCH_CONCURRENCY,
-  type NativeRangeFetch,
 } from './native-transfers.js';
-import type { BlockHeader, RpcLog } from './rpc.js';
+import type { BlockHeader } from './rpc.js';
 import { decodeTransferLogs, type TransferLog } from './transfers.js';
 
 /** What the watcher hands its consumer (the deposit tracker), inside the transaction that moves the cursor. */
@@ -68,14 +68,6 @@ export type BlockWatcher = ReturnType<typeof createBlockWatcher>;
 /** A block as the watcher keeps its tip (a stored one has no bloom). */
 type Tip = Pick<BlockHeader, 'number' | 'hash' | 'parentHash'>;
 
-/** A backfill range being fetched: its token logs, and its blocks' native transfers when those are watched. */
-interface RangeFetches {
-  from: number;
-  end: number;
-  tokens: RangeFetch;
-  native: NativeRangeFetch | undefined;
-}
-
 /** A pass that ends because the node does not have a block yet: not a failure, try again after `pollMs`. */
 type PassEnd = 'done' | 'not-yet';
 
@@ -89,7 +81,7 @@ type PassEnd = 'done' | 'not-yet';
 export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
   const { db, sink } = deps;
   const { rpc, confirmHeight, name: chain } = deps.chain;
-  const { blockLogs, fetchRange, checkRange } = createBlockLogReader(
+  const logReader = createBlockLogReader(
     rpc,
     deps.chain.tokens.map((t) => t.addressLc),
     common.options.watcher.rangeTailChecked,
@@ -113,9 +105,6 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
   let loop: Promise<void> | undefined;
   let tip: Tip | undefined;
   let nodeHead: number | undefined;
-  let backfilling = false;
-  let range = tuning.initialRange;
-  let rangeSuccesses = 0;
   /** Failed passes since the last progress (a commit), for the backoff. */
   let failures = 0;
 
@@ -154,7 +143,7 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
 
   async function processBlock(header: BlockHeader) {
     const native = (await watchingNative()) ? natives.blockTransfers(header) : Promise.resolve([]);
-    const [logs, nativeTransfers] = await Promise.all([blockLogs(header), native]);
+    const [logs, nativeTransfers] = await Promise.all([logReader.blockLogs(header), native]);
     const transfers = mergeInChainOrder(nativeTransfers, decodeTransferLogs(logs));
     await commit(async (trx) => {
       await insertBlock(trx, chain, header);
@@ -169,6 +158,22 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
     common.metrics.block(event.number);
     for (const l of blockListeners) l(event);
   }
+
+  const ranges = createRangeBackfill(common, {
+    logger,
+    logs: logReader,
+    natives,
+    watchingNative,
+    async commitRange(transfers, end) {
+      await commit(async (trx) => {
+        await sink.onBlocks(trx, transfers, end.number);
+        await resetCursor(trx, chain, end);
+      });
+      tip = end;
+      announceBlock({ number: end.number, hash: end.hash, transfers: transfers.length });
+    },
+    stop: stopController.signal,
+  });
 
   /** Walks back through the stored blocks to the common ancestor, and removes what is above it. */
   async function resolveReorg(current: Tip) {
@@ -207,93 +212,6 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
     for (const l of reorgListeners) l({ ancestor: anc.number, depth });
   }
 
-  /** The token logs of [from, end], and its blocks' native transfers when the native coin is watched. */
-  async function fetchBoth(from: number, end: number): Promise<RangeFetches> {
-    const native = (await watchingNative()) ? natives.fetchRange(from, end) : undefined;
-    return { from, end, tokens: fetchRange(from, end), native };
-  }
-
-  /**
-   * eth_getLogs over the blocks after `after` up to `to`, in chunks that adapt to what the node accepts
-   * (and, while the native coin is watched, every block of each chunk with its transactions); the cursor
-   * moves with each chunk.
-   */
-  async function backfillRange(after: Tip, to: number) {
-    backfilling = true;
-    const from = after.number + 1;
-    const total = to - from + 1;
-    const startedAt = Date.now();
-    let lastReport = startedAt;
-    let next = from;
-    let parent = after;
-    let ahead: RangeFetches | undefined;
-    let fetch: RangeFetches | undefined;
-    logger.info({ from, to, blocks: total }, 'backfill started');
-    try {
-      while (next <= to && !stopController.signal.aborted) {
-        const end = Math.min(next + range - 1, to);
-        fetch = ahead?.from === next && ahead.end === end ? ahead : undefined;
-        if (ahead !== fetch) ahead?.native?.cancel();
-        ahead = undefined;
-        // The first native address may have been watched since the range was fetched ahead.
-        if (fetch && !fetch.native && (await watchingNative())) fetch = undefined;
-        fetch ??= await fetchBoth(next, end);
-        let logs: RpcLog[];
-        try {
-          logs = await fetch.tokens.logs;
-        } catch (err) {
-          fetch.native?.cancel();
-          if (isNotYet(err)) throw new NotYetError(`logs of blocks ${next}..${end}`, { cause: err });
-          const tried = end - next + 1;
-          if (tried > 1) {
-            // Half of what was tried, not of `range`: near the head the span is shorter than `range`,
-            // and halving `range` alone would ask the node for the same span again.
-            range = Math.max(1, Math.floor(tried / 2));
-            rangeSuccesses = 0;
-            logger.debug({ range, err }, 'eth_getLogs range refused; shrinking');
-            continue;
-          }
-          throw err;
-        }
-        if (logs.length > tuning.maxLogsPerRange) {
-          // A busy token: keep answers (and memory) bounded even where the node would send more.
-          range = Math.max(1, Math.floor(range / 2));
-          rangeSuccesses = 0;
-        } else if (++rangeSuccesses >= 3 && range < tuning.maxRange) {
-          range = Math.min(range * 2, tuning.maxRange);
-          rangeSuccesses = 0;
-        }
-        const anchor = await checkRange(fetch.tokens, logs);
-        const nativeTransfers = fetch.native ? await natives.checkRange(fetch.native, parent, anchor) : [];
-        // The next range is fetched while this one is written: the node and the database work at once.
-        if (end < to) ahead = await fetchBoth(end + 1, Math.min(end + range, to));
-        const transfers = mergeInChainOrder(nativeTransfers, decodeTransferLogs(logs));
-        await commit(async (trx) => {
-          await sink.onBlocks(trx, transfers, end);
-          await resetCursor(trx, chain, anchor);
-        });
-        tip = anchor;
-        parent = anchor;
-        announceBlock({ number: anchor.number, hash: anchor.hash, transfers: transfers.length });
-        next = end + 1;
-        const now = Date.now();
-        if (now - lastReport >= tuning.progressMs || next > to) {
-          lastReport = now;
-          const done = next - from;
-          const rate = done / Math.max((now - startedAt) / 1000, 0.001);
-          logger.info(
-            { done, total, rate: Math.round(rate), etaS: Math.round((total - done) / Math.max(rate, 0.001)) },
-            'backfill progress',
-          );
-        }
-      }
-    } finally {
-      fetch?.native?.cancel();
-      ahead?.native?.cancel();
-      backfilling = false;
-    }
-  }
-
   /**
    * One pass up to the node's head. A block the node does not return (null) is "not yet", never a
    * reorganisation: a provider's backends lag each other, so its head number may go back and a block it
@@ -318,7 +236,7 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
         signal(); // sync again at once, from the common ancestor
         return 'done';
       }
-      await backfillRange(current, rangeTarget);
+      await ranges.backfill(current, rangeTarget);
       current = tip;
     }
     while (!stopController.signal.aborted) {
@@ -407,8 +325,8 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
         nodeHead,
         lag,
         wsConnected: heads?.isConnected() ?? false,
-        backfilling,
-        caughtUp: lag !== undefined && lag <= 1 && !backfilling,
+        backfilling: ranges.isRunning(),
+        caughtUp: lag !== undefined && lag <= 1 && !ranges.isRunning(),
       };
     },
   };
