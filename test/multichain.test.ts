@@ -89,6 +89,9 @@ describe.each(dbKinds)('two chains on %s', (kind) => {
       return eth.mine(blocks);
     },
   };
+  /** Waits, without mining, for what the blocks mined so far give. */
+  const seen = (address: string, status: number) =>
+    until(() => topups(address).some((m) => m.status === status), 20_000, `status ${status} for ${address}`);
   const untilTopup = (address: string, status: number, count = 1) =>
     mineUntil(
       both,
@@ -170,10 +173,10 @@ describe.each(dbKinds)('two chains on %s', (kind) => {
     await watch(lost, 'BSC', 'BNB');
     const keptTx = await bsc.walletClients[sender]!.sendTransaction({ to: kept, value: 2n * E18 + 5n });
     await bsc.mine(1);
-    await untilTopup(kept, 2);
+    await seen(kept, 2);
     const lostTx = await bsc.walletClients[sender]!.sendTransaction({ to: lost, value: 3n * E18 });
     await bsc.mine(1);
-    await untilTopup(lost, 2);
+    await seen(lost, 2);
     // The block holding lostTx is replaced by an empty one: the transfer is gone from the chain.
     await bsc.reorg(1);
     await untilTopup(lost, 0);
