@@ -223,7 +223,9 @@ describe.each(dbKinds)('payouts behind a lagging node on %s', (kind) => {
 
     const deps = {
       db: stack.service.db,
-      client: createPayoutClient(chain.anvil.rpcUrl),
+      chains: stack.config.chains,
+      // The node itself, not the lagging proxy the service uses.
+      clientOf: () => createPayoutClient(chain.anvil.rpcUrl),
       rmq: stack.config.rmq,
       signKey: TEST_SIGN_KEY,
     };

@@ -1,9 +1,9 @@
-import { createPayoutClient } from '../chain/payout-client.js';
+import { CHAIN_DEFAULTS } from '../config/chains.js';
 import { loadConfig } from '../config/load.js';
 import type { Config, DbConfig } from '../config/types.js';
 import { devnetDbConfig, devnetRmq, loadDevnetState } from '../devnet/devnet.js';
 import { PaymentError } from '../internal/errors.js';
-import { type Resolution, ResolveError, resolvePayout } from '../payouts/resolve.js';
+import { type Resolution, type ResolveChain, ResolveError, resolvePayout } from '../payouts/resolve.js';
 import { createDatabase, type DatabaseHandle } from '../store/db.js';
 import { migrateToLatest } from '../store/migrate.js';
 import { reportStartError, resolveConfigSource } from './start.js';
@@ -43,7 +43,7 @@ export async function runResolve(
     handle = await createDatabase(target.db);
     await migrateToLatest(handle.db);
     const line = await resolvePayout(
-      { db: handle.db, client: createPayoutClient(target.rpcUrl), rmq: target.rmq, signKey: target.signKey },
+      { db: handle.db, chains: target.chains, rmq: target.rmq, signKey: target.signKey },
       queueId,
       resolution,
     );
@@ -73,7 +73,8 @@ function parseResolution(flags: ResolveFlags): Resolution | string {
 
 interface Target {
   db: DbConfig;
-  rpcUrl: string;
+  /** Every configured chain: the payout's own (its row names it) is the node its transaction is checked on. */
+  chains: readonly ResolveChain[];
   rmq: Config['rmq'];
   signKey: string | undefined;
 }
@@ -83,7 +84,7 @@ function resolveTarget(flags: ResolveFlags, env: NodeJS.ProcessEnv, devnetDir: s
   const source = resolveConfigSource(flags, env);
   if (!source.devnet) {
     const config = loadConfig({ path: source.path, env });
-    return { db: config.db, rpcUrl: config.chain.rpcUrl, rmq: config.rmq, signKey };
+    return { db: config.db, chains: config.chains, rmq: config.rmq, signKey };
   }
   const state = loadDevnetState(devnetDir);
   if (!state?.rpcUrl) {
@@ -94,7 +95,7 @@ function resolveTarget(flags: ResolveFlags, env: NodeJS.ProcessEnv, devnetDir: s
   }
   return {
     db: devnetDbConfig(devnetDir),
-    rpcUrl: state.rpcUrl,
+    chains: [{ name: CHAIN_DEFAULTS.ethName, rpcUrl: state.rpcUrl, native: CHAIN_DEFAULTS.ethNative }],
     rmq: devnetRmq(state.queuePrefix ?? ''),
     signKey: signKey ?? state.signKey,
   };

@@ -9,6 +9,7 @@ import { movePayouts } from './state.js';
 /** `signed → sent`: stored transactions broadcast (again after a restart), lowest nonce first. */
 export function createBroadcaster(common: Common, ctx: PayoutParts) {
   const { db, client } = ctx;
+  const chainName = ctx.chain.name;
   const { logger } = common;
 
   async function broadcastRows(rows: Pick<PayoutRow, 'queue_id' | 'tx_hash' | 'state'>[], head: number) {
@@ -40,21 +41,31 @@ export function createBroadcaster(common: Common, ctx: PayoutParts) {
     if (sent.length === 0) return;
     const hashOf = new Map(rows.map((r) => [r.queue_id, r.tx_hash]));
     const moved = await db.transaction().execute((trx) =>
-      movePayouts(trx, sent, 'signed', { to: 'sent', set: { last_sent_block: head } }, (queueId) => ({
-        txHash: hashOf.get(queueId) ?? null,
-        blockNumber: head,
-      })),
+      movePayouts(
+        trx,
+        chainName,
+        sent,
+        'signed',
+        { to: 'sent', set: { last_sent_block: head } },
+        (queueId) => ({
+          txHash: hashOf.get(queueId) ?? null,
+          blockNumber: head,
+        }),
+      ),
     );
     for (const _ of moved) common.metrics.payoutTransition('signed', 'sent');
   }
 
   async function broadcastSigned(head: number) {
-    await broadcastRows(await payoutsInState(db, 'signed', common.options.payouts.broadcastPerPass), head);
+    await broadcastRows(
+      await payoutsInState(db, chainName, 'signed', common.options.payouts.broadcastPerPass),
+      head,
+    );
   }
 
   /** After a restart: everything in flight is sent again from the stored transactions (never signed anew). */
   async function recover(head: number) {
-    const rows = await payoutsInState(db, 'sent');
+    const rows = await payoutsInState(db, chainName, 'sent');
     if (rows.length) logger.info({ count: rows.length }, 'sending in-flight payouts again after start');
     await broadcastRows(rows, head);
   }

@@ -8,12 +8,15 @@ import {
 } from 'viem';
 import { usdtAbi } from '../chain/token.js';
 import { TRANSFER_TOPIC } from '../chain/transfers.js';
+import { isNativeAddress } from '../config/chains.js';
 
 export interface RawReceipt {
   transactionHash: Hex;
   blockHash: Hex;
   blockNumber: Hex;
   status: Hex;
+  from?: Hex;
+  to?: Hex | null;
   gasUsed: Hex;
   effectiveGasPrice?: Hex;
   logs?: { address: Hex; topics: Hex[]; data: Hex }[];
@@ -37,6 +40,68 @@ export function receiptPays(
       log.data !== '0x' &&
       BigInt(log.data) === payout.amountRaw,
   );
+}
+
+/** A transaction's sender, recipient and value, as the node has it. */
+export interface RawTransaction {
+  hash: Hex;
+  from: Hex;
+  to: Hex | null;
+  value: Hex;
+}
+
+/** The payout a mined transaction must have paid: `token` is NATIVE_ADDRESS_LC for the native coin. */
+export interface PaidPayout {
+  token: string;
+  sender: string;
+  to: string;
+  amountRaw: bigint;
+}
+
+/**
+ * Whether a native-coin transaction paid the payout: a successful receipt of a transaction from the
+ * sender to the recipient carrying exactly the amount (a plain value transfer has no log to look at).
+ */
+export function nativeTransferPays(
+  receipt: RawReceipt,
+  tx: RawTransaction,
+  payout: Omit<PaidPayout, 'token'>,
+): boolean {
+  const same = (a: string | null | undefined, b: string) => a?.toLowerCase() === b.toLowerCase();
+  return (
+    BigInt(receipt.status) === 1n &&
+    same(tx.hash, receipt.transactionHash) &&
+    same(tx.from, payout.sender) &&
+    same(tx.to, payout.to) &&
+    BigInt(tx.value) === payout.amountRaw
+  );
+}
+
+/**
+ * Whether a mined transaction paid the payout: its token's Transfer in the receipt (`receiptPays`), or for
+ * the native coin the transaction itself (`nativeTransferPays`, read from the node). A status of 1 is
+ * never enough alone.
+ */
+export async function minedTransactionPays(
+  client: PublicClient,
+  receipt: RawReceipt,
+  payout: PaidPayout,
+): Promise<boolean> {
+  if (BigInt(receipt.status) !== 1n) return false;
+  if (!isNativeAddress(payout.token)) return receiptPays(receipt, payout);
+  const tx = await getTransaction(client, receipt.transactionHash);
+  // A lagging backend that has the receipt but not the transaction yet: ask again, never read it as
+  // "did not pay" (that would answer a paid payout as failed).
+  if (!tx) throw new Error(`the node has the receipt of ${receipt.transactionHash} but not the transaction`);
+  return nativeTransferPays(receipt, tx, payout);
+}
+
+/** The transaction with this hash, or null when the node does not know it. */
+export async function getTransaction(client: PublicClient, hash: string): Promise<RawTransaction | null> {
+  return (await client.request({
+    method: 'eth_getTransactionByHash',
+    params: [hash as Hex],
+  })) as unknown as RawTransaction | null;
 }
 
 /** null while the transaction is not in the canonical chain. */

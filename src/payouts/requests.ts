@@ -33,6 +33,11 @@ export function createPayoutRequestHandler(common: Common, deps: PayoutRequestHa
 
   type Validated = ReturnType<typeof validatePay> | ReturnType<typeof validateWithdraw>;
 
+  /** The configured chain a request names (in any letter case, as validation matches it), if any. */
+  function configuredChain(chain: string) {
+    return config.chains.find((c) => c.name.toLowerCase() === chain.toLowerCase());
+  }
+
   /** A refused request, stored failed with its error; its fields as sent, cut to their columns. */
   function refusedRow(result: Extract<Validated, { kind: 'refuse' }>, now: number): NewPayout {
     const r = result.request;
@@ -42,6 +47,8 @@ export function createPayoutRequestHandler(common: Common, deps: PayoutRequestHa
       order_id: r.type === 'pay' ? r.orderId : null,
       // Echoed whole in the answer, from the request itself.
       chain: r.chain.slice(0, 16),
+      // No engine ever reads a refused row; a chain that is not configured keeps the request's spelling.
+      chain_name: (configuredChain(r.chain)?.name ?? r.chain).slice(0, 16),
       symbol: r.symbol.slice(0, 16),
       token_address: '',
       from_address: r.fromAddress.slice(0, 42),
@@ -66,7 +73,10 @@ export function createPayoutRequestHandler(common: Common, deps: PayoutRequestHa
       // As sent, to be echoed as a refusal is (they match the configured names but for letter case, so
       // they fit the columns); the worker pays `token_address`.
       chain: r.chain,
+      // The configured name: the payout engine of that chain is the one that pays it.
+      chain_name: r.chainName,
       symbol: r.symbol,
+      // The token's contract, or NATIVE_ADDRESS_LC for the native coin (sent as a plain value transfer).
       token_address: r.token.addressLc,
       from_address: r.fromAddressLc,
       to_address: r.toAddressLc,
@@ -116,6 +126,8 @@ export function createPayoutRequestHandler(common: Common, deps: PayoutRequestHa
             signKey,
             { ...row, chain: ids.chain, symbol: ids.symbol },
             failure(result.code, row.error_message ?? ''),
+            // A refusal's fee is 0 whatever the decimals; a request naming no configured chain has none.
+            configuredChain(ids.chain) ?? { native: { decimals: 18 } },
           )
         : undefined;
     const inserted = await db.transaction().execute((trx) => createPayout(trx, row, { detail }, answer));

@@ -1,17 +1,26 @@
 import type { PublicClient } from 'viem';
-import type { Config } from '../config/types.js';
+import { createPayoutClient } from '../chain/payout-client.js';
+import type { ChainConfig, Config } from '../config/types.js';
 import { payoutByQueueId } from '../store/repos/payouts.js';
 import type { Db } from '../store/schema.js';
-import { getReceipt, receiptPays } from './chain.js';
+import { getReceipt, minedTransactionPays } from './chain.js';
 import { failure, payoutResponse } from './respond.js';
 import { movePayout } from './state.js';
 
 export type Resolution = { paid: string } | { failed: string };
 
+/** What resolving needs of a configured chain. */
+export type ResolveChain = Pick<ChainConfig, 'name' | 'rpcUrl' | 'native'>;
+
 export interface ResolveDeps {
   db: Db;
-  /** The chain's node, to check a `paid` transaction. */
-  client: PublicClient;
+  /**
+   * The configured chains: the payout's own (by its `chain_name`) gives the node a `paid` transaction is
+   * checked on and the decimals of the fee in the answer.
+   */
+  chains: readonly ResolveChain[];
+  /** The node client of a chain; by default one on its `rpcUrl`. */
+  clientOf?: (chain: ResolveChain) => PublicClient;
   rmq: Config['rmq'];
   signKey: string;
 }
@@ -19,7 +28,8 @@ export interface ResolveDeps {
 /**
  * The operator's word on an `unresolved` payout (its nonce was used and the node did not show by which
  * transaction): `paid` names the transaction that paid it, which must be on chain, successful, from the
- * payout's sender and carry the token's Transfer to the recipient; `failed` says it was not paid, with a
+ * payout's sender and carry the token's Transfer to the recipient (for the native coin: be a transfer of
+ * the amount to the recipient), on the payout's chain; `failed` says it was not paid, with a
  * reason. Either way the business gets its one answer, written with the final state. Resolves a line for
  * the operator; throws what the operator must fix.
  */
@@ -33,10 +43,17 @@ export async function resolvePayout(
   if (row.state !== 'unresolved') {
     throw new ResolveError(`payout ${queueId} is ${row.state}, not unresolved: there is nothing to resolve`);
   }
+  const chain = deps.chains.find((c) => c.name === row.chain_name);
+  if (!chain) {
+    const known = deps.chains.map((c) => c.name).join(', ');
+    throw new ResolveError(
+      `payout ${queueId} is on the chain ${row.chain_name}, which the config does not have (it has ${known})`,
+    );
+  }
   const now = Date.now();
   if ('failed' in resolution) {
     const outcome = failure('not_paid', resolution.failed);
-    const answer = payoutResponse(deps.rmq, deps.signKey, row, outcome);
+    const answer = payoutResponse(deps.rmq, deps.signKey, row, outcome, chain);
     const moved = await deps.db.transaction().execute((trx) =>
       movePayout(
         trx,
@@ -54,16 +71,19 @@ export async function resolvePayout(
     return `payout ${queueId} failed (not_paid): answered status 0`;
   }
   const hash = resolution.paid.toLowerCase();
-  const receipt = await getReceipt(deps.client, hash);
-  if (!receipt) throw new ResolveError(`the node has no receipt for ${hash}: is it mined, on this chain?`);
-  const pays =
-    BigInt(receipt.status) === 1n &&
-    receiptPays(receipt, {
-      token: row.token_address,
-      sender: row.sender ?? '',
-      to: row.to_address,
-      amountRaw: BigInt(row.amount_raw),
-    });
+  const client = deps.clientOf?.(chain) ?? createPayoutClient(chain.rpcUrl);
+  const receipt = await getReceipt(client, hash);
+  if (!receipt) {
+    throw new ResolveError(
+      `the node of ${chain.name} has no receipt for ${hash}: is it mined, on this chain?`,
+    );
+  }
+  const pays = await minedTransactionPays(client, receipt, {
+    token: row.token_address,
+    sender: row.sender ?? '',
+    to: row.to_address,
+    amountRaw: BigInt(row.amount_raw),
+  });
   if (!pays) {
     throw new ResolveError(
       `transaction ${hash} does not transfer ${row.amount_text} ${row.symbol} from ${row.sender} to ${row.to_address}`,
@@ -76,7 +96,7 @@ export async function resolvePayout(
     fee_wei: (BigInt(receipt.gasUsed) * BigInt(receipt.effectiveGasPrice ?? '0x0')).toString(),
     reverted: 0,
   };
-  const answer = payoutResponse(deps.rmq, deps.signKey, { ...row, ...mined }, { status: 1 });
+  const answer = payoutResponse(deps.rmq, deps.signKey, { ...row, ...mined }, { status: 1 }, chain);
   const moved = await deps.db.transaction().execute((trx) =>
     movePayout(
       trx,

@@ -4,7 +4,16 @@ import { type PayoutOutcome, payResponse, withdrawResponse } from '../protocol/r
 import type { OutboxMessage } from '../store/repos/outbox.js';
 import type { PayoutRow } from '../store/schema.js';
 
-/** The one response of a payout, as an outbox row: `status 1`, or `status 0` with its error. */
+/** What the answer needs of the payout's chain: the fee is paid in its native coin, in its decimals. */
+export interface FeeCoin {
+  native: { decimals: number };
+}
+
+/**
+ * The one response of a payout, as an outbox row: `status 1`, or `status 0` with its error. `chain` is
+ * the payout's chain (a ChainContext or ChainConfig): the fee is formatted in its native coin's decimals,
+ * never the token's.
+ */
 export function payoutResponse(
   rmq: Config['rmq'],
   signKey: string,
@@ -23,7 +32,7 @@ export function payoutResponse(
     | 'fee_wei'
   >,
   outcome: PayoutOutcome,
-  feeDecimals = 18,
+  chain: FeeCoin,
 ): OutboxMessage {
   const queue = row.kind === 'pay' ? rmq.payResp : rmq.withdrawResp;
   const input = {
@@ -35,7 +44,7 @@ export function payoutResponse(
     fromAddress: row.sender ?? row.from_address,
     toAddress: row.to_address,
     feeWei: BigInt(row.fee_wei ?? '0'),
-    feeDecimals,
+    feeDecimals: chain.native.decimals,
     ...outcome,
   };
   const body =

@@ -1,15 +1,20 @@
 import { type Hex, keccak256 } from 'viem';
+import { isNativeAddress } from '../config/chains.js';
 import type { Common } from '../context/common.js';
 import { errorMessage } from '../internal/errors.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import { allocateNonces } from '../store/repos/nonces.js';
 import { insertPayoutTxs, payoutsInState, spendingOf } from '../store/repos/payouts.js';
 import type { PayoutRow, PayoutTxRow } from '../store/schema.js';
-import { isRevert, tokenBalance, transferCalldata } from './chain.js';
+import { isRevert, tokenBalance } from './chain.js';
 import type { PayoutParts } from './context.js';
 import { type Fees, maxGasPrice } from './fees.js';
 import { failure, payoutResponse } from './respond.js';
 import { IN_FLIGHT_PAYOUT_STATES, movePayout } from './state.js';
+import { transferCall } from './transactions.js';
+
+/** The gas of a plain value transfer to an account without code: exact, so it gets no margin. */
+const PLAIN_TRANSFER_GAS = 21_000n;
 
 type Decision =
   | { row: PayoutRow; kind: 'pay'; sender: Hex; gas?: bigint }
@@ -25,18 +30,19 @@ export function createSigner(common: Common, ctx: PayoutParts) {
   const { logger } = common;
   const tuning = common.options.payouts;
   const { rmq } = common.config;
-  const { collectionAddressLc } = ctx.chain;
+  const { collectionAddressLc, name: chainName } = ctx.chain;
   const { serializable, txFields, feeDetail } = ctx.transactions;
 
   // ---- accepted → signed (or failed) -------------------------------------------------------------
 
   /**
-   * Token and native money each candidate wallet can still spend: its balance at `head` (the block the
-   * tracker has just followed, so a payout mined by then is no longer in flight and counts once) less
-   * what is in flight; and whether anything of it is in flight at all.
+   * Token and native money each candidate wallet can still spend on this chain: its balance at `head` (the
+   * block the tracker has just followed, so a payout mined by then is no longer in flight and counts once)
+   * less what this chain's payouts in flight will take (a native payout its value and its gas, a token
+   * payout its amount of the token and its gas); and whether anything of it is in flight at all.
    */
   async function spendable(addresses: Hex[], tokens: Hex[], price: bigint, head: number) {
-    const inFlight = await spendingOf(db, addresses, IN_FLIGHT_PAYOUT_STATES);
+    const inFlight = await spendingOf(db, chainName, addresses, IN_FLIGHT_PAYOUT_STATES);
     const blockNumber = BigInt(head);
     const result = new Map<string, { native: bigint; token: Map<string, bigint>; busy: boolean }>();
     await Promise.all(
@@ -54,12 +60,35 @@ export function createSigner(common: Common, ctx: PayoutParts) {
       if (!funds) continue;
       funds.busy = true;
       funds.native -= BigInt(p.gas_limit ?? '0') * price;
-      funds.token.set(p.token_address, (funds.token.get(p.token_address) ?? 0n) - BigInt(p.amount_raw));
+      if (isNativeAddress(p.token_address)) funds.native -= BigInt(p.amount_raw);
+      else funds.token.set(p.token_address, (funds.token.get(p.token_address) ?? 0n) - BigInt(p.amount_raw));
     }
     return result;
   }
 
-  /** PROTOCOL §5: the requested wallet if the vault holds it and it can pay token and gas, else the collection wallet. */
+  /**
+   * The gas each payout is checked for before its estimate: a native payout to an account without code
+   * takes exactly 21,000 (so a wallet holding the amount and that fee can pay it); anything else
+   * `gasGuess`, above what a token transfer takes.
+   */
+  async function gasGuesses(rows: PayoutRow[], head: number): Promise<bigint[]> {
+    const recipients = [
+      ...new Set(rows.filter((r) => isNativeAddress(r.token_address)).map((r) => r.to_address)),
+    ];
+    const blockNumber = BigInt(head);
+    const codes = await Promise.all(
+      recipients.map((address) => client.getCode({ address: address as Hex, blockNumber })),
+    );
+    const plain = new Set(recipients.filter((_, i) => !codes[i] || codes[i] === '0x'));
+    return rows.map((r) =>
+      isNativeAddress(r.token_address) && plain.has(r.to_address) ? PLAIN_TRANSFER_GAS : tuning.gasGuess,
+    );
+  }
+
+  /**
+   * PROTOCOL §5: the requested wallet if the vault holds it and it can pay the amount and the gas (for the
+   * native coin: the value and the gas together), else the collection wallet.
+   */
   async function chooseSenders(rows: PayoutRow[], price: bigint, head: number): Promise<Decision[]> {
     const held = new Map<string, boolean>();
     const candidatesOf = async (row: PayoutRow) => {
@@ -73,13 +102,24 @@ export function createSigner(common: Common, ctx: PayoutParts) {
     };
     const candidates = await Promise.all(rows.map(candidatesOf));
     const addresses = [...new Set(candidates.flat())];
-    const tokens = [...new Set(rows.map((r) => r.token_address as Hex))];
-    const funds = await spendable(addresses, tokens, price, head);
-    const gasCost = tuning.gasGuess * price;
+    const tokens = [...new Set(rows.map((r) => r.token_address as Hex))].filter((t) => !isNativeAddress(t));
+    const [funds, guesses] = await Promise.all([
+      spendable(addresses, tokens, price, head),
+      gasGuesses(rows, head),
+    ]);
     return rows.map((row, i) => {
       const amount = BigInt(row.amount_raw);
+      const gasCost = guesses[i]! * price;
+      const native = isNativeAddress(row.token_address);
       for (const sender of candidates[i]!) {
         const f = funds.get(sender)!;
+        if (native) {
+          if (f.native >= amount + gasCost) {
+            f.native -= amount + gasCost;
+            return { row, kind: 'pay', sender };
+          }
+          continue;
+        }
         const tokenLeft = f.token.get(row.token_address) ?? 0n;
         if (tokenLeft >= amount && f.native >= gasCost) {
           f.token.set(row.token_address, tokenLeft - amount);
@@ -95,7 +135,9 @@ export function createSigner(common: Common, ctx: PayoutParts) {
         row,
         kind: 'fail',
         code: 'insufficient_funds',
-        message: `not enough token or gas in ${where}`,
+        message: native
+          ? `not enough ${row.symbol} for the amount and the gas in ${where}`
+          : `not enough token or gas in ${where}`,
       };
     });
   }
@@ -109,12 +151,9 @@ export function createSigner(common: Common, ctx: PayoutParts) {
   async function estimate(decision: Decision & { kind: 'pay' }): Promise<Decision> {
     const { row, sender } = decision;
     try {
-      const gas = await client.estimateGas({
-        account: sender,
-        to: row.token_address as Hex,
-        data: transferCalldata(row.to_address as Hex, BigInt(row.amount_raw)),
-        blockTag: 'latest',
-      });
+      const gas = await client.estimateGas({ account: sender, ...transferCall(row), blockTag: 'latest' });
+      // A plain value transfer to an account without code costs exactly its intrinsic gas.
+      if (gas === PLAIN_TRANSFER_GAS) return { ...decision, gas };
       return { ...decision, gas: (gas * BigInt(100 + tuning.gasMarginPct)) / 100n };
     } catch (err) {
       if (isRevert(err)) {
@@ -136,7 +175,13 @@ export function createSigner(common: Common, ctx: PayoutParts) {
     const failed = await db.transaction().execute(async (trx) => {
       const moved: (Decision & { kind: 'fail' })[] = [];
       for (const d of decisions) {
-        const answer = payoutResponse(rmq, signKey, { ...d.row, sender: null }, failure(d.code, d.message));
+        const answer = payoutResponse(
+          rmq,
+          signKey,
+          { ...d.row, sender: null },
+          failure(d.code, d.message),
+          ctx.chain,
+        );
         const move = {
           to: 'failed' as const,
           set: { error_code: d.code, error_message: d.message.slice(0, 1000) },
@@ -162,7 +207,7 @@ export function createSigner(common: Common, ctx: PayoutParts) {
     const now = Date.now();
     const signed: { queueId: string; hash: Hex; nonce: number }[] = [];
     await db.transaction().execute(async (trx) => {
-      const { first, repairedFrom } = await allocateNonces(trx, sender, group.length, chainNonce);
+      const { first, repairedFrom } = await allocateNonces(trx, chainName, sender, group.length, chainNonce);
       if (repairedFrom !== undefined) {
         logger.warn(
           { sender, counter: repairedFrom, next: first, chainNonce },
@@ -177,6 +222,7 @@ export function createSigner(common: Common, ctx: PayoutParts) {
         txs.push({
           tx_hash: hash,
           queue_id: d.row.queue_id,
+          chain_name: chainName,
           sender,
           nonce,
           raw_tx: raw,
@@ -208,7 +254,7 @@ export function createSigner(common: Common, ctx: PayoutParts) {
 
   /** Resolves how many accepted payouts it took (`selected`) and how many it moved on (signed or failed). */
   async function signAccepted(head: number): Promise<{ selected: number; moved: number }> {
-    const rows = await payoutsInState(db, 'accepted', tuning.batchSize);
+    const rows = await payoutsInState(db, chainName, 'accepted', tuning.batchSize);
     if (rows.length === 0) return { selected: 0, moved: 0 };
     const fee = await fees(head);
     const chosen = await chooseSenders(rows, maxGasPrice(fee), head);

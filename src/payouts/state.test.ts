@@ -49,6 +49,7 @@ describe.each(dbKinds)('the payout state machine on %s', (kind) => {
     const tx = (n: number): PayoutTxRow => ({
       tx_hash: hash(n),
       queue_id: 'q3',
+      chain_name: 'ETH',
       sender: `0x${'4'.repeat(40)}`,
       nonce: n,
       raw_tx: '0x00',

@@ -116,12 +116,13 @@ export async function movePayout(
 }
 
 /**
- * Moves many payouts from `from` to a state that is not final, with the same columns: those whose
- * current transaction is still the one in `rows` (read then). Resolves the queue_ids that moved;
- * `auditOf` gives each one's audit details.
+ * Moves many payouts of the chain `chainName` from `from` to a state that is not final, with the same
+ * columns: those whose current transaction is still the one in `rows` (read then). Resolves the
+ * queue_ids that moved; `auditOf` gives each one's audit details.
  */
 export async function movePayouts(
   trx: Db,
+  chainName: string,
   rows: readonly Pick<PayoutRow, 'queue_id' | 'tx_hash'>[],
   from: PayoutState,
   move: Omit<Move, 'audit' | 'answer'>,
@@ -131,7 +132,11 @@ export async function movePayouts(
   assertTransition(from, move.to);
   if (isFinal(move.to)) throw new Error(`moves to ${move.to} carry answers: use movePayout`);
   const hashes = rows.map((r) => r.tx_hash).filter((h): h is string => h !== null);
-  const moved = await updatePayoutsIf(trx, hashes, from, { ...move.set, state: move.to, updated_at: now });
+  const moved = await updatePayoutsIf(trx, chainName, hashes, from, {
+    ...move.set,
+    state: move.to,
+    updated_at: now,
+  });
   await recordAudit(
     trx,
     moved.map((queueId) => ({

@@ -8,7 +8,7 @@ import {
 } from '../store/repos/payouts.js';
 import type { PayoutRow, PayoutTxRow } from '../store/schema.js';
 import type { createBroadcaster } from './broadcast.js';
-import { broadcast, getReceipt, type RawReceipt, receiptPays } from './chain.js';
+import { broadcast, getReceipt, minedTransactionPays, type RawReceipt } from './chain.js';
 import type { PayoutParts } from './context.js';
 import { bumpFees, type Fees } from './fees.js';
 import { findNonceUsage, type NonceUsage } from './nonce-usage.js';
@@ -28,7 +28,7 @@ export function createTracker(
   const { db, client, signKey, vault, fees, poke } = ctx;
   const { metrics, logger } = common;
   const { rmq } = common.config;
-  const { confirmHeight, maxFeePerGasWei: feeCap, replaceAfterBlocks } = ctx.chain;
+  const { confirmHeight, maxFeePerGasWei: feeCap, replaceAfterBlocks, name: chainName } = ctx.chain;
   const { serializable, txFields, feeDetail } = ctx.transactions;
   /** The head at which each payout's nonce was first found used by a transaction the node does not show. */
   const unresolvedSince = new Map<string, number>();
@@ -59,29 +59,30 @@ export function createTracker(
 
   async function settle(row: PayoutRow, receipt: RawReceipt, head: number) {
     const minedBlock = Number(BigInt(receipt.blockNumber));
+    const blockHash = receipt.blockHash.toLowerCase();
+    const final = head - minedBlock + 1 >= confirmHeight;
+    // Still mined in the same block, not final yet: nothing to write (and no node call to make).
+    if (!final && row.state === 'mined' && row.mined_block_hash === blockHash) return;
     const fee = BigInt(receipt.gasUsed) * BigInt(receipt.effectiveGasPrice ?? '0x0');
     const succeeded = BigInt(receipt.status) === 1n;
-    // Success without the token's Transfer to the recipient (a `transfer` that returned false) is a failure.
-    const paid =
-      succeeded &&
-      receiptPays(receipt, {
-        token: row.token_address,
-        sender: row.sender ?? '',
-        to: row.to_address,
-        amountRaw: BigInt(row.amount_raw),
-      });
+    // Success without the token's Transfer to the recipient (a `transfer` that returned false), or a
+    // native transfer of another value or to another address, is a failure.
+    const paid = await minedTransactionPays(client, receipt, {
+      token: row.token_address,
+      sender: row.sender ?? '',
+      to: row.to_address,
+      amountRaw: BigInt(row.amount_raw),
+    });
     const reverted = !paid;
     const mined = {
       tx_hash: receipt.transactionHash.toLowerCase(),
       mined_block: minedBlock,
-      mined_block_hash: receipt.blockHash.toLowerCase(),
+      mined_block_hash: blockHash,
       fee_wei: fee.toString(),
       reverted: reverted ? 1 : 0,
     };
-    const final = head - minedBlock + 1 >= confirmHeight;
     const now = Date.now();
     if (!final) {
-      if (row.state === 'mined' && row.mined_block_hash === mined.mined_block_hash) return;
       // mined → mined: the same transaction found in another block after a reorganisation.
       const moved = await db
         .transaction()
@@ -103,12 +104,12 @@ export function createTracker(
       : succeeded
         ? failure(
             'reverted',
-            `transaction ${mined.tx_hash} in block ${minedBlock} moved no tokens to the recipient`,
+            `transaction ${mined.tx_hash} in block ${minedBlock} did not move the amount to the recipient`,
           )
         : failure('reverted', `transaction ${mined.tx_hash} reverted in block ${minedBlock}`);
     const errorFields =
       outcome.status === 0 ? { error_code: outcome.error, error_message: outcome.errorMessage } : {};
-    const answer = payoutResponse(rmq, signKey, { ...row, ...mined }, outcome);
+    const answer = payoutResponse(rmq, signKey, { ...row, ...mined }, outcome, ctx.chain);
     const moved = await db
       .transaction()
       .execute((trx) =>
@@ -158,6 +159,7 @@ export function createTracker(
         {
           tx_hash: hash,
           queue_id: row.queue_id,
+          chain_name: chainName,
           sender: row.sender!,
           nonce: Number(row.nonce),
           raw_tx: raw,
@@ -196,7 +198,7 @@ export function createTracker(
   }
 
   async function track(head: number) {
-    const rows = await payoutsInStates(db, ['sent', 'unresolved', 'mined']);
+    const rows = await payoutsInStates(db, chainName, ['sent', 'unresolved', 'mined']);
     if (rows.length === 0) return;
     const txs = await transactionsOfPayouts(
       db,

@@ -1,11 +1,15 @@
 import type { Hex, TransactionSerializable } from 'viem';
+import { isNativeAddress } from '../config/chains.js';
 import type { PayoutRow, PayoutTxRow } from '../store/schema.js';
 import { transferCalldata } from './chain.js';
 import type { Fees } from './fees.js';
 
 export type TransactionBuilders = ReturnType<typeof createTransactionBuilders>;
 
-/** The token transfer of a payout as a transaction to sign, and its fee fields as stored and audited. */
+/**
+ * The transfer of a payout as a transaction to sign (a token's `transfer`, or a plain value transfer of
+ * the native coin), and its fee fields as stored and audited.
+ */
 export function createTransactionBuilders(chainId: number) {
   function txFields(
     fee: Fees,
@@ -35,14 +39,7 @@ export function createTransactionBuilders(chainId: number) {
     gas: bigint,
     fee: Fees,
   ): TransactionSerializable {
-    const base = {
-      chainId,
-      to: row.token_address as Hex,
-      data: transferCalldata(row.to_address as Hex, BigInt(row.amount_raw)),
-      nonce,
-      gas,
-      value: 0n,
-    };
+    const base = { chainId, nonce, gas, ...transferCall(row) };
     return fee.type === 'legacy'
       ? { ...base, type: 'legacy', gasPrice: fee.gasPrice }
       : {
@@ -54,4 +51,22 @@ export function createTransactionBuilders(chainId: number) {
   }
 
   return { txFields, feeDetail, serializable };
+}
+
+/**
+ * What a payout's transaction calls: the token's `transfer(to, amount)` with no value, or for the native
+ * coin the recipient itself with the amount as value and no data. Also what the gas is estimated for.
+ */
+export function transferCall(row: Pick<PayoutRow, 'token_address' | 'to_address' | 'amount_raw'>): {
+  to: Hex;
+  value: bigint;
+  data?: Hex;
+} {
+  const amount = BigInt(row.amount_raw);
+  if (isNativeAddress(row.token_address)) return { to: row.to_address as Hex, value: amount };
+  return {
+    to: row.token_address as Hex,
+    value: 0n,
+    data: transferCalldata(row.to_address as Hex, amount),
+  };
 }

@@ -3,7 +3,7 @@
  * any chain height); amounts are decimal strings of base units (`*_raw`), never numbers. Times are
  * unix milliseconds. Addresses and hashes are lowercase 0x-hex.
  */
-import type { Generated, Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Updateable } from 'kysely';
 
 export interface WatchedAddressTable {
   chain: string;
@@ -95,8 +95,15 @@ export interface PayoutTable {
   queue_id: string;
   kind: 'withdraw' | 'pay';
   order_id: string | null;
+  /** The chain as the request spelled it, echoed in the answer. */
   chain: string;
+  /**
+   * The configured name of the chain (migration 0009): the payout engine of that chain is the only one
+   * that reads or moves the payout. A refused request naming no configured chain keeps its spelling.
+   */
+  chain_name: string;
   symbol: string;
+  /** The token's contract, or NATIVE_ADDRESS_LC (src/config/chains.ts) for the native coin. */
   token_address: string;
   /** The wallet the request asked to pay from. */
   from_address: string;
@@ -130,6 +137,11 @@ export interface PayoutTable {
 export interface PayoutTxTable {
   tx_hash: string;
   queue_id: string;
+  /**
+   * The configured chain (migration 0009): a wallet's nonces are per chain. Every row the service writes
+   * names it; the column's default (`ETH`) is for the rows from before.
+   */
+  chain_name: ColumnType<string, string | undefined, string>;
   sender: string;
   nonce: number;
   raw_tx: string;
@@ -139,7 +151,9 @@ export interface PayoutTxTable {
   created_at: number;
 }
 
+/** The next nonce of a wallet on a chain (migration 0009 keyed it by chain too). */
 export interface SenderNonceTable {
+  chain_name: string;
   address: string;
   next_nonce: number;
 }

@@ -62,6 +62,7 @@ export function payoutRow(queueId: string, fields: Partial<NewPayout> = {}): New
     kind: 'withdraw',
     order_id: null,
     chain: 'ETH',
+    chain_name: 'ETH',
     symbol: 'USDT',
     token_address: `0x${'1'.repeat(40)}`,
     from_address: `0x${'2'.repeat(40)}`,

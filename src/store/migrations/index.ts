@@ -7,6 +7,7 @@ import * as senderNonce from './0005_payout_txs_sender_nonce.js';
 import * as payoutVersion from './0006_payout_version.js';
 import * as outboxSubject from './0007_outbox_subject.js';
 import * as noPadIds from './0008_nopad_ids.js';
+import * as payoutChains from './0009_payout_chains.js';
 
 /**
  * Every migration, in code rather than found on disk, so they ship inside dist/ and a bundle.
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0006_payout_version': payoutVersion,
   '0007_outbox_subject': outboxSubject,
   '0008_nopad_ids': noPadIds,
+  '0009_payout_chains': payoutChains,
 };

@@ -8,7 +8,8 @@ export interface NonceAllocation {
 }
 
 /**
- * Takes `count` consecutive nonces of `sender` under a lock on its `sender_nonces` row (MySQL
+ * Takes `count` consecutive nonces of `sender` on the chain `chainName` (a wallet serves every EVM chain,
+ * with an independent nonce on each) under a lock on its `sender_nonces` row (MySQL
  * `FOR UPDATE`; SQLite serialises writers), inside the caller's transaction: the signed transactions that
  * use them are stored in that same transaction, so a crash can never leave a nonce taken but unused.
  *
@@ -20,20 +21,27 @@ export interface NonceAllocation {
  */
 export async function allocateNonces(
   trx: Db,
+  chainName: string,
   sender: string,
   count: number,
   chainNonce: number,
 ): Promise<NonceAllocation> {
-  await insertIgnore(trx, 'sender_nonces', { address: sender, next_nonce: chainNonce });
+  await insertIgnore(trx, 'sender_nonces', {
+    chain_name: chainName,
+    address: sender,
+    next_nonce: chainNonce,
+  });
   const row = await trx
     .selectFrom('sender_nonces')
     .select('next_nonce')
+    .where('chain_name', '=', chainName)
     .where('address', '=', sender)
     .forUpdate()
     .executeTakeFirstOrThrow();
   const ours = await trx
     .selectFrom('payout_txs')
     .select((eb) => eb.fn.max('nonce').as('max'))
+    .where('chain_name', '=', chainName)
     .where('sender', '=', sender)
     .forUpdate()
     .executeTakeFirst();
@@ -43,6 +51,7 @@ export async function allocateNonces(
   await trx
     .updateTable('sender_nonces')
     .set({ next_nonce: first + count })
+    .where('chain_name', '=', chainName)
     .where('address', '=', sender)
     .execute();
   return { first, repairedFrom: counted !== first ? counted : undefined };

@@ -8,6 +8,10 @@ import type { Db, NewPayout, PayoutRow, PayoutState, PayoutTable, PayoutTxRow } 
  * `payouts` (one row per withdrawal or payment, keyed by queue_id) and `payout_txs` (every transaction
  * signed for one: the first and each replacement). A payout's `state` is written only through
  * src/payouts/state.ts, which calls `updatePayoutIf` / `updatePayoutsIf` here.
+ *
+ * One payout engine runs per chain on the one database: every read that selects payouts to work on, and
+ * every write that is not keyed by a queue_id the engine read from its own chain, names the chain
+ * (`chain_name`, the configured name), so an engine never sees or moves another chain's payouts.
  */
 
 /** Stores a new request; resolves false, writing nothing, when its queue_id was seen before. */
@@ -19,25 +23,44 @@ export async function payoutByQueueId(db: Db, queueId: string): Promise<PayoutRo
   return db.selectFrom('payouts').selectAll().where('queue_id', '=', queueId).executeTakeFirst();
 }
 
-/** Payouts in one state, oldest first (then by queue_id, a stable order). */
-export async function payoutsInState(db: Db, state: PayoutState, limit?: number): Promise<PayoutRow[]> {
+/** A chain's payouts in one state, oldest first (then by queue_id, a stable order). */
+export async function payoutsInState(
+  db: Db,
+  chainName: string,
+  state: PayoutState,
+  limit?: number,
+): Promise<PayoutRow[]> {
   const query = db
     .selectFrom('payouts')
     .selectAll()
+    .where('chain_name', '=', chainName)
     .where('state', '=', state)
     .orderBy('created_at')
     .orderBy('queue_id');
   return (limit === undefined ? query : query.limit(limit)).execute();
 }
 
-/** Payouts in any of `states`. */
-export async function payoutsInStates(db: Db, states: readonly PayoutState[]): Promise<PayoutRow[]> {
-  return db.selectFrom('payouts').selectAll().where('state', 'in', states).execute();
+/** A chain's payouts in any of `states`. */
+export async function payoutsInStates(
+  db: Db,
+  chainName: string,
+  states: readonly PayoutState[],
+): Promise<PayoutRow[]> {
+  return db
+    .selectFrom('payouts')
+    .selectAll()
+    .where('chain_name', '=', chainName)
+    .where('state', 'in', states)
+    .execute();
 }
 
-/** What payouts in `states` from these senders still take out of their balances. */
+/**
+ * What a chain's payouts in `states` from these senders still take out of their balances there (a
+ * wallet's balances are per chain). `token_address` is NATIVE_ADDRESS_LC for the native coin.
+ */
 export async function spendingOf(
   db: Db,
+  chainName: string,
   senders: readonly string[],
   states: readonly PayoutState[],
 ): Promise<Pick<PayoutRow, 'sender' | 'token_address' | 'amount_raw' | 'gas_limit'>[]> {
@@ -47,6 +70,7 @@ export async function spendingOf(
       ...(await db
         .selectFrom('payouts')
         .select(['sender', 'token_address', 'amount_raw', 'gas_limit'])
+        .where('chain_name', '=', chainName)
         .where('state', 'in', states)
         .where('sender', 'in', slice)
         .execute()),
@@ -77,13 +101,14 @@ export async function updatePayoutIf(
 }
 
 /**
- * Updates the payouts whose current transaction is one of `txHashes` and that are still in `expected`,
- * raising their versions; resolves exactly which (locked first on MySQL, so the answer is the set the
- * update changed; SQLite serialises writers). The hash stands for the version: a payout re-signed since
- * it was read has another one.
+ * Updates the chain's payouts whose current transaction is one of `txHashes` and that are still in
+ * `expected`, raising their versions; resolves exactly which (locked first on MySQL, so the answer is the
+ * set the update changed; SQLite serialises writers). The hash stands for the version: a payout re-signed
+ * since it was read has another one.
  */
 export async function updatePayoutsIf(
   db: Db,
+  chainName: string,
   txHashes: readonly string[],
   expected: PayoutState,
   set: Updateable<PayoutTable>,
@@ -93,6 +118,7 @@ export async function updatePayoutsIf(
     const select = db
       .selectFrom('payouts')
       .select('queue_id')
+      .where('chain_name', '=', chainName)
       .where('tx_hash', 'in', slice)
       .where('state', '=', expected);
     const still = (await (driverOf(db) === 'mysql' ? select.forUpdate() : select).execute()).map(
