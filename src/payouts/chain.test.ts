@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TRANSFER_TOPIC } from '../chain/transfers.js';
-import { type RawReceipt, receiptPays } from './chain.js';
+import { nativeTransferPays, type RawReceipt, type RawTransaction, receiptPays } from './chain.js';
 
 const token = `0x${'aa'.repeat(20)}`;
 const sender = `0x${'bb'.repeat(20)}`;
@@ -38,5 +38,39 @@ describe('receiptPays', () => {
     expect(receiptPays(receipt([transferLog(sender, to, 5_000_000n, `0x${'dd'.repeat(20)}`)]), payout)).toBe(
       false,
     );
+  });
+});
+
+describe('nativeTransferPays', () => {
+  const tx = (fields: Partial<RawTransaction> = {}): RawTransaction => ({
+    hash: `0x${'11'.repeat(32)}`,
+    from: sender as `0x${string}`,
+    to: to as `0x${string}`,
+    value: '0x4c4b40',
+    ...fields,
+  });
+  const native = { sender, to, amountRaw: 5_000_000n };
+
+  it('needs a successful receipt of a transaction from the sender to the recipient carrying the amount', () => {
+    expect(nativeTransferPays(receipt([]), tx(), native)).toBe(true);
+    expect(nativeTransferPays({ ...receipt([]), status: '0x0' }, tx(), native)).toBe(false);
+  });
+
+  it('is false for another value, recipient, sender or transaction', () => {
+    expect(nativeTransferPays(receipt([]), tx({ value: '0x4c4b3f' }), native)).toBe(false);
+    expect(nativeTransferPays(receipt([]), tx({ to: sender as `0x${string}` }), native)).toBe(false);
+    expect(nativeTransferPays(receipt([]), tx({ to: null }), native)).toBe(false);
+    expect(nativeTransferPays(receipt([]), tx({ from: to as `0x${string}` }), native)).toBe(false);
+    expect(nativeTransferPays(receipt([]), tx({ hash: `0x${'33'.repeat(32)}` }), native)).toBe(false);
+  });
+
+  it('takes addresses in any letter case', () => {
+    expect(
+      nativeTransferPays(
+        receipt([]),
+        tx({ to: to.toUpperCase().replace('0X', '0x') as `0x${string}` }),
+        native,
+      ),
+    ).toBe(true);
   });
 });
