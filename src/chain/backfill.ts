@@ -10,6 +10,9 @@ import {
 import type { BlockHeader, RpcLog } from './rpc.js';
 import { decodeTransferLogs, type TransferLog } from './transfers.js';
 
+/** The widest backfill range while the native coin is watched, when each block is fetched whole. */
+const NATIVE_MAX_RANGE = 500;
+
 /** A backfill range being fetched: its token logs, and its blocks' native transfers when those are watched. */
 interface RangeFetches {
   from: number;
@@ -68,7 +71,10 @@ export function createRangeBackfill(common: Pick<Common, 'options'>, deps: Range
     logger.info({ from, to, blocks: total }, 'backfill started');
     try {
       while (next <= to && !deps.stop.aborted) {
-        const end = Math.min(next + range - 1, to);
+        // Every block of a range is one call while the native coin is watched: shorter ranges keep
+        // the cursor (and the deposits found) moving at least every few seconds.
+        const span = (await deps.watchingNative()) ? Math.min(range, NATIVE_MAX_RANGE) : range;
+        const end = Math.min(next + span - 1, to);
         fetch = ahead?.from === next && ahead.end === end ? ahead : undefined;
         if (ahead !== fetch) ahead?.native?.cancel();
         ahead = undefined;
@@ -103,7 +109,10 @@ export function createRangeBackfill(common: Pick<Common, 'options'>, deps: Range
         const anchor = await logReader.checkRange(fetch.tokens, logs);
         const nativeTransfers = fetch.native ? await natives.checkRange(fetch.native, parent, anchor) : [];
         // The next range is fetched while this one is written: the node and the database work at once.
-        if (end < to) ahead = await fetchBoth(end + 1, Math.min(end + range, to));
+        if (end < to) {
+          const nextSpan = fetch.native ? Math.min(range, NATIVE_MAX_RANGE) : range;
+          ahead = await fetchBoth(end + 1, Math.min(end + nextSpan, to));
+        }
         await deps.commitRange(mergeInChainOrder(nativeTransfers, decodeTransferLogs(logs)), anchor);
         parent = anchor;
         next = end + 1;
