@@ -1,12 +1,14 @@
 import type { Hex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NATIVE_ADDRESS_LC } from '../src/config/chains.js';
 import { formatAmount } from '../src/money/amount.js';
+import { ResolveError, resolvePayout } from '../src/payouts/resolve.js';
 import { jsonNumber, parseJsonLossless } from '../src/protocol/json.js';
 import { verifySignature } from '../src/protocol/sign.js';
 import { readHistory } from '../src/store/repos/audit.js';
 import { createTestChain, mineUntil, type TestChain } from './helpers/chain.js';
 import { dbKinds } from './helpers/db.js';
-import { newWallet, queueId } from './helpers/payouts.js';
+import { newWallet, payoutRow, queueId } from './helpers/payouts.js';
 import type { Collector } from './helpers/rabbit.js';
 import { randomAddress, TEST_SIGN_KEY } from './helpers/service.js';
 import { type StartStackOptions, startStack } from './helpers/stack.js';
@@ -194,6 +196,64 @@ describe.each(dbKinds)('native-coin withdrawals and payments on %s', (kind) => {
     const left = await chain.publicClient.getBalance({ address: payer.address });
     expect(left).toBeGreaterThan(0n);
     expect(left).toBeLessThan(1n * ETH);
+  });
+
+  it("settles an unresolved native payout on the operator's word, on the payout's own chain", async () => {
+    // Held unresolved as a lagging node would leave it: its nonce used, the node not showing by what.
+    const dev = chain.accounts[1]!;
+    const to = randomAddress();
+    const amount = 700_000_000_000_000_001n;
+    const held = (id: string, chainName: string) =>
+      payoutRow(id, {
+        chain: chainName.toLowerCase(),
+        chain_name: chainName,
+        symbol: 'ETH',
+        token_address: NATIVE_ADDRESS_LC,
+        from_address: dev.address.toLowerCase(),
+        to_address: to,
+        amount_raw: amount.toString(),
+        amount_text: '0.700000000000000001',
+        state: 'unresolved',
+        sender: dev.address.toLowerCase(),
+        nonce: 0,
+        gas_limit: '21000',
+      });
+    const id = queueId('resolve');
+    const elsewhere = queueId('resolve');
+    await stack.service.db
+      .insertInto('payouts')
+      .values([held(id, 'ETH'), held(elsewhere, 'BSC')])
+      .execute();
+    const send = (value: bigint) => chain.walletClients[1]!.sendTransaction({ to, value });
+    const wrongValue = await send(amount - 1n);
+    const right = await send(amount);
+    await chain.mine(1);
+
+    const deps = {
+      db: stack.service.db,
+      chains: stack.config.chains,
+      rmq: stack.config.rmq,
+      signKey: TEST_SIGN_KEY,
+    };
+    await expect(resolvePayout(deps, id, { paid: wrongValue })).rejects.toBeInstanceOf(ResolveError);
+    // A payout of a chain the config does not have is not checked against another chain's node.
+    await expect(resolvePayout(deps, elsewhere, { paid: right })).rejects.toThrow(/chain BSC/);
+    expect(await resolvePayout(deps, id, { paid: right })).toMatch(/confirmed/);
+
+    const { msg, text } = await stack.answer(id);
+    expect(msg).toMatchObject({ status: 1, tx_hash: right, from_address: dev.address.toLowerCase() });
+    const receipt = await chain.publicClient.getTransactionReceipt({ hash: right });
+    expect(text).toContain(`"fee":${formatAmount(receipt.gasUsed * receipt.effectiveGasPrice, 18)}`);
+    expect(text).toContain('"amount":0.700000000000000001');
+
+    // ETH's engine never follows the BSC payout: its nonce 0 on ETH went to a transaction that is not
+    // its own, which on its own chain would send it to be paid anew.
+    for (let i = 0; i < CONFIRM + 2; i++) {
+      await chain.mine(1);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    await stack.settled();
+    expect((await stack.payout(elsewhere))?.state).toBe('unresolved');
   });
 });
 
