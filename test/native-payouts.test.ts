@@ -331,3 +331,54 @@ describe.each(dbKinds)('an 18-decimal token on %s', (kind) => {
     expect(msg).toMatchObject({ status: 0, error: 'invalid_amount' });
   });
 });
+
+describe.each(dbKinds)('a chain without EIP-1559 (legacy gas price) on %s', (kind) => {
+  let chain: TestChain;
+  let stack: Awaited<ReturnType<typeof startPayoutStack>>;
+  const user = newWallet();
+
+  beforeAll(async () => {
+    // Berlin: blocks without a base fee, as on chains that never took EIP-1559. The chain helper deploys
+    // its token with an EIP-1559 transaction, which berlin refuses: the config names a token address that
+    // holds no contract, never used here.
+    chain = await createTestChain({ noMining: true, args: ['--hardfork', 'berlin'] });
+    const noToken = Object.create(chain, { token: { value: randomAddress() } }) as TestChain;
+    stack = await startPayoutStack({
+      db: kind,
+      chain: noToken,
+      wallets: [user],
+      async prepareChain(c) {
+        await c.setEthBalance(user.address, 10n * ETH);
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.teardown();
+    await chain?.stop();
+  });
+
+  it('pays the native coin with a legacy transaction, the fee at its gas price', async () => {
+    const id = queueId('legacy');
+    const to = randomAddress();
+    const before = await chain.publicClient.getBalance({ address: user.address });
+    await stack.withdraw({
+      queue_id: id,
+      from_address: user.address,
+      to_address: to,
+      amount: '0.5',
+      symbol: 'ETH',
+    });
+    const { msg, text } = await stack.answer(id);
+    expect(msg).toMatchObject({ status: 1, from_address: user.address });
+    const tx = await chain.publicClient.getTransaction({ hash: msg.tx_hash as Hex });
+    expect(tx.type).toBe('legacy');
+    const receipt = await chain.publicClient.getTransactionReceipt({ hash: msg.tx_hash as Hex });
+    expect(receipt.effectiveGasPrice).toBe(tx.gasPrice);
+    const fee = receipt.gasUsed * receipt.effectiveGasPrice;
+    expect(fee).toBeGreaterThan(0n);
+    expect(text).toContain(`"fee":${formatAmount(fee, 18)}`);
+    expect(await chain.publicClient.getBalance({ address: to })).toBe(ETH / 2n);
+    expect(await chain.publicClient.getBalance({ address: user.address })).toBe(before - ETH / 2n - fee);
+  });
+});
