@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { normalizeLegacyFlags, resolveSignKey } from '../config/args.js';
-import { runDemo } from '../devnet/demo.js';
 import { type AuditFlags, runAudit } from './audit.js';
-import { devListen, devPayout, devTopup, devTransfer } from './dev.js';
+import { addDevCommands } from './dev.js';
 import { type ResolveFlags, runResolve } from './payout.js';
 import { runSign } from './sign.js';
 import { runStart } from './start.js';
@@ -89,47 +88,6 @@ program
     process.exitCode = await runResolve(queueId, flags);
   });
 
-const dev = program
-  .command('dev')
-  .description('play the business system against the embedded devnet (`npm start`)');
-dev
-  .command('topup <address>')
-  .description('publish a signed topup request: the service watches the address')
-  .action(async (address: string) => {
-    process.exitCode = await devTopup(address);
-  });
-dev
-  .command('transfer <to> <amount>')
-  .description('send test USDT from a dev account')
-  .option('--from-index <n>', 'dev account index', '0')
-  .action(async (to: string, amount: string, flags: { fromIndex: string }) => {
-    process.exitCode = await devTransfer(to, amount, Number(flags.fromIndex));
-  });
-dev
-  .command('withdraw <to> <amount>')
-  .description('publish a signed withdraw request (default sender: the collection wallet)')
-  .option('--from <address>', 'the wallet to pay from')
-  .action(async (to: string, amount: string, flags: { from?: string }) => {
-    process.exitCode = await devPayout(to, amount, { from: flags.from });
-  });
-dev
-  .command('pay <to> <amount> <orderId>')
-  .description('publish a signed pay request for a merchant order')
-  .option('--from <address>', 'the wallet to pay from')
-  .action(async (to: string, amount: string, orderId: string, flags: { from?: string }) => {
-    process.exitCode = await devPayout(to, amount, { from: flags.from, orderId });
-  });
-dev
-  .command('demo')
-  .description('register an address, transfer to it, withdraw and pay, printing every message (npm run demo)')
-  .action(async () => {
-    process.exitCode = await runDemo();
-  });
-dev
-  .command('listen')
-  .description('print every response the service publishes')
-  .action(async () => {
-    process.exitCode = await devListen();
-  });
+addDevCommands(program);
 
 await program.parseAsync(argv);

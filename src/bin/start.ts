@@ -46,7 +46,9 @@ export async function runStart(flags: StartFlags, argv: readonly string[]): Prom
   let devnet: Devnet | undefined;
   try {
     if (source.devnet) {
-      logger.info('no config file: starting the embedded devnet (anvil, test USDT, SQLite under ./data)');
+      logger.info(
+        'no config file: starting the embedded devnet (chains ETH and BSC, each its own anvil and test USDT; SQLite under ./data)',
+      );
       devnet = await startDevnet(logger);
       config = devnet.config;
       signKey ??= devnet.state.signKey;

@@ -1,17 +1,43 @@
 import { Connection } from 'rabbitmq-client';
-import type { Config } from '../config/types.js';
+import { assetsOf } from '../config/chains.js';
+import type { ChainConfig, Config, TokenConfig } from '../config/types.js';
+import { loadDevnetConfig } from './config-file.js';
 import { loadDevnetState } from './devnet.js';
 
 /**
  * What the `dev` commands and the demo need of the running devnet (`npm start` without a config): its
- * secret, token, node and queue names, from `<dataDir>/devnet.json`.
+ * secret and queue names from `<dataDir>/devnet.json`, its chains (nodes, tokens, native coins) from the
+ * config file it wrote.
  */
 export function devnet(dataDir: string) {
   const state = loadDevnetState(dataDir);
-  if (!state?.tokenAddress || !state.rpcUrl) {
+  const config = state ? loadDevnetConfig(dataDir) : undefined;
+  if (!state || !config) {
     throw new Error(`no devnet under ${dataDir}: run \`npm start\` (without a config file) first`);
   }
-  return { ...state, tokenAddress: state.tokenAddress, rpcUrl: state.rpcUrl };
+  return { ...state, config };
+}
+
+export type RunningDevnet = ReturnType<typeof devnet>;
+
+/** The chain named `name` (any letter case, as requests match it); an error listing the chains otherwise. */
+export function devnetChain(config: Config, name = 'ETH'): ChainConfig {
+  const chain = config.chains.find((c) => c.name.toLowerCase() === name.toLowerCase());
+  if (!chain)
+    throw new Error(`the devnet has no chain ${name}: it has ${config.chains.map((c) => c.name).join(', ')}`);
+  return chain;
+}
+
+/**
+ * The token or native coin `symbol` of `chain` (default: its first token, the test USDT); the native
+ * coin's address is NATIVE_ADDRESS_LC (see `isNativeAddress`).
+ */
+export function devnetAsset(chain: ChainConfig, symbol?: string): TokenConfig {
+  const assets = assetsOf(chain);
+  const asset = symbol ? assets.find((a) => a.symbol.toLowerCase() === symbol.toLowerCase()) : assets[0];
+  if (!asset)
+    throw new Error(`chain ${chain.name} has no ${symbol}: it has ${assets.map((a) => a.symbol).join(', ')}`);
+  return asset;
 }
 
 /** Publishes one message with a publisher confirm, on a connection of its own. */

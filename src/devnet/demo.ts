@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { Connection } from 'rabbitmq-client';
 import { createPublicClient, createWalletClient, type Hex, http } from 'viem';
 import { testUsdtAbi } from '../chain/token.js';
-import type { QueueConfig } from '../config/types.js';
+import { isNativeAddress } from '../config/chains.js';
+import type { ChainConfig, QueueConfig } from '../config/types.js';
+import { parseAmount } from '../money/amount.js';
 import { stringifyMessage } from '../protocol/json.js';
 import { withSignature } from '../protocol/sign.js';
-import { consumeResponses, devnet, publish } from './business.js';
+import { consumeResponses, devnet, devnetAsset, publish } from './business.js';
 import { DEVNET_COLLECTION_INDEX, devnetAccount, devnetRmq } from './devnet.js';
 
 interface Seen {
@@ -13,14 +15,48 @@ interface Seen {
   body: Record<string, unknown>;
 }
 
+/** What the demo does on one chain: deposits of each symbol, then withdrawals and payments. */
+interface ChainPlay {
+  chain: string;
+  deposits: { symbol: string; amount: string }[];
+  withdrawals: { symbol: string; amount: string; orderId?: string }[];
+}
+
 /**
- * `npm run demo`: plays the business system against the devnet of `npm start`. Registers a fresh address,
- * transfers to it and waits for status 2 then 1, then withdraws and pays to it and waits for both answers,
- * printing every message as it flows. Resolves 0 when everything arrived, 1 with the reason otherwise.
+ * ETH: a 6-decimal USDT deposit, a withdrawal and a payment. BSC: an 18-decimal USDT deposit, a native
+ * BNB deposit, a USDT withdrawal and a BNB one (a plain value transfer). A chain the devnet lacks is left out.
+ */
+const PLAYS: readonly ChainPlay[] = [
+  {
+    chain: 'ETH',
+    deposits: [{ symbol: 'USDT', amount: '12.5' }],
+    withdrawals: [
+      { symbol: 'USDT', amount: '3' },
+      { symbol: 'USDT', amount: '1.25', orderId: 'demo-order-1' },
+    ],
+  },
+  {
+    chain: 'BSC',
+    deposits: [
+      { symbol: 'USDT', amount: '12.5' },
+      { symbol: 'BNB', amount: '0.5' },
+    ],
+    withdrawals: [
+      { symbol: 'USDT', amount: '3' },
+      { symbol: 'BNB', amount: '0.1' },
+    ],
+  },
+];
+
+/**
+ * `npm run demo`: plays the business system against the devnet of `npm start`, on each of its chains in
+ * turn: registers a fresh address, transfers to it and waits for status 2 then 1, then withdraws (and
+ * pays) to it and waits for the answers, printing every message as it flows. Resolves 0 when everything
+ * arrived, 1 with the reason otherwise.
  */
 export async function runDemo(options: { dataDir?: string; timeoutMs?: number } = {}): Promise<number> {
   const dn = devnet(options.dataDir ?? './data');
-  const timeoutMs = options.timeoutMs ?? 90_000;
+  const timeoutMs = options.timeoutMs ?? 180_000;
   const rmq = devnetRmq(dn.queuePrefix);
   const now = () => Math.floor(Date.now() / 1000);
   const sign = (msg: Record<string, unknown>) => stringifyMessage(withSignature(msg, dn.signKey));
@@ -54,46 +90,75 @@ export async function runDemo(options: { dataDir?: string; timeoutMs?: number } 
     await publish(rmq.url, queue.exchange, queue.routing[0]!, body);
   };
 
-  try {
+  /** Sends `amount` of `symbol` on `chain` from dev account 0: a token transfer or a plain value transfer. */
+  async function transfer(chain: ChainConfig, symbol: string, to: Hex, amount: string): Promise<Hex> {
+    const asset = devnetAsset(chain, symbol);
+    const client = createPublicClient({ transport: http(chain.rpcUrl), cacheTime: 0 });
+    const wallet = createWalletClient({ account: devnetAccount(0), transport: http(chain.rpcUrl) });
+    const raw = parseAmount(amount, asset.decimals);
+    const txHash = isNativeAddress(asset.addressLc)
+      ? await wallet.sendTransaction({ to, value: raw, chain: null })
+      : await wallet.writeContract({
+          address: asset.addressLc,
+          abi: testUsdtAbi,
+          functionName: 'transfer',
+          args: [to, raw],
+          chain: null,
+        });
+    const receipt = await client.waitForTransactionReceipt({ hash: txHash, pollingInterval: 250 });
+    console.log(`  tx ${txHash} in block ${receipt.blockNumber} (${raw} units: ${asset.decimals} decimals)`);
+    return txHash;
+  }
+
+  async function play(chain: ChainConfig, plan: ChainPlay) {
     const address = `0x${randomBytes(20).toString('hex')}` as Hex;
-    step(`register deposit address ${address}`);
-    await send(rmq.topup, sign({ chain: 'ETH', symbol: 'USDT', address, timestamp: now() }));
+    step(`${chain.name} (chain id ${chain.chainId}): register deposit address ${address}`);
+    for (const { symbol } of plan.deposits) {
+      const asset = devnetAsset(chain, symbol);
+      await send(rmq.topup, sign({ chain: chain.name, symbol: asset.symbol, address, timestamp: now() }));
+    }
     await new Promise((r) => setTimeout(r, 2_000)); // the service registers it in milliseconds
 
-    step('transfer 12.5 USDT to it from dev account 0');
-    const client = createPublicClient({ transport: http(dn.rpcUrl), cacheTime: 0 });
-    const wallet = createWalletClient({ account: devnetAccount(0), transport: http(dn.rpcUrl) });
-    const txHash = await wallet.writeContract({
-      address: dn.tokenAddress,
-      abi: testUsdtAbi,
-      functionName: 'transfer',
-      args: [address, 12_500_000n],
-      chain: null,
-    });
-    const receipt = await client.waitForTransactionReceipt({ hash: txHash, pollingInterval: 250 });
-    console.log(`  tx ${txHash} in block ${receipt.blockNumber}`);
-    const isDeposit = (status: number) => (s: Seen) => s.body.tx_hash === txHash && s.body.status === status;
-    await waitFor('the deposit seen (status 2)', isDeposit(2));
-    await waitFor('the deposit confirmed (status 1)', isDeposit(1));
+    for (const { symbol, amount } of plan.deposits) {
+      step(`${chain.name}: transfer ${amount} ${symbol} to it from dev account 0`);
+      const txHash = await transfer(chain, symbol, address, amount);
+      const isDeposit = (status: number) => (s: Seen) =>
+        s.body.tx_hash === txHash && s.body.status === status;
+      await waitFor(`the ${chain.name} ${symbol} deposit seen (status 2)`, isDeposit(2));
+      const done = await waitFor(`the ${chain.name} ${symbol} deposit confirmed (status 1)`, isDeposit(1));
+      if (String(done.body.amount) !== amount || done.body.chain !== chain.name)
+        throw new Error(`deposit answered with another amount or chain: ${JSON.stringify(done.body)}`);
+    }
 
     const collection = devnetAccount(DEVNET_COLLECTION_INDEX).address.toLowerCase();
-    const withdrawId = `demo-w-${randomBytes(4).toString('hex')}`;
-    step(`withdraw 3 USDT to ${address} (queue_id ${withdrawId})`);
-    const base = { from_address: collection, to_address: address, chain: 'ETH', symbol: 'USDT' };
-    await send(rmq.withdraw, sign({ queue_id: withdrawId, ...base, amount: '3', timestamp: now() }));
-    const withdrawn = await waitFor('the withdrawal answer', (s) => s.body.queue_id === withdrawId);
-    if (withdrawn.body.status !== 1) throw new Error(`withdrawal failed: ${JSON.stringify(withdrawn.body)}`);
+    for (const { symbol, amount, orderId } of plan.withdrawals) {
+      const kind = orderId ? 'pay' : 'withdraw';
+      const queueId = `demo-${kind[0]}-${randomBytes(4).toString('hex')}`;
+      const what = orderId ? `pay ${amount} ${symbol} for order ${orderId}` : `withdraw ${amount} ${symbol}`;
+      step(`${chain.name}: ${what} to ${address} (queue_id ${queueId})`);
+      const request = {
+        queue_id: queueId,
+        from_address: collection,
+        to_address: address,
+        chain: chain.name,
+        symbol: devnetAsset(chain, symbol).symbol,
+        amount,
+        ...(orderId ? { order_id: orderId } : {}),
+        timestamp: now(),
+      };
+      await send(orderId ? rmq.pay : rmq.withdraw, sign(request));
+      const answer = await waitFor(`the ${chain.name} ${kind} answer`, (s) => s.body.queue_id === queueId);
+      if (answer.body.status !== 1)
+        throw new Error(`${chain.name} ${kind} failed: ${JSON.stringify(answer.body)}`);
+    }
+  }
 
-    const payId = `demo-p-${randomBytes(4).toString('hex')}`;
-    step(`pay 1.25 USDT for order demo-order-1 (queue_id ${payId})`);
-    await send(
-      rmq.pay,
-      sign({ queue_id: payId, ...base, amount: '1.25', order_id: 'demo-order-1', timestamp: now() }),
-    );
-    const paid = await waitFor('the payment answer', (s) => s.body.queue_id === payId);
-    if (paid.body.status !== 1) throw new Error(`payment failed: ${JSON.stringify(paid.body)}`);
-
-    step('done: every message arrived');
+  try {
+    for (const plan of PLAYS) {
+      const chain = dn.config.chains.find((c) => c.name === plan.chain);
+      if (chain) await play(chain, plan);
+    }
+    step(`done: every message arrived (chains ${dn.config.chains.map((c) => c.name).join(', ')})`);
     return 0;
   } catch (err) {
     console.error(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -1,32 +1,53 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { bytesToHex, createPublicClient, createWalletClient, type Hex, http } from 'viem';
-import { mnemonicToAccount } from 'viem/accounts';
-import { type AnvilInstance, findFreePort, startAnvil } from '../chain/anvil.js';
-import { testTokenDeployData, testUsdtAbi } from '../chain/token.js';
-import { defaultAlertsConfig } from '../config/alerts.js';
-import { singleChainConfig } from '../config/chains.js';
-import type { Config, QueueConfig, SqliteDbConfig } from '../config/types.js';
+import { bytesToHex, type Hex } from 'viem';
+import { findFreePort } from '../chain/anvil.js';
+import type { Config } from '../config/types.js';
 import type { Logger } from '../internal/logger.js';
 import { createDatabase } from '../store/db.js';
 import { migrateToLatest } from '../store/migrate.js';
 import { parseMasterKey } from '../vault/master-key.js';
 import { createVault } from '../vault/vault.js';
+import {
+  DEVNET_CHAINS,
+  DEVNET_COLLECTION_INDEX,
+  type DevnetChainRun,
+  type DevnetChainSpec,
+  devnetAccount,
+  isPortFree,
+  startDevnetChain,
+} from './chains.js';
+import { devnetConfigJson, devnetConfigPath, writeDevnetConfig } from './config-file.js';
 
-/** anvil's well-known development mnemonic: its accounts hold test ether only. */
-export const DEVNET_MNEMONIC = 'test test test test test test test test test test test junk';
-export const DEVNET_CHAIN_ID = 31337;
-export const DEVNET_CONFIRM_HEIGHT = 6;
-/** Dev account used as the collection (hot) wallet: 10,000 test ether and a million test USDT. */
-export const DEVNET_COLLECTION_INDEX = 5;
+export {
+  DEVNET_CHAINS,
+  DEVNET_COLLECTION_INDEX,
+  DEVNET_MNEMONIC,
+  deployTestToken,
+  devnetAccount,
+} from './chains.js';
+export { devnetConfigPath, devnetDbConfig, devnetRmq, loadDevnetConfig } from './config-file.js';
+
+/** The ETH chain's id and confirmations (anvil's default chain id). */
+export const DEVNET_CHAIN_ID = DEVNET_CHAINS[0]!.chainId;
+export const DEVNET_CONFIRM_HEIGHT = DEVNET_CHAINS[0]!.confirmHeight;
+
+/** What the devnet keeps of one chain between runs. */
+export interface DevnetChainState {
+  tokenAddress?: Hex;
+  /** Where its node listened in the last start. */
+  rpcUrl?: string;
+}
 
 /** What the devnet keeps under ./data between runs. */
 export interface DevnetState {
   signKey: string;
   masterKey: string;
+  /** Each chain's test token and node, by chain name. Absent in a devnet made by the one-chain version. */
+  chains?: Record<string, DevnetChainState>;
+  /** ETH's test token and node, as the one-chain version wrote them (still written, for its readers). */
   tokenAddress?: Hex;
-  /** Where the devnet's node listens, for the `dev` commands. */
   rpcUrl?: string;
   /** Where its HTTP server listens. */
   httpUrl?: string;
@@ -39,35 +60,12 @@ export interface Devnet {
   config: Config;
   state: DevnetState;
   dataDir: string;
-  anvil: AnvilInstance;
+  /** The chains, ETH first, each with its own anvil. */
+  chains: DevnetChainRun[];
+  /** The config file written for this run (PROTOCOL §2: `eth_config` and `chains`). */
+  configPath: string;
+  /** Stops every anvil of the devnet. */
   stop(): Promise<void>;
-}
-
-/** The v2 queue names (PROTOCOL §1), each after `prefix`. */
-export function devnetRmq(prefix = '', url = 'amqp://guest:guest@127.0.0.1:5672'): Config['rmq'] {
-  const q = (name: string, routing: string): QueueConfig => ({
-    queue: `${prefix}${name}`,
-    exchange: `${prefix}pay.exchange`,
-    routing: [`${prefix}${routing}`],
-  });
-  return {
-    url,
-    pay: q('pay.auto.queue', 'pay.auto.routing.key'),
-    topup: q('pay.recharge.queue', 'pay.recharge.routing.key'),
-    withdraw: q('pay.withdraw.queue', 'pay.withdraw.routing.key'),
-    payResp: q('pay.auto.return.queue', 'pay.auto.return.routing.key'),
-    topupResp: q('pay.recharge.return.queue', 'pay.recharge.return.routing.key'),
-    withdrawResp: q('pay.withdraw.return.queue', 'pay.withdraw.return.routing.key'),
-  };
-}
-
-export function devnetAccount(index: number) {
-  return mnemonicToAccount(DEVNET_MNEMONIC, { addressIndex: index });
-}
-
-/** The devnet's database, for the service and for the `wallet` commands. */
-export function devnetDbConfig(dataDir: string): SqliteDbConfig {
-  return { driver: 'sqlite', file: join(resolve(dataDir), 'payment.sqlite') };
 }
 
 export function loadDevnetState(dataDir: string): DevnetState | undefined {
@@ -76,13 +74,27 @@ export function loadDevnetState(dataDir: string): DevnetState | undefined {
   return JSON.parse(readFileSync(path, 'utf8')) as DevnetState;
 }
 
+/** The state's chains; a one-chain devnet's token becomes ETH's, so its chain and database are kept. */
+function chainStates(state: DevnetState): Record<string, DevnetChainState> {
+  if (state.chains) return state.chains;
+  return state.tokenAddress ? { ETH: { tokenAddress: state.tokenAddress, rpcUrl: state.rpcUrl } } : {};
+}
+
 /**
- * The embedded default of `npm start` without a config file: anvil from its npm package (one block a
- * second, state kept under ./data), a USDT-like test token, SQLite under ./data and the local RabbitMQ.
- * A signing secret and a master key are generated once and kept in ./data/devnet.json: there is nothing
- * real to protect on a devnet.
+ * The embedded default of `npm start` without a config file: two chains, ETH (chain id 31337, a 6-decimal
+ * test USDT) and BSC (31338, an 18-decimal test USDT, native BNB), each its own anvil from the npm package
+ * (one block a second, state kept under ./data); SQLite under ./data and the local RabbitMQ. The config is
+ * written to ./data/devnet-config.json and read back like any config file. A signing secret and a master
+ * key are generated once and kept in ./data/devnet.json: there is nothing real to protect on a devnet.
+ *
+ * A devnet directory of the one-chain version is upgraded: its ETH chain, database and secrets are kept,
+ * the BSC chain is added.
  */
-export async function startDevnet(logger: Logger, dataDirInput = './data'): Promise<Devnet> {
+export async function startDevnet(
+  logger: Logger,
+  dataDirInput = './data',
+  specs: readonly DevnetChainSpec[] = DEVNET_CHAINS,
+): Promise<Devnet> {
   const dataDir = resolve(dataDirInput);
   mkdirSync(dataDir, { recursive: true });
   const statePath = join(dataDir, 'devnet.json');
@@ -91,93 +103,46 @@ export async function startDevnet(logger: Logger, dataDirInput = './data'): Prom
     masterKey: randomBytes(32).toString('hex'),
     queuePrefix: process.env.DEVNET_QUEUE_PREFIX ?? '',
   };
-  const port = (await isPortFree(8545)) ? 8545 : await findFreePort();
-  const anvil = await startAnvil({
-    port,
-    blockTime: 1,
-    chainId: DEVNET_CHAIN_ID,
-    statePath: join(dataDir, 'anvil-state.json'),
-    stateInterval: 5,
-  });
+  const known = chainStates(state);
+  const chains: DevnetChainRun[] = [];
+  const stop = async () => {
+    await Promise.all(chains.map((run) => run.anvil.stop()));
+  };
   try {
-    const publicClient = createPublicClient({ transport: http(anvil.rpcUrl), cacheTime: 0 });
-    const hasToken =
-      state.tokenAddress !== undefined &&
-      ((await publicClient.getCode({ address: state.tokenAddress })) ?? '0x') !== '0x';
-    let tokenAddress = state.tokenAddress;
-    if (!hasToken || !tokenAddress) {
-      if (state.tokenAddress) {
-        // The chain was reset under us: what the database remembers of the old one no longer holds.
-        logger.warn('devnet chain was reset; starting with a fresh database');
-        for (const f of ['payment.sqlite', 'payment.sqlite-wal', 'payment.sqlite-shm'])
-          rmSync(join(dataDir, f), { force: true });
-      }
-      tokenAddress = await deployTestToken(anvil.rpcUrl);
-      state.tokenAddress = tokenAddress;
-      logger.info({ token: tokenAddress }, 'test USDT deployed');
+    // One after the other: each takes its preferred port when free, else a free one.
+    for (const spec of specs) {
+      const run = await startDevnetChain(spec, dataDir, known[spec.name]?.tokenAddress);
+      chains.push(run);
+      if (run.deployed) logger.info({ chain: spec.name, token: run.tokenAddress }, 'test USDT deployed');
+    }
+    if (chains.some((run) => run.wasReset)) {
+      // A chain was reset under us: what the database remembers of it no longer holds.
+      logger.warn('a devnet chain was reset; starting with a fresh database');
+      for (const f of ['payment.sqlite', 'payment.sqlite-wal', 'payment.sqlite-shm'])
+        rmSync(join(dataDir, f), { force: true });
     }
     const httpPort = (await isPortFree(8080)) ? 8080 : await findFreePort();
-    state.rpcUrl = anvil.rpcUrl;
+    state.chains = Object.fromEntries(
+      chains.map((run) => [run.spec.name, { tokenAddress: run.tokenAddress, rpcUrl: run.anvil.rpcUrl }]),
+    );
+    const eth = chains[0]!;
+    state.tokenAddress = eth.tokenAddress;
+    state.rpcUrl = eth.anvil.rpcUrl;
     state.httpUrl = `http://127.0.0.1:${httpPort}`;
     writeFileSync(statePath, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-    const config: Config = singleChainConfig({
-      rmq: devnetRmq(state.queuePrefix),
-      chain: {
-        name: 'ETH',
-        chainId: DEVNET_CHAIN_ID,
-        rpcUrl: anvil.rpcUrl,
-        wsUrl: anvil.wsUrl,
-        confirmHeight: DEVNET_CONFIRM_HEIGHT,
-        tokens: [{ symbol: 'USDT', addressLc: tokenAddress.toLowerCase() as Hex, decimals: 6 }],
-        collectionAddressLc: devnetAccount(DEVNET_COLLECTION_INDEX).address.toLowerCase() as Hex,
-        maxFeePerGasWei: 500n * 10n ** 9n,
-        replaceAfterBlocks: 5,
-      },
-      db: devnetDbConfig(dataDir),
-      http: { host: '127.0.0.1', port: httpPort },
-      signWindowS: 86_400,
-      alerts: defaultAlertsConfig(),
-    });
+    const config = writeDevnetConfig(
+      dataDir,
+      devnetConfigJson({ chains, dataDir, queuePrefix: state.queuePrefix ?? '', httpPort }),
+    );
     await importCollectionKey(config, state.masterKey);
-    return { config, state, dataDir, anvil, stop: () => anvil.stop() };
+    return { config, state, dataDir, chains, configPath: devnetConfigPath(dataDir), stop };
   } catch (err) {
-    await anvil.stop();
+    await stop();
     throw err;
   }
 }
 
-/** Deploys the test token from dev account 0 and gives dev accounts 0–5 a million USDT each. */
-export async function deployTestToken(rpcUrl: string): Promise<Hex> {
-  const owner = devnetAccount(0);
-  const wallet = createWalletClient({ account: owner, transport: http(rpcUrl) });
-  const publicClient = createPublicClient({ transport: http(rpcUrl), cacheTime: 0 });
-  const hash = await wallet.sendTransaction({ data: testTokenDeployData(6), chain: null });
-  const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 100 });
-  const token = receipt.contractAddress;
-  if (!token) throw new Error('test token deployment has no contract address');
-  for (let i = 0; i <= DEVNET_COLLECTION_INDEX; i++) {
-    const mint = await wallet.writeContract({
-      address: token,
-      abi: testUsdtAbi,
-      functionName: 'mint',
-      args: [devnetAccount(i).address, 1_000_000n * 10n ** 6n],
-      chain: null,
-    });
-    await publicClient.waitForTransactionReceipt({ hash: mint, pollingInterval: 100 });
-  }
-  return token.toLowerCase() as Hex;
-}
-
-async function isPortFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolvePort) => {
-    const server = createServer();
-    server.once('error', () => resolvePort(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolvePort(true)));
-  });
-}
-
-/** Puts the collection wallet's key (a well-known dev key) in the devnet's vault, once. */
+/** Puts the collection wallet's key (a well-known dev key, the same on every chain) in the devnet's vault, once. */
 async function importCollectionKey(config: Config, masterKey: string) {
   const handle = await createDatabase(config.db);
   try {
