@@ -173,7 +173,7 @@ export async function createService(options: CreateServiceOptions) {
     createChainLane(common, {
       db,
       chain,
-      metrics: createMetricHooks(metrics),
+      metrics: createMetricHooks(metrics, chain.name),
       signKey,
       vault,
       afterCommit: wakeRelay,

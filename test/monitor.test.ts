@@ -186,11 +186,26 @@ describe.each(dbKinds)('metrics, alerts and the status page on %s', (kind) => {
     expect(metricValue(after, 'm2pool_payout_transitions_total', { from: 'mined', to: 'confirmed' })).toBe(2);
     expect(metricValue(after, 'm2pool_outbox_published_total')).toBeGreaterThanOrEqual(5);
     expect(metricValue(after, 'm2pool_outbox_backlog')).toBe(0);
-    expect(metricValue(after, 'm2pool_chain_block_height')).toBeGreaterThan(heightBefore + CONFIRM);
-    expect(metricValue(after, 'm2pool_chain_node_head')).toBe(Number(await chain.blockNumber()));
-    expect(metricValue(after, 'm2pool_watcher_lag_blocks')).toBeLessThanOrEqual(1);
-    expect(metricValue(after, 'm2pool_wallet_balance', { symbol: 'USDT', wallet: 'collection' })).toBe(500);
-    expect(metricValue(after, 'm2pool_wallet_balance', { symbol: 'ETH' })).toBe(1);
+    // Series about the chain carry its name; the service-wide ones carry none.
+    const eth = { chain: 'ETH' };
+    expect(metricValue(after, 'm2pool_chain_block_height', eth)).toBeGreaterThan(heightBefore + CONFIRM);
+    expect(metricValue(after, 'm2pool_chain_node_head', eth)).toBe(Number(await chain.blockNumber()));
+    expect(metricValue(after, 'm2pool_watcher_lag_blocks', eth)).toBeLessThanOrEqual(1);
+    expect(metricValue(after, 'm2pool_deposits', { ...eth, status: 'confirmed' })).toBe(1);
+    expect(metricValue(after, 'm2pool_payouts', { ...eth, state: 'confirmed' })).toBe(2);
+    expect(metricValue(after, 'm2pool_transactions_pending', { ...eth, kind: 'deposit' })).toBe(0);
+    expect(metricValue(after, 'm2pool_deposit_transitions_total', { ...eth, status: 'confirmed' })).toBe(1);
+    expect(
+      metricValue(after, 'm2pool_payout_transitions_total', { ...eth, from: 'accepted', to: 'signed' }),
+    ).toBe(2);
+    expect(
+      metricValue(after, 'm2pool_wallet_balance', { ...eth, symbol: 'USDT', wallet: 'collection' }),
+    ).toBe(500);
+    expect(metricValue(after, 'm2pool_wallet_balance', { ...eth, symbol: 'ETH' })).toBe(1);
+    expect(metricValue(after, 'm2pool_alert', { name: 'node_down', ...eth })).toBe(0);
+    for (const line of after.split('\n').filter((l) => /^m2pool_(outbox|broker|queue|dead)/.test(l))) {
+      expect(line).not.toContain('chain=');
+    }
     expect(metricValue(after, 'm2pool_broker_connected')).toBe(1);
     // The two topup responses wait in their (unconsumed) queue: 2 of a capacity of 2.
     expect(metricValue(after, 'm2pool_queue_messages', { role: 'topup_resp' })).toBe(2);
@@ -208,9 +223,30 @@ describe.each(dbKinds)('metrics, alerts and the status page on %s', (kind) => {
     // The page's globals, seen from Node: no DOM types in this project.
     expect(await page.evaluate('window.__xss')).toBeUndefined();
     const s = await status();
-    await pageShows(page, '#cards', s.chain.tip!.toLocaleString('en-US'));
-    await pageShows(page, '#wallets', '500 USDT');
-    await pageShows(page, '#wallets', '1 ETH');
+    expect(s.chains).toHaveLength(1);
+    expect(s.chains[0]).toMatchObject({
+      name: 'ETH',
+      chainId: chain.anvil.chainId,
+      state: 'running',
+      confirmHeight: CONFIRM,
+      nodeDown: null,
+      pending: { deposits: 0, payouts: 0 },
+      deposits: { confirmed: 1 },
+      payouts: { confirmed: 2, failed: 1 },
+      collection: {
+        address: collection.address.toLowerCase(),
+        balances: [
+          { symbol: 'ETH', native: true, decimals: 18, amount: '1' },
+          { symbol: 'USDT', native: false, decimals: 6, amount: '500' },
+        ],
+        error: null,
+      },
+    });
+    expect(s.chain).toEqual(s.chains[0]);
+    await pageShows(page, '#chains', s.chains[0]!.tip!.toLocaleString('en-US'));
+    await pageShows(page, '#chains', '500 USDT');
+    await pageShows(page, '#chains', '1 ETH');
+    await pageShows(page, '#chains', 'running');
     expect(await textOf(page, '#pending-deposits')).toContain('No pending deposits');
     await pageShows(page, '#alerts', 'queue');
 
@@ -218,9 +254,16 @@ describe.each(dbKinds)('metrics, alerts and the status page on %s', (kind) => {
     await chain.setEthBalance(collection.address, ETH / 1000n);
     await pageShows(page, '#alerts', 'collection wallet has 0.001 ETH for gas (floor 0.05)');
     const drained = await scrapeMetrics(base);
-    expect(metricValue(drained, 'm2pool_alert', { name: 'collection_gas', severity: 'critical' })).toBe(1);
-    expect(metricValue(drained, 'm2pool_wallet_balance', { symbol: 'ETH' })).toBe(0.001);
-    expect((await status()).alerts.map((a) => a.name)).toContain('collection_gas');
+    expect(
+      metricValue(drained, 'm2pool_alert', { name: 'collection_gas', severity: 'critical', chain: 'ETH' }),
+    ).toBe(1);
+    expect(metricValue(drained, 'm2pool_wallet_balance', { symbol: 'ETH', chain: 'ETH' })).toBe(0.001);
+    expect((await status()).alerts).toContainEqual({
+      name: 'collection_gas',
+      severity: 'critical',
+      chain: 'ETH',
+      message: 'chain ETH: collection wallet has 0.001 ETH for gas (floor 0.05)',
+    });
     await page.screenshot({ path: join(ARTIFACTS, `status-${kind}-laptop.png`), fullPage: true });
 
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
@@ -250,10 +293,11 @@ describe.each(dbKinds)('metrics, alerts and the status page on %s', (kind) => {
       20_000,
       'a reorg and a dead letter counted',
     );
-    expect(metricValue(text, 'm2pool_reorg_depth_blocks_count')).toBeGreaterThanOrEqual(1);
-    expect(metricValue(text, 'm2pool_reorg_depth_blocks_sum')).toBe(2);
-    expect(metricValue(text, 'm2pool_reorg_depth_blocks_bucket', { le: '1' })).toBe(0);
-    expect(metricValue(text, 'm2pool_reorg_depth_blocks_bucket', { le: '2' })).toBe(1);
+    expect(metricValue(text, 'm2pool_reorgs_total', { chain: 'ETH' })).toBeGreaterThanOrEqual(1);
+    expect(metricValue(text, 'm2pool_reorg_depth_blocks_count', { chain: 'ETH' })).toBeGreaterThanOrEqual(1);
+    expect(metricValue(text, 'm2pool_reorg_depth_blocks_sum', { chain: 'ETH' })).toBe(2);
+    expect(metricValue(text, 'm2pool_reorg_depth_blocks_bucket', { chain: 'ETH', le: '1' })).toBe(0);
+    expect(metricValue(text, 'm2pool_reorg_depth_blocks_bucket', { chain: 'ETH', le: '2' })).toBe(1);
     expect(metricValue(text, 'm2pool_dead_letters_total', { queue: queues.topup.queue })).toBe(1);
   });
 });

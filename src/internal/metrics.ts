@@ -6,7 +6,10 @@ export type Metrics = ReturnType<typeof createMetrics>;
  * The service's own Prometheus registry (never prom-client's global one: two services in one process,
  * as in tests, must not share or clash) and every metric, typed, named like its field. Counters move
  * from hooks in the parts (watcher, tracker, payout engine, relay, consumers, RPC); gauges are set
- * by the monitor from database counts and node reads every few seconds, never on a scrape.
+ * by the monitor from database counts and node reads every few seconds, never on a scrape. A series about
+ * one chain carries its configured name as the `chain` label (bound once per chain by
+ * `createMetricHooks(metrics, chain)` in src/monitor/hooks.ts); service-wide series (broker, queues,
+ * outbox, dead letters, process, payout failure ratio and oldest in flight) have none.
  */
 export function createMetrics() {
   const registry = new Registry();
@@ -20,32 +23,32 @@ export function createMetrics() {
     // v2 "监控指标": TotalTransactions, PendingTransactions, FailedTransactions (from the database).
     transactions: new Gauge({
       name: 'm2pool_transactions',
-      help: 'Deposits and payouts recorded, by kind (deposit, payout); recounted every minute',
-      labelNames: ['kind'] as const,
+      help: 'Deposits and payouts recorded, by chain and kind (deposit, payout); recounted every minute',
+      labelNames: ['chain', 'kind'] as const,
       registers,
     }),
     transactionsPending: new Gauge({
       name: 'm2pool_transactions_pending',
-      help: 'Transactions not final yet: deposits pending or orphaned, payouts accepted/signed/sent/mined',
-      labelNames: ['kind'] as const,
+      help: 'Transactions not final yet, by chain and kind: deposits pending or orphaned, payouts accepted/signed/sent/unresolved/mined',
+      labelNames: ['chain', 'kind'] as const,
       registers,
     }),
     transactionsFailed: new Gauge({
       name: 'm2pool_transactions_failed',
-      help: 'Transactions that ended failed, by kind; recounted every minute',
-      labelNames: ['kind'] as const,
+      help: 'Transactions that ended failed, by chain and kind; recounted every minute',
+      labelNames: ['chain', 'kind'] as const,
       registers,
     }),
     deposits: new Gauge({
       name: 'm2pool_deposits',
-      help: 'Deposits by status (pending, orphaned, confirmed, failed); final states recounted every minute',
-      labelNames: ['status'] as const,
+      help: 'Deposits by chain and status (pending, orphaned, confirmed, failed); final states recounted every minute',
+      labelNames: ['chain', 'status'] as const,
       registers,
     }),
     payouts: new Gauge({
       name: 'm2pool_payouts',
-      help: 'Payouts by state (accepted, signed, sent, mined, confirmed, failed); final states recounted every minute',
-      labelNames: ['state'] as const,
+      help: 'Payouts by chain and state (accepted, signed, sent, unresolved, mined, confirmed, failed); final states recounted every minute',
+      labelNames: ['chain', 'state'] as const,
       registers,
     }),
     payoutOldestInFlight: new Gauge({
@@ -60,59 +63,65 @@ export function createMetrics() {
     }),
     depositTransitions: new Counter({
       name: 'm2pool_deposit_transitions_total',
-      help: 'Deposit state changes: pending (seen), confirmed, failed, moved (re-included after a reorg)',
-      labelNames: ['status'] as const,
+      help: 'Deposit state changes by chain: pending (seen), confirmed, failed, moved (re-included after a reorg)',
+      labelNames: ['chain', 'status'] as const,
       registers,
     }),
     payoutTransitions: new Counter({
       name: 'm2pool_payout_transitions_total',
-      help: 'Payout state changes, by from and to state (to="replaced": a fee-bumped replacement)',
-      labelNames: ['from', 'to'] as const,
+      help: 'Payout state changes, by chain, from and to state (to="replaced": a fee-bumped replacement)',
+      labelNames: ['chain', 'from', 'to'] as const,
       registers,
     }),
     payoutReplacements: new Counter({
       name: 'm2pool_payout_replacements_total',
-      help: 'Payout transactions replaced with the same nonce and higher fees',
+      help: 'Payout transactions replaced with the same nonce and higher fees, by chain',
+      labelNames: ['chain'] as const,
       registers,
     }),
 
-    // Chain
+    // Chain: every series carries the configured chain name (`chain="ETH"`).
     blockHeight: new Gauge({
       name: 'm2pool_chain_block_height',
-      help: 'Last block the watcher processed (v2 LastBlockHeight)',
+      help: 'Last block the watcher processed, by chain (v2 LastBlockHeight)',
+      labelNames: ['chain'] as const,
       registers,
     }),
     nodeHead: new Gauge({
       name: 'm2pool_chain_node_head',
-      help: "The node's latest block number, as the watcher last saw it",
+      help: "The node's latest block number, as the chain's watcher last saw it",
+      labelNames: ['chain'] as const,
       registers,
     }),
     watcherLag: new Gauge({
       name: 'm2pool_watcher_lag_blocks',
-      help: 'Blocks between the node head and the last block the watcher processed',
+      help: 'Blocks between the node head and the last block the watcher processed, by chain',
+      labelNames: ['chain'] as const,
       registers,
     }),
     reorgs: new Counter({
       name: 'm2pool_reorgs_total',
-      help: 'Chain reorganisations the watcher followed',
+      help: 'Chain reorganisations the watcher followed, by chain',
+      labelNames: ['chain'] as const,
       registers,
     }),
     reorgDepth: new Histogram({
       name: 'm2pool_reorg_depth_blocks',
-      help: 'Blocks removed by each reorganisation',
+      help: 'Blocks removed by each reorganisation, by chain',
+      labelNames: ['chain'] as const,
       buckets: [1, 2, 3, 5, 10, 20, 50, 100],
       registers,
     }),
     rpcErrors: new Counter({
       name: 'm2pool_rpc_errors_total',
-      help: 'Failed JSON-RPC calls to the node, by method',
-      labelNames: ['method'] as const,
+      help: "Failed JSON-RPC calls to a chain's node, by chain and method",
+      labelNames: ['chain', 'method'] as const,
       registers,
     }),
     walletBalance: new Gauge({
       name: 'm2pool_wallet_balance',
-      help: 'Collection wallet balance in whole units (ETH for gas, each configured token), read every few seconds',
-      labelNames: ['wallet', 'address', 'symbol'] as const,
+      help: "Collection wallet balance on a chain in whole units (the chain's native coin for gas, each configured token)",
+      labelNames: ['chain', 'wallet', 'address', 'symbol'] as const,
       registers,
     }),
 
@@ -171,8 +180,8 @@ export function createMetrics() {
 
     alert: new Gauge({
       name: 'm2pool_alert',
-      help: 'Alert state: 1 while the named alert is active at that severity (warning, critical), else 0',
-      labelNames: ['name', 'severity'] as const,
+      help: 'Alert state: 1 while the named alert is active at that severity (warning, critical), else 0; alerts about one chain (node_down, watcher_lag, collection_gas) have a series per chain',
+      labelNames: ['name', 'severity', 'chain'] as const,
       registers,
     }),
   };

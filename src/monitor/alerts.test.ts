@@ -1,23 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import { defaultAlertsConfig } from '../config/alerts.js';
-import { type AlertInputs, evaluateAlerts } from './alerts.js';
+import { type AlertInputs, type ChainAlertInputs, evaluateAlerts } from './alerts.js';
 
+const eth: ChainAlertInputs = {
+  chain: 'ETH',
+  native: { symbol: 'ETH', decimals: 18 },
+  collectionGasRaw: 10n ** 18n,
+  watcherLag: 0,
+  nodeDown: undefined,
+};
+const bsc: ChainAlertInputs = { ...eth, chain: 'BSC', native: { symbol: 'BNB', decimals: 18 } };
 const quiet: AlertInputs = {
   pending: 3,
   queues: [{ queue: 'pay.withdraw.queue', usage: 0.01 }],
   failureRatio: 0,
   memoryRatio: 0.2,
   cpuRatio: 0.05,
-  collectionGasWei: 10n ** 18n,
-  watcherLag: 0,
+  chains: [eth],
   brokerConnected: true,
-  nodeDown: false,
   oldestInFlightMs: 60_000,
   unresolvedPayouts: 0,
 };
 const config = defaultAlertsConfig();
 const names = (inputs: Partial<AlertInputs>) =>
   evaluateAlerts({ ...quiet, ...inputs }, config).map((a) => `${a.name}:${a.severity}`);
+/** The alerts of ETH's inputs changed by `change`. */
+const onEth = (change: Partial<ChainAlertInputs>) => names({ chains: [{ ...eth, ...change }] });
 
 describe('evaluateAlerts', () => {
   it('raises nothing when every value is under its threshold', () => {
@@ -60,15 +68,63 @@ describe('evaluateAlerts', () => {
   });
 
   it('fires on gas below the floor, watcher lag, broker and node down', () => {
-    expect(names({ collectionGasWei: 49_999_999_999_999_999n })).toEqual(['collection_gas:critical']);
-    expect(names({ collectionGasWei: 50_000_000_000_000_000n })).toEqual([]);
-    expect(names({ watcherLag: 11 })).toEqual(['watcher_lag:warning']);
-    expect(names({ brokerConnected: false, nodeDown: true })).toEqual([
-      'broker_down:critical',
-      'node_down:critical',
+    expect(onEth({ collectionGasRaw: 49_999_999_999_999_999n })).toEqual(['collection_gas:critical']);
+    expect(onEth({ collectionGasRaw: 50_000_000_000_000_000n })).toEqual([]);
+    expect(onEth({ watcherLag: 11 })).toEqual(['watcher_lag:warning']);
+    expect(
+      names({ brokerConnected: false, chains: [{ ...eth, nodeDown: 'the node has not answered for 31 s' }] }),
+    ).toEqual(['broker_down:critical', 'node_down:critical']);
+    const [gas] = evaluateAlerts({ ...quiet, chains: [{ ...eth, collectionGasRaw: 10n ** 16n }] }, config);
+    expect(gas).toEqual({
+      name: 'collection_gas',
+      severity: 'critical',
+      chain: 'ETH',
+      message: 'chain ETH: collection wallet has 0.01 ETH for gas (floor 0.05)',
+    });
+  });
+
+  it("fires a chain's alerts for that chain alone, naming it and its coin", () => {
+    const alerts = evaluateAlerts(
+      {
+        ...quiet,
+        chains: [
+          eth,
+          {
+            ...bsc,
+            collectionGasRaw: 10n ** 15n,
+            watcherLag: 12,
+            nodeDown: 'the node has not answered for 40 s',
+          },
+        ],
+      },
+      config,
+    );
+    expect(alerts).toEqual([
+      {
+        name: 'collection_gas',
+        severity: 'critical',
+        chain: 'BSC',
+        message: 'chain BSC: collection wallet has 0.001 BNB for gas (floor 0.05)',
+      },
+      {
+        name: 'watcher_lag',
+        severity: 'warning',
+        chain: 'BSC',
+        message: 'chain BSC: watcher 12 blocks behind the node (above 10)',
+      },
+      {
+        name: 'node_down',
+        severity: 'critical',
+        chain: 'BSC',
+        message: 'chain BSC: the node has not answered for 40 s',
+      },
     ]);
-    const [gas] = evaluateAlerts({ ...quiet, collectionGasWei: 10n ** 16n }, config);
-    expect(gas?.message).toBe('collection wallet has 0.01 ETH for gas (floor 0.05)');
+  });
+
+  it('holds a native coin of other decimals to the same floor in whole units', () => {
+    const six = { ...bsc, native: { symbol: 'SIX', decimals: 6 } };
+    expect(names({ chains: [{ ...six, collectionGasRaw: 49_999n }] })).toEqual(['collection_gas:critical']);
+    expect(names({ chains: [{ ...six, collectionGasRaw: 50_000n }] })).toEqual([]);
   });
 
   it('never fires on what is not known yet, nor on a floor of 0', () => {
@@ -79,12 +135,14 @@ describe('evaluateAlerts', () => {
         failureRatio: undefined,
         memoryRatio: undefined,
         cpuRatio: undefined,
-        collectionGasWei: undefined,
-        watcherLag: undefined,
+        chains: [{ ...eth, collectionGasRaw: undefined, watcherLag: undefined }],
       }),
     ).toEqual([]);
     expect(
-      evaluateAlerts({ ...quiet, collectionGasWei: 0n }, { ...config, collectionGasFloorWei: 0n }),
+      evaluateAlerts(
+        { ...quiet, chains: [{ ...eth, collectionGasRaw: 0n }] },
+        { ...config, collectionGasFloorWei: 0n },
+      ),
     ).toEqual([]);
   });
 });

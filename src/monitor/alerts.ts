@@ -1,4 +1,4 @@
-import type { AlertLevels, AlertsConfig } from '../config/types.js';
+import type { AlertLevels, AlertsConfig, NativeCoinConfig } from '../config/types.js';
 import { formatAmount } from '../money/amount.js';
 
 export type AlertSeverity = 'warning' | 'critical';
@@ -24,11 +24,29 @@ export const ALERT_SEVERITIES = {
 
 export type AlertName = keyof typeof ALERT_SEVERITIES;
 
+/** The alerts about one chain: each fires for that chain alone and names it. */
+export const CHAIN_ALERTS: readonly AlertName[] = ['collection_gas', 'watcher_lag', 'node_down'];
+
 export interface Alert {
   name: AlertName;
   severity: AlertSeverity;
-  /** One line for the operator. */
+  /** One line for the operator; an alert about one chain starts with `chain <name>: `. */
   message: string;
+  /** The configured chain an alert of CHAIN_ALERTS is about; absent for service-wide alerts. */
+  chain?: string;
+}
+
+/** What the alerts look at on one chain; undefined means "not known yet" and never fires. */
+export interface ChainAlertInputs {
+  /** The configured chain name. */
+  chain: string;
+  /** The coin gas is paid in (the floor applies in its whole units). */
+  native: NativeCoinConfig;
+  /** The collection wallet's native balance; undefined when none is configured or not read yet. */
+  collectionGasRaw: bigint | undefined;
+  watcherLag: number | undefined;
+  /** The node did not answer for a while (or the chain never connected); the text says how. */
+  nodeDown: string | undefined;
 }
 
 /** What the alerts look at; undefined means "not known yet" and never fires. */
@@ -39,12 +57,9 @@ export interface AlertInputs {
   failureRatio: number | undefined;
   memoryRatio: number | undefined;
   cpuRatio: number | undefined;
-  /** The collection wallet's native balance; undefined when none is configured or not read yet. */
-  collectionGasWei: bigint | undefined;
-  watcherLag: number | undefined;
+  /** Every configured chain. */
+  chains: readonly ChainAlertInputs[];
   brokerConnected: boolean;
-  /** The last read from the node failed, or none succeeded for a while. */
-  nodeDown: boolean;
   /** Age of the oldest payout signed or sent and not yet in a block (ms). */
   oldestInFlightMs: number | undefined;
   /** Payouts held `unresolved`. */
@@ -90,20 +105,25 @@ export function evaluateAlerts(inputs: AlertInputs, config: AlertsConfig): Alert
   if (inputs.cpuRatio !== undefined) {
     level('cpu', inputs.cpuRatio * 100, config.cpuPct, `CPU at ${pct(inputs.cpuRatio)}% of a core`);
   }
-  const floor = config.collectionGasFloorWei;
-  if (inputs.collectionGasWei !== undefined && floor > 0n && inputs.collectionGasWei < floor) {
-    alerts.push({
-      name: 'collection_gas',
-      severity: 'critical',
-      message: `collection wallet has ${formatAmount(inputs.collectionGasWei, 18)} ETH for gas (floor ${formatAmount(floor, 18)})`,
-    });
-  }
-  if (inputs.watcherLag !== undefined && inputs.watcherLag > config.watcherLagBlocks) {
-    alerts.push({
-      name: 'watcher_lag',
-      severity: 'warning',
-      message: `watcher ${inputs.watcherLag} blocks behind the node (above ${config.watcherLagBlocks})`,
-    });
+  for (const chain of inputs.chains) {
+    const on = (name: AlertName, severity: AlertSeverity, text: string) =>
+      alerts.push({ name, severity, message: `chain ${chain.chain}: ${text}`, chain: chain.chain });
+    const { symbol, decimals } = chain.native;
+    const floor = scaleFloor(config.collectionGasFloorWei, decimals);
+    if (chain.collectionGasRaw !== undefined && floor > 0n && chain.collectionGasRaw < floor) {
+      on(
+        'collection_gas',
+        'critical',
+        `collection wallet has ${formatAmount(chain.collectionGasRaw, decimals)} ${symbol} for gas (floor ${formatAmount(floor, decimals)})`,
+      );
+    }
+    if (chain.watcherLag !== undefined && chain.watcherLag > config.watcherLagBlocks) {
+      on(
+        'watcher_lag',
+        'warning',
+        `watcher ${chain.watcherLag} blocks behind the node (above ${config.watcherLagBlocks})`,
+      );
+    }
   }
   const stuckMinutes = inputs.oldestInFlightMs === undefined ? undefined : inputs.oldestInFlightMs / 60_000;
   if (stuckMinutes !== undefined && stuckMinutes > config.payoutStuckMinutes) {
@@ -123,8 +143,24 @@ export function evaluateAlerts(inputs: AlertInputs, config: AlertsConfig): Alert
   if (!inputs.brokerConnected) {
     alerts.push({ name: 'broker_down', severity: 'critical', message: 'RabbitMQ is not connected' });
   }
-  if (inputs.nodeDown) {
-    alerts.push({ name: 'node_down', severity: 'critical', message: 'the node does not answer' });
+  for (const chain of inputs.chains) {
+    if (chain.nodeDown === undefined) continue;
+    alerts.push({
+      name: 'node_down',
+      severity: 'critical',
+      message: `chain ${chain.chain}: ${chain.nodeDown}`,
+      chain: chain.chain,
+    });
   }
   return alerts;
+}
+
+/**
+ * `alerts.collectionGasFloorEth` is read as an 18-decimal amount; it is the floor in whole units of
+ * every chain's native coin, so it is moved to that coin's decimals (rounded up).
+ */
+function scaleFloor(floorWei: bigint, decimals: number): bigint {
+  if (decimals >= 18) return floorWei * 10n ** BigInt(decimals - 18);
+  const unit = 10n ** BigInt(18 - decimals);
+  return (floorWei + unit - 1n) / unit;
 }

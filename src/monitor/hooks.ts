@@ -1,22 +1,29 @@
 import type { MetricHooks } from '../context/common.js';
 import type { Metrics } from '../internal/metrics.js';
 
-/** The metric hooks the parts take (src/context/common.ts), bound to the service's registry. */
-export function createMetricHooks(metrics: Metrics): MetricHooks {
+/**
+ * The metric hooks the parts take (src/context/common.ts), bound to the service's registry. A chain's
+ * lane gets hooks bound to its name, so every series its watcher, tracker, payout engine and node client
+ * move carries `chain="<name>"`; the service-wide hooks (`chain` left out) move the outbox and dead-letter
+ * counters, which are about no one chain.
+ */
+export function createMetricHooks(metrics: Metrics, chain?: string): MetricHooks {
+  // prom-client leaves a label out of the series when it is not given.
+  const on = chain === undefined ? {} : { chain };
   return {
     rpcError(method) {
-      metrics.rpcErrors.inc({ method });
+      metrics.rpcErrors.inc({ ...on, method });
     },
     depositStatus(status, count) {
-      metrics.depositTransitions.inc({ status }, count);
+      metrics.depositTransitions.inc({ ...on, status }, count);
     },
     payoutTransition(from, to) {
-      metrics.payoutTransitions.inc({ from, to });
+      metrics.payoutTransitions.inc({ ...on, from, to });
     },
     payoutEvent(state, event) {
       // Also in the transitions series, as `to="<event>"` (documented there).
-      metrics.payoutTransitions.inc({ from: state, to: event });
-      if (event === 'replaced') metrics.payoutReplacements.inc();
+      metrics.payoutTransitions.inc({ ...on, from: state, to: event });
+      if (event === 'replaced') metrics.payoutReplacements.inc(on);
     },
     outboxPublished(count) {
       metrics.outboxPublished.inc(count);
@@ -25,11 +32,11 @@ export function createMetricHooks(metrics: Metrics): MetricHooks {
       metrics.deadLetters.inc({ queue });
     },
     block(number) {
-      metrics.blockHeight.set(number);
+      metrics.blockHeight.set(on, number);
     },
     reorg(depth) {
-      metrics.reorgs.inc();
-      metrics.reorgDepth.observe(depth);
+      metrics.reorgs.inc(on);
+      metrics.reorgDepth.observe(on, depth);
     },
   };
 }

@@ -1,6 +1,4 @@
 import type { Broker, Consumer } from '../amqp/connection.js';
-import type { ChainContext } from '../chain/context.js';
-import type { WatcherStatus } from '../chain/watcher.js';
 import type { Common } from '../context/common.js';
 import { errorMessage, sleep } from '../internal/errors.js';
 import type { Metrics } from '../internal/metrics.js';
@@ -10,26 +8,14 @@ import {
   createMonitorQueries,
   FINAL_DEPOSIT_STATUSES,
 } from '../store/repos/monitor.js';
-import type { Db } from '../store/schema.js';
-import { ALERT_SEVERITIES, type Alert, type AlertName, evaluateAlerts } from './alerts.js';
-import { balanceAsNumber, readCollectionBalances } from './balances.js';
-import { buildStatus, type MonitorState, type QueueView } from './status.js';
+import type { Db, DepositStatus, PayoutState } from '../store/schema.js';
+import { type Alert, evaluateAlerts } from './alerts.js';
+import { createChainSampler, type MonitoredChain } from './chains.js';
+import { setGauges } from './gauges.js';
+import { buildStatus, type ChainSample, type MonitorState, type QueueView, sumOf } from './status.js';
 import { createSystemSampler } from './system.js';
 
-/** A chain as the monitor sees it: its parts once they run (a chain whose node is down may have none yet). */
-export interface MonitoredChain {
-  name: string;
-  parts(): { context: ChainContext; watcher: { status(): WatcherStatus } } | undefined;
-}
-
-const NO_WATCHER: WatcherStatus = {
-  tip: undefined,
-  nodeHead: undefined,
-  lag: undefined,
-  wsConnected: false,
-  backfilling: false,
-  caughtUp: false,
-};
+export type { MonitoredChain } from './chains.js';
 
 export interface MonitorDeps {
   db: Db;
@@ -46,26 +32,27 @@ export interface MonitorDeps {
 export type Monitor = ReturnType<typeof createMonitor>;
 
 /**
- * Samples the service every few seconds (database counts through indexes, queue depths, the node's
+ * Samples the service every few seconds (database counts through indexes, queue depths, the nodes'
  * balances less often), sets the gauges, raises alerts, and keeps the snapshot that /status serves:
- * a scrape or a page refresh never queries anything itself.
+ * a scrape or a page refresh never queries anything itself. Every configured chain is sampled on its
+ * own: a chain whose node is down fires its node_down alert and keeps its last balances, while the
+ * others show as they are.
  */
 export function createMonitor(common: Common, deps: MonitorDeps) {
   const { config } = common;
   const { metrics } = deps;
   const options = deps;
-  const first = deps.chains[0]!;
-  const watcherStatus = () => first.parts()?.watcher.status() ?? NO_WATCHER;
   const logger = common.logger.child({ component: 'monitor' });
   const tuning = common.options.monitor;
-  const queries = createMonitorQueries(deps.db, first.name);
+  const queries = createMonitorQueries(deps.db);
   const system = createSystemSampler();
   const startedAt = Date.now();
   const stop = new AbortController();
+  const chains = createChainSampler(common, { chains: deps.chains, metrics, startedAt });
+  const chainNames = chains.names;
   const state: MonitorState = {
     sampledAt: undefined,
-    depositCounts: new Map(),
-    payoutCounts: new Map(),
+    chains: chains.samples,
     failureRatio: undefined,
     oldestInFlightMs: undefined,
     pendingDeposits: [],
@@ -74,14 +61,11 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
     recentPayouts: [],
     outboxBacklog: undefined,
     queues: [],
-    wallets: [],
     system: undefined,
     alerts: [],
     errors: [],
   };
   let lastFinalCounts = 0;
-  let lastBalances = 0;
-  let balanceError: string | undefined;
   let loop: Promise<void> | undefined;
   let sampling: Promise<void> | undefined;
   let loggedError = '';
@@ -99,12 +83,15 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
   // from the parts that move money.
   async function sampleDatabase(now: number) {
     const withFinal = now - lastFinalCounts >= tuning.finalCountsMs;
-    const deposits = await queries.countDeposits(
-      withFinal ? [...ACTIVE_DEPOSIT_STATUSES, ...FINAL_DEPOSIT_STATUSES] : ACTIVE_DEPOSIT_STATUSES,
-    );
-    const payouts = await queries.countPayouts(
-      withFinal ? [...ACTIVE_PAYOUT_STATES, ...FINAL_PAYOUT_STATES] : ACTIVE_PAYOUT_STATES,
-    );
+    const depositStatuses = withFinal
+      ? [...ACTIVE_DEPOSIT_STATUSES, ...FINAL_DEPOSIT_STATUSES]
+      : ACTIVE_DEPOSIT_STATUSES;
+    const payoutStates = withFinal ? [...ACTIVE_PAYOUT_STATES, ...FINAL_PAYOUT_STATES] : ACTIVE_PAYOUT_STATES;
+    const counts: [ChainSample, Map<DepositStatus, number>, Map<PayoutState, number>][] = [];
+    for (const sample of chains.samples) {
+      const deposits = await queries.countDeposits(sample.name, depositStatuses);
+      counts.push([sample, deposits, await queries.countPayouts(sample.name, payoutStates)]);
+    }
     state.failureRatio = await queries.payoutFailureRatio(
       now - tuning.failureWindowMs,
       tuning.failureMinSamples,
@@ -113,7 +100,7 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
       IN_FLIGHT_PAYOUT_STATES.filter((s) => s !== 'unresolved'),
     );
     state.oldestInFlightMs = oldest === undefined ? undefined : Math.max(now - oldest, 0);
-    state.pendingDeposits = await queries.pendingDeposits(tuning.listLimit);
+    state.pendingDeposits = await queries.pendingDeposits(chainNames, tuning.listLimit);
     state.pendingPayouts = await queries.pendingPayouts(ACTIVE_PAYOUT_STATES, tuning.listLimit);
     state.recentDeposits = await queries.recentDeposits(tuning.listLimit);
     state.recentPayouts = await queries.recentPayouts(
@@ -122,8 +109,11 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
     );
     state.outboxBacklog = await options.relay.backlog();
     if (withFinal) lastFinalCounts = now;
-    for (const [s, n] of deposits) state.depositCounts.set(s, n);
-    for (const [s, n] of payouts) state.payoutCounts.set(s, n);
+    // Set together once every read succeeded, so the page never shows one chain's counts of two samples.
+    for (const [sample, deposits, payouts] of counts) {
+      for (const [s, n] of deposits) sample.depositCounts.set(s, n);
+      for (const [s, n] of payouts) sample.payoutCounts.set(s, n);
+    }
   }
 
   async function sampleQueues() {
@@ -147,104 +137,50 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
     );
   }
 
-  async function sampleBalances(now: number) {
-    const chain = first.parts()?.context;
-    const address = chain?.collectionAddressLc;
-    if (!chain || !address || now - lastBalances < tuning.balanceMs) return;
-    lastBalances = now;
-    try {
-      const read = await readCollectionBalances(chain.rpc.client, address, chain.tokens, (method) =>
-        common.metrics.rpcError(method),
-      );
-      state.wallets = [read];
-      balanceError = undefined;
-    } catch (err) {
-      balanceError = `collection wallet balance: ${errorMessage(err).split('\n')[0]}`;
-    }
-  }
-
-  function evaluate(now: number, watcher: WatcherStatus) {
-    const count = <K>(m: Map<K, number>, keys: readonly K[]) => keys.reduce((s, k) => s + (m.get(k) ?? 0), 0);
-    const pending =
-      state.sampledAt === undefined
-        ? undefined
-        : count(state.depositCounts, ACTIVE_DEPOSIT_STATUSES) +
-          count(state.payoutCounts, ACTIVE_PAYOUT_STATES);
-    const gas = state.wallets[0]?.balances[0]?.raw;
+  function evaluate() {
+    const total = (pick: (c: ChainSample) => number) => state.chains.reduce((sum, c) => sum + pick(c), 0);
+    const known = state.sampledAt !== undefined;
     state.alerts = evaluateAlerts(
       {
-        pending,
+        pending: known
+          ? total(
+              (c) =>
+                sumOf(c.depositCounts, ACTIVE_DEPOSIT_STATUSES) + sumOf(c.payoutCounts, ACTIVE_PAYOUT_STATES),
+            )
+          : undefined,
         queues: state.queues.flatMap((q) =>
           q.usage === undefined ? [] : [{ queue: q.queue, usage: q.usage }],
         ),
         failureRatio: state.failureRatio,
         memoryRatio: state.system?.memoryRatio,
         cpuRatio: state.system?.cpuRatio,
-        collectionGasWei: gas,
-        watcherLag: watcher.lag,
+        chains: chains.alertInputs(),
         brokerConnected: options.broker.isConnected(),
-        nodeDown: now - (first.parts()?.context.rpc.lastOkAt() ?? startedAt) > tuning.nodeDownMs,
         oldestInFlightMs: state.oldestInFlightMs,
-        unresolvedPayouts:
-          state.sampledAt === undefined ? undefined : (state.payoutCounts.get('unresolved') ?? 0),
+        unresolvedPayouts: known ? total((c) => c.payoutCounts.get('unresolved') ?? 0) : undefined,
       },
       config.alerts,
     );
-  }
-
-  function setGauges(watcher: WatcherStatus) {
-    const m = metrics;
-    if (watcher.tip !== undefined) m.blockHeight.set(watcher.tip);
-    if (watcher.nodeHead !== undefined) m.nodeHead.set(watcher.nodeHead);
-    if (watcher.lag !== undefined) m.watcherLag.set(watcher.lag);
-    for (const [s, n] of state.depositCounts) m.deposits.set({ status: s }, n);
-    for (const [s, n] of state.payoutCounts) m.payouts.set({ state: s }, n);
-    const sum = <K>(map: Map<K, number>, keys?: readonly K[]) =>
-      keys ? keys.reduce((t, k) => t + (map.get(k) ?? 0), 0) : [...map.values()].reduce((t, n) => t + n, 0);
-    m.transactions.set({ kind: 'deposit' }, sum(state.depositCounts));
-    m.transactions.set({ kind: 'payout' }, sum(state.payoutCounts));
-    m.transactionsPending.set({ kind: 'deposit' }, sum(state.depositCounts, ACTIVE_DEPOSIT_STATUSES));
-    m.transactionsPending.set({ kind: 'payout' }, sum(state.payoutCounts, ACTIVE_PAYOUT_STATES));
-    m.transactionsFailed.set({ kind: 'deposit' }, state.depositCounts.get('failed') ?? 0);
-    m.transactionsFailed.set({ kind: 'payout' }, state.payoutCounts.get('failed') ?? 0);
-    m.payoutFailureRatio.set(state.failureRatio ?? 0);
-    m.payoutOldestInFlight.set((state.oldestInFlightMs ?? 0) / 1000);
-    if (state.outboxBacklog !== undefined) m.outboxBacklog.set(state.outboxBacklog);
-    m.brokerConnected.set(options.broker.isConnected() ? 1 : 0);
-    for (const q of state.queues) {
-      if (q.messages !== undefined) m.queueMessages.set({ queue: q.queue, role: q.role }, q.messages);
-      if (q.usage !== undefined) m.queueUsage.set({ queue: q.queue, role: q.role }, q.usage);
-      if (q.inFlight !== undefined) m.consumerInFlight.set({ queue: q.queue }, q.inFlight);
-    }
-    for (const w of state.wallets) {
-      for (const b of w.balances) {
-        m.walletBalance.set({ wallet: w.role, address: w.address, symbol: b.symbol }, balanceAsNumber(b));
-      }
-    }
-    if (state.system) {
-      m.memoryUsage.set(state.system.memoryRatio);
-      if (state.system.cpuRatio !== undefined) m.cpuUsage.set(state.system.cpuRatio);
-    }
-    const active = new Set(state.alerts.map((a) => `${a.name}/${a.severity}`));
-    for (const [name, severities] of Object.entries(ALERT_SEVERITIES) as [AlertName, readonly string[]][]) {
-      for (const severity of severities) {
-        m.alert.set({ name, severity }, active.has(`${name}/${severity}`) ? 1 : 0);
-      }
-    }
   }
 
   async function sampleOnce() {
     const now = Date.now();
     const errors: string[] = [];
     state.system = system.sample();
-    const [db] = await Promise.allSettled([sampleDatabase(now), sampleQueues(), sampleBalances(now)]);
+    const [db] = await Promise.allSettled([
+      sampleDatabase(now),
+      sampleQueues(),
+      chains.sampleBalances(now, tuning.queueDepthTimeoutMs),
+    ]);
     if (db.status === 'rejected') errors.push(`database: ${errorMessage(db.reason)}`);
     else state.sampledAt = now;
-    if (balanceError) errors.push(balanceError);
+    chains.sampleNow(Date.now());
+    for (const c of state.chains) {
+      if (c.balanceError) errors.push(`chain ${c.name}: collection wallet balance: ${c.balanceError}`);
+    }
     state.errors = errors;
-    const watcher = watcherStatus();
-    evaluate(now, watcher);
-    setGauges(watcher);
+    evaluate();
+    setGauges(metrics, state, chainNames, options.broker.isConnected());
     const text = errors.join('; ');
     if (text !== loggedError) {
       if (text) logger.warn({ errors }, 'monitor sample incomplete');
@@ -278,17 +214,14 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
     async stop() {
       stop.abort();
       await loop;
+      // A read waiting on a node that hangs ends with its timeout; nothing waits for it here.
     },
     refresh,
     /** The snapshot GET /status serves. */
     status() {
-      return buildStatus({
-        config,
-        chainId: first.parts()?.context.chainId ?? config.chain.chainId ?? 0,
-        startedAt,
-        state,
-        watcher: watcherStatus(),
-      });
+      // The watchers move between samples: show where they are now.
+      chains.sampleNow(Date.now());
+      return buildStatus({ config, startedAt, state });
     },
     alerts: (): readonly Alert[] => state.alerts,
   };

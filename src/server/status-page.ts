@@ -40,7 +40,11 @@ h2 small{color:var(--muted);font-weight:400}
 background:var(--info-bg);color:var(--info)}
 .badge.warning,.badge.pending,.badge.orphaned{background:var(--warn-bg);color:var(--warn)}
 .badge.critical,.badge.failed,.badge.error,.badge.unresolved{background:var(--crit-bg);color:var(--crit)}
-.badge.confirmed{background:var(--ok-bg);color:var(--ok)}
+.badge.confirmed,.badge.running{background:var(--ok-bg);color:var(--ok)}
+.badge.connecting,.badge.stopped{background:var(--warn-bg);color:var(--warn)}
+tr.warning td{background:var(--warn-bg)}tr.critical td{background:var(--crit-bg)}
+.sub{color:var(--muted);font-size:.8rem}
+#chains td{white-space:nowrap}#chains td.bal{white-space:normal}
 table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}
 th{text-align:left;color:var(--muted);font-weight:500;font-size:.78rem;padding:.3rem .5rem;border-bottom:1px solid var(--line)}
 td{padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
@@ -66,6 +70,9 @@ footer a{color:inherit}
   table.stack td::before{content:attr(data-label);display:block;color:var(--muted);font-size:.68rem;
     text-transform:uppercase;letter-spacing:.03em}
   th,td{padding-left:.3rem;padding-right:.3rem}
+  table.stack tr.warning,table.stack tr.critical{padding-left:.4rem;padding-right:.4rem;border-radius:6px}
+  table.stack tr.warning{background:var(--warn-bg)}table.stack tr.critical{background:var(--crit-bg)}
+  table.stack tr.warning td,table.stack tr.critical td{background:none}
   .clip{max-width:22ch}
 }
 `;
@@ -102,8 +109,8 @@ function age(s) {
 }
 function ago(ms, now) { return age(Math.max(0, Math.round((now - ms) / 1000))) + ' ago'; }
 function pct(r) { return r === null || r === undefined ? '\\u2013' : (Math.round(r * 1000) / 10) + '%'; }
-var KNOWN = ['pending', 'orphaned', 'confirmed', 'failed', 'accepted', 'signed', 'sent', 'unresolved', 'mined', 'warning', 'critical', 'error'];
-function badge(text) { return el('span', { class: 'badge ' + (KNOWN.indexOf(text) >= 0 ? text : 'other') }, text); }
+var KNOWN = ['pending', 'orphaned', 'confirmed', 'failed', 'accepted', 'signed', 'sent', 'unresolved', 'mined', 'warning', 'critical', 'error', 'running', 'connecting', 'stopped'];
+function badge(text, level) { return el('span', { class: 'badge ' + (level || (KNOWN.indexOf(text) >= 0 ? text : 'other')) }, text); }
 function num(n) { return n === null || n === undefined ? '\\u2013' : Number(n).toLocaleString(); }
 function sum(obj, keys) { var t = 0; keys.forEach(function (k) { t += (obj && obj[k]) || 0; }); return t; }
 
@@ -111,30 +118,57 @@ function card(label, value, sub, level) {
   return el('div', { class: 'card' + (level ? ' ' + level : '') },
     el('div', { class: 'label' }, label), el('div', { class: 'value' }, value), sub ? el('div', { class: 'sub' }, sub) : null);
 }
-function table(id, headers, rows, empty, stack) {
+function table(id, headers, rows, empty, stack, rowLevels) {
   var box = $(id);
   if (!rows.length) { box.replaceChildren(el('p', { class: 'none' }, empty)); return; }
   var head = el('tr');
   headers.forEach(function (h) { head.appendChild(el('th', { class: h.num ? 'num' : null }, h.label)); });
   var body = el('tbody');
-  rows.forEach(function (cells) {
-    var tr = el('tr');
-    cells.forEach(function (c, i) { tr.appendChild(el('td', { 'data-label': headers[i].label, class: headers[i].num ? 'num' : null }, c)); });
+  rows.forEach(function (cells, r) {
+    var tr = el('tr', { class: rowLevels ? rowLevels[r] : null });
+    cells.forEach(function (c, i) { tr.appendChild(el('td', { 'data-label': headers[i].label, class: headers[i].num ? 'num' : headers[i].cls || null }, c)); });
     body.appendChild(tr);
   });
   box.replaceChildren(el('table', { class: stack ? 'stack' : null }, el('thead', null, head), body));
 }
-function alertLevel(alerts, names) {
+function alertLevel(alerts, names, chain) {
   var level = null;
-  alerts.forEach(function (a) { if (names.indexOf(a.name) >= 0 && level !== 'critical') level = a.severity; });
+  alerts.forEach(function (a) {
+    if (names.indexOf(a.name) >= 0 && (chain === undefined || a.chain === chain) && level !== 'critical') level = a.severity;
+  });
   return level;
+}
+function lines(texts) {
+  var box = el('span');
+  texts.forEach(function (t) { box.appendChild(el('div', null, t)); });
+  return box;
+}
+/* One row per chain: readable with five chains, each value under its label on a phone. */
+function chainRow(c, alerts, now) {
+  var level = alertLevel(alerts, ['node_down', 'watcher_lag', 'collection_gas'], c.name);
+  var state = c.nodeDown ? badge('node down', 'critical') : badge(c.state);
+  var head = el('span', null, el('div', null, num(c.tip)), el('div', { class: 'sub' }, c.state !== 'running' ? c.state : 'node ' + num(c.nodeHead) + (c.wsConnected ? ' \\u00b7 ws' : ' \\u00b7 polling')));
+  var lag = el('span', null, el('div', null, c.lag === null ? '\\u2013' : c.lag + (c.lag === 1 ? ' block' : ' blocks')),
+    el('div', { class: 'sub' }, c.state !== 'running' ? '' : c.backfilling ? 'backfilling' : c.caughtUp ? 'caught up' : 'catching up'));
+  var pending = el('span', null, el('div', null, num(c.pending.deposits) + ' in \\u00b7 ' + num(c.pending.payouts) + ' out'),
+    el('div', { class: 'sub' }, 'confirm at ' + c.confirmHeight));
+  var bal;
+  if (!c.collection) bal = el('span', { class: 'sub' }, 'no collection wallet');
+  else {
+    bal = lines(c.collection.balances.map(function (b) { return b.amount + ' ' + b.symbol; }));
+    bal.appendChild(el('div', { class: 'sub' }, mono(short(c.collection.address), c.collection.address),
+      c.collection.readAt ? ' \\u00b7 ' + ago(c.collection.readAt, now) : ''));
+    if (c.collection.error) bal.appendChild(el('div', { class: 'err' }, c.collection.error));
+  }
+  var name = el('span', null, el('div', null, el('strong', null, c.name)), el('div', { class: 'sub' }, 'chain ' + (c.chainId === null ? '?' : c.chainId)));
+  return { cells: [name, state, head, lag, pending, bal], level: level };
 }
 
 function render(s) {
   var now = s.now;
   var worst = s.alerts.some(function (a) { return a.severity === 'critical'; }) ? 'critical' : s.alerts.length ? 'warning' : 'ok';
   $('dot').className = worst;
-  $('chain').textContent = s.chain.name + ' \\u00b7 chain ' + s.chain.chainId;
+  $('chain').textContent = s.chains.map(function (ch) { return ch.name; }).join(' \\u00b7 ');
   document.title = (worst === 'ok' ? '' : '(' + s.alerts.length + ') ') + 'M2Pool Payment';
 
   var list = el('ul');
@@ -142,32 +176,28 @@ function render(s) {
   s.errors.forEach(function (e) { list.appendChild(el('li', { class: 'critical' }, badge('error'), el('span', null, e))); });
   $('alerts').replaceChildren(el('h2', null, 'Alerts'), list.childNodes.length ? list : el('p', { class: 'none' }, 'No active alerts'));
 
-  var c = s.chain;
   var pendD = sum(s.deposits.counts, ['pending', 'orphaned']);
   var pendP = sum(s.payouts.counts, ['accepted', 'signed', 'sent', 'unresolved', 'mined']);
   var unres = (s.payouts.counts && s.payouts.counts.unresolved) || 0;
   var oldest = s.payouts.oldestInFlightSeconds;
-  var payoutSub = (unres ? unres + ' unresolved \u00b7 ' : '') + (oldest === null || oldest === undefined ? '' : 'oldest in flight ' + age(oldest) + ' \u00b7 ') + 'failure rate 1h ' + pct(s.payouts.failureRatio);
+  var payoutSub = (unres ? unres + ' unresolved \\u00b7 ' : '') + (oldest === null || oldest === undefined ? '' : 'oldest in flight ' + age(oldest) + ' \\u00b7 ') + 'failure rate 1h ' + pct(s.payouts.failureRatio);
+  var running = s.chains.filter(function (ch) { return ch.state === 'running' && !ch.nodeDown; }).length;
   $('cards').replaceChildren(
-    card('Chain head', num(c.tip), 'node ' + num(c.nodeHead) + (c.wsConnected ? ' \\u00b7 ws' : ' \\u00b7 polling'), null),
-    card('Lag', c.lag === null ? '\\u2013' : c.lag + (c.lag === 1 ? ' block' : ' blocks'), c.backfilling ? 'backfilling' : c.caughtUp ? 'caught up' : 'catching up', alertLevel(s.alerts, ['watcher_lag', 'node_down'])),
-    card('Pending deposits', num(pendD), 'confirm at ' + c.confirmHeight + ' blocks', alertLevel(s.alerts, ['pending'])),
+    card('Chains', running + ' / ' + s.chains.length, 'running', alertLevel(s.alerts, ['node_down', 'watcher_lag', 'collection_gas'])),
+    card('Pending deposits', num(pendD), 'every chain', alertLevel(s.alerts, ['pending'])),
     card('Pending payouts', num(pendP), payoutSub, alertLevel(s.alerts, ['pending', 'failure_rate', 'payout_stuck', 'payout_unresolved'])),
     card('Outbox backlog', num(s.outbox.backlog), 'responses to publish', alertLevel(s.alerts, ['broker_down'])),
     card('Uptime', age(s.uptimeS), s.system ? 'mem ' + pct(s.system.memoryRatio) + ' \\u00b7 cpu ' + pct(s.system.cpuRatio) : '', alertLevel(s.alerts, ['memory', 'cpu']))
   );
 
-  var wallets = s.wallets.map(function (w) {
-    var lines = el('span');
-    w.balances.forEach(function (b) { lines.appendChild(el('div', null, b.amount + ' ' + b.symbol)); });
-    return [el('span', null, el('div', null, w.role), mono(short(w.address), w.address)), lines, ago(w.readAt, now)];
-  });
-  table('wallets', [{ label: 'Wallet' }, { label: 'Balances', num: true }, { label: 'Read', num: true }], wallets, 'No collection wallet configured');
+  var chainRows = s.chains.map(function (ch) { return chainRow(ch, s.alerts, now); });
+  table('chains', [{ label: 'Chain' }, { label: 'State' }, { label: 'Head', num: true }, { label: 'Lag', num: true }, { label: 'Pending', num: true }, { label: 'Collection wallet', cls: 'bal' }],
+    chainRows.map(function (r) { return r.cells; }), 'No chain configured', true, chainRows.map(function (r) { return r.level; }));
 
   table('pending-deposits', [{ label: 'Age' }, { label: 'Amount', num: true }, { label: 'Address' }, { label: 'Status' }, { label: 'Confirmations', num: true }, { label: 'Tx' }],
     s.deposits.pending.map(function (d) {
       return [age(d.ageS), d.amount + ' ' + d.symbol, mono(short(d.address), d.address), badge(d.status),
-        d.confirmations === undefined ? '\\u2013' : d.confirmations + ' / ' + c.confirmHeight, mono(short(d.txHash), d.txHash)];
+        d.confirmations === undefined ? '\\u2013' : d.confirmations + ' / ' + d.confirmHeight, mono(short(d.txHash), d.txHash)];
     }), 'No pending deposits', true);
 
   table('pending-payouts', [{ label: 'Age' }, { label: 'Queue id' }, { label: 'Amount', num: true }, { label: 'To' }, { label: 'State' }, { label: 'Tx' }],
@@ -218,13 +248,11 @@ const BODY = `
 <main>
   <section id="alerts" aria-live="polite"><h2>Alerts</h2><p class="none">…</p></section>
   <div id="cards" class="cards"></div>
+  <section><h2>Chains <small>head, lag, pending, collection wallet</small></h2><div id="chains" class="rows"></div></section>
   <section><h2>Pending deposits <small>oldest first</small></h2><div id="pending-deposits" class="rows"></div></section>
   <section><h2>Pending payouts <small>oldest first</small></h2><div id="pending-payouts" class="rows"></div></section>
   <section><h2>Recent activity <small>last 20</small></h2><div id="recent" class="rows"></div></section>
-  <div class="two">
-    <section><h2>Wallet balances</h2><div id="wallets" class="rows"></div></section>
-    <section><h2>Queues</h2><div id="queues" class="rows"></div></section>
-  </div>
+  <section><h2>Queues</h2><div id="queues" class="rows"></div></section>
 </main>
 <footer><a href="status">status JSON</a> · <a href="metrics">Prometheus metrics</a></footer>
 `;

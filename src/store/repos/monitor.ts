@@ -2,9 +2,10 @@ import { REQUEST_REFUSAL_CODES } from '../../protocol/errors.js';
 import type { Database, Db, DepositStatus, PayoutState } from '../schema.js';
 
 /**
- * The reads behind /metrics and the status page. Each one is an index range: counts by state use
- * deposits(chain, status, block_number) and payouts(state, created_at); lists are LIMIT-ed reads of
- * one state at a time in index order, merged here, so no query sorts or scans a whole table.
+ * The reads behind /metrics and the status page. Each one is an index range: counts by chain and state
+ * use deposits(chain, status, block_number) and payouts(chain_name, state, created_at); service-wide
+ * reads use payouts(state, created_at) and the primary keys; lists are LIMIT-ed reads of one state at a
+ * time in index order, merged here, so no query sorts or scans a whole table.
  */
 
 export const ACTIVE_DEPOSIT_STATUSES = ['pending', 'orphaned'] as const satisfies DepositStatus[];
@@ -15,6 +16,8 @@ const REFUSAL_CODES: readonly string[] = REQUEST_REFUSAL_CODES;
 
 export interface DepositView {
   id: number;
+  /** The configured chain name. */
+  chain: string;
   symbol: string;
   tokenAddress: string;
   address: string;
@@ -29,6 +32,8 @@ export interface DepositView {
 
 export interface PayoutView {
   queueId: string;
+  /** The configured chain name (the request's spelling may differ in letter case). */
+  chain: string;
   kind: string;
   orderId: string | null;
   symbol: string;
@@ -43,9 +48,13 @@ export interface PayoutView {
   updatedAt: number;
 }
 
-export function createMonitorQueries(db: Db, chain: string) {
+/** The payouts column holding the configured chain name (migration 0009). */
+const PAYOUT_CHAIN = 'chain_name' as const;
+
+export function createMonitorQueries(db: Db) {
   const depositColumns = [
     'id',
+    'chain',
     'symbol',
     'token_address',
     'to_address',
@@ -59,6 +68,7 @@ export function createMonitorQueries(db: Db, chain: string) {
   ] as const;
   const payoutColumns = [
     'queue_id',
+    PAYOUT_CHAIN,
     'kind',
     'order_id',
     'symbol',
@@ -80,6 +90,7 @@ export function createMonitorQueries(db: Db, chain: string) {
 
   const depositView = (r: DepositPick): DepositView => ({
     id: Number(r.id),
+    chain: r.chain,
     symbol: r.symbol,
     tokenAddress: r.token_address,
     address: r.to_address,
@@ -93,6 +104,7 @@ export function createMonitorQueries(db: Db, chain: string) {
   });
   const payoutView = (r: PayoutPick): PayoutView => ({
     queueId: r.queue_id,
+    chain: r[PAYOUT_CHAIN],
     kind: r.kind,
     orderId: r.order_id,
     symbol: r.symbol,
@@ -130,7 +142,11 @@ export function createMonitorQueries(db: Db, chain: string) {
   }
 
   return {
-    async countDeposits(statuses: readonly DepositStatus[]): Promise<Map<DepositStatus, number>> {
+    /** One chain's deposits in `statuses`, counted by status. */
+    async countDeposits(
+      chain: string,
+      statuses: readonly DepositStatus[],
+    ): Promise<Map<DepositStatus, number>> {
       const rows = await db
         .selectFrom('deposits')
         .select(['status', (eb) => eb.fn.countAll().as('n')])
@@ -143,10 +159,12 @@ export function createMonitorQueries(db: Db, chain: string) {
       return counts;
     },
 
-    async countPayouts(states: readonly PayoutState[]): Promise<Map<PayoutState, number>> {
+    /** One chain's payouts in `states`, counted by state. */
+    async countPayouts(chain: string, states: readonly PayoutState[]): Promise<Map<PayoutState, number>> {
       const rows = await db
         .selectFrom('payouts')
         .select(['state', (eb) => eb.fn.countAll().as('n')])
+        .where(PAYOUT_CHAIN, '=', chain)
         .where('state', 'in', states)
         .groupBy('state')
         .execute();
@@ -155,25 +173,30 @@ export function createMonitorQueries(db: Db, chain: string) {
       return counts;
     },
 
-    /** Deposits not final yet, oldest block first. */
-    async pendingDeposits(limit: number): Promise<DepositView[]> {
+    /**
+     * Deposits not final yet on these chains: each chain's oldest blocks first, then merged oldest seen
+     * first (block numbers of two chains do not compare).
+     */
+    async pendingDeposits(chains: readonly string[], limit: number): Promise<DepositView[]> {
       const lists: DepositPick[][] = [];
-      for (const status of ACTIVE_DEPOSIT_STATUSES) {
-        lists.push(
-          await db
-            .selectFrom('deposits')
-            .select(depositColumns)
-            .where('chain', '=', chain)
-            .where('status', '=', status)
-            .orderBy('block_number')
-            .limit(limit)
-            .execute(),
-        );
+      for (const chain of chains) {
+        for (const status of ACTIVE_DEPOSIT_STATUSES) {
+          lists.push(
+            await db
+              .selectFrom('deposits')
+              .select(depositColumns)
+              .where('chain', '=', chain)
+              .where('status', '=', status)
+              .orderBy('block_number')
+              .limit(limit)
+              .execute(),
+          );
+        }
       }
       return lists
         .flat()
         .map(depositView)
-        .sort((a, b) => a.block - b.block || a.id - b.id)
+        .sort((a, b) => a.createdAt - b.createdAt || a.id - b.id)
         .slice(0, limit);
     },
 
@@ -194,22 +217,21 @@ export function createMonitorQueries(db: Db, chain: string) {
       return oldest;
     },
 
-    /** Payouts in `states` (those not final yet), oldest first. */
+    /** Payouts in `states` (those not final yet) on any chain, oldest first. */
     pendingPayouts: (states: readonly PayoutState[], limit: number) => payoutsByStates(states, 'asc', limit),
 
-    /** The last deposits seen, newest first (by primary key). */
+    /** The last deposits seen on any chain, newest first (by primary key). */
     async recentDeposits(limit: number): Promise<DepositView[]> {
       const rows = await db
         .selectFrom('deposits')
         .select(depositColumns)
-        .where('chain', '=', chain)
         .orderBy('id', 'desc')
         .limit(limit)
         .execute();
       return rows.map(depositView);
     },
 
-    /** The last payouts requested in any of `states` (pass all of them), newest first. */
+    /** The last payouts requested on any chain in any of `states` (pass all of them), newest first. */
     recentPayouts: (states: readonly PayoutState[], limit: number) => payoutsByStates(states, 'desc', limit),
 
     /**
