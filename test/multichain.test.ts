@@ -239,7 +239,7 @@ describe.each(dbKinds)('two chains on %s', (kind) => {
           amount: r.amount,
           chain: r.chain,
           symbol: r.symbol,
-        } as Parameters<typeof signedWithdraw>[0]),
+        }),
       );
     }
     await mineUntil(both, () => requests.every((r) => payoutAnswer(r.id)), 'four withdrawals answered');

@@ -45,6 +45,9 @@ export function signedWithdraw(fields: {
   to_address: string;
   amount: string | number;
   order_id?: string;
+  /** Default ETH. */
+  chain?: string;
+  /** Default USDT. */
   symbol?: string;
 }): string {
   // A number amount is written as a JSON number with its text as given.
