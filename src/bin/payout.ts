@@ -1,7 +1,7 @@
 import { CHAIN_DEFAULTS } from '../config/chains.js';
 import { loadConfig } from '../config/load.js';
 import type { Config, DbConfig } from '../config/types.js';
-import { devnetDbConfig, devnetRmq, loadDevnetState } from '../devnet/devnet.js';
+import { devnetDbConfig, devnetRmq, loadDevnetConfig, loadDevnetState } from '../devnet/devnet.js';
 import { PaymentError } from '../internal/errors.js';
 import { type Resolution, type ResolveChain, ResolveError, resolvePayout } from '../payouts/resolve.js';
 import { createDatabase, type DatabaseHandle } from '../store/db.js';
@@ -93,9 +93,13 @@ function resolveTarget(flags: ResolveFlags, env: NodeJS.ProcessEnv, devnetDir: s
       `no config file (pass --config PATH, set CONFIG_PATH or create ./config.json) and no devnet under ${devnetDir}`,
     );
   }
+  // Every chain of the config file the devnet writes; a devnet made before it had only ETH.
+  const chains = loadDevnetConfig(devnetDir)?.chains ?? [
+    { name: CHAIN_DEFAULTS.ethName, rpcUrl: state.rpcUrl, native: CHAIN_DEFAULTS.ethNative },
+  ];
   return {
     db: devnetDbConfig(devnetDir),
-    chains: [{ name: CHAIN_DEFAULTS.ethName, rpcUrl: state.rpcUrl, native: CHAIN_DEFAULTS.ethNative }],
+    chains,
     rmq: devnetRmq(state.queuePrefix ?? ''),
     signKey: signKey ?? state.signKey,
   };
