@@ -47,7 +47,7 @@ export async function createChainContext(
   chain: ChainConfig,
   signal?: AbortSignal,
 ): Promise<ChainContext> {
-  const rpc = createChainRpc(common, { rpcUrl: chain.rpcUrl });
+  const rpc = createChainRpc(common, { rpcUrls: chain.rpcUrls, chain: chain.name });
   return {
     name: chain.name,
     chainId: chain.chainId ?? (await readChainId(common, { name: chain.name, rpc }, signal)),
@@ -62,7 +62,7 @@ export async function createChainContext(
     rpcUrls: chain.rpcUrls,
     wsUrls: chain.wsUrls,
     rpc,
-    client: createPayoutClient(chain.rpcUrl, common.options.payouts),
+    client: createPayoutClient(chain.rpcUrls, common.options.payouts, common.stop),
   };
 }
 

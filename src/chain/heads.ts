@@ -10,6 +10,8 @@ export interface HeadSubscription {
 
 export interface SubscribeHeadsDeps {
   wsUrl: string;
+  /** Every WebSocket URL in order of preference (`ChainContext.wsUrls`); `[wsUrl]` when left out. */
+  wsUrls?: readonly string[];
   /** Called with the block number of every new head. */
   onHead: (blockNumber: number) => void;
   /** Called when the socket goes up or down, so the caller can poll while it is down. */
@@ -21,11 +23,15 @@ export interface SubscribeHeadsDeps {
 /**
  * New heads over WebSocket (`eth_subscribe newHeads`), reconnecting with backoff. The socket is only a
  * wake-up signal: the watcher reads blocks over HTTP, so a lost notification costs latency, never a block.
+ * With several URLs, a socket that closes is opened again at its URL first; one that cannot be opened (or
+ * subscribed) moves to the next URL in turn, wrapping, and the backoff grows once per round of the list.
  */
 export function subscribeHeads(common: Pick<Common, 'logger'>, deps: SubscribeHeadsDeps): HeadSubscription {
   const { logger } = common;
   const options = deps;
   const { pingIntervalMs } = options;
+  const urls = options.wsUrls?.length ? options.wsUrls : [options.wsUrl];
+  let at = 0;
   let socket: WebSocket | undefined;
   let connected = false;
   let closed = false;
@@ -41,9 +47,11 @@ export function subscribeHeads(common: Pick<Common, 'logger'>, deps: SubscribeHe
 
   function connect() {
     if (closed) return;
-    const ws = new WebSocket(options.wsUrl, { handshakeTimeout: 5_000 });
+    const url = urls[at]!;
+    const ws = new WebSocket(url, { handshakeTimeout: 5_000 });
     socket = ws;
     let alive = true;
+    let subscribed = false;
     ws.on('open', () => {
       ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_subscribe', params: ['newHeads'] }));
     });
@@ -70,8 +78,9 @@ export function subscribeHeads(common: Pick<Common, 'logger'>, deps: SubscribeHe
           return;
         }
         failures = 0;
+        subscribed = true;
         setConnected(true);
-        logger.info({ ws: redactUrls(options.wsUrl) }, 'subscribed to new heads');
+        logger.info({ ws: redactUrls(url) }, 'subscribed to new heads');
         return;
       }
       const number = msg.params?.result?.number;
@@ -87,7 +96,15 @@ export function subscribeHeads(common: Pick<Common, 'logger'>, deps: SubscribeHe
       if (connected) logger.warn('head socket closed; polling over HTTP until it is back');
       setConnected(false);
       if (closed) return;
-      reconnectTimer = setTimeout(connect, backoffMs(++failures));
+      failures++;
+      if (!subscribed && urls.length > 1) {
+        at = (at + 1) % urls.length;
+        logger.warn(
+          { from: redactUrls(url), to: redactUrls(urls[at]!) },
+          'head socket could not connect; trying the next URL',
+        );
+      }
+      reconnectTimer = setTimeout(connect, backoffMs(Math.ceil(failures / urls.length)));
     });
     clearInterval(pingTimer);
     pingTimer = setInterval(() => {

@@ -1,7 +1,19 @@
-import { createPublicClient, type Hex, HttpRequestError, http, type PublicClient, toHex } from 'viem';
+import {
+  createPublicClient,
+  fallback,
+  type Hex,
+  HttpRequestError,
+  http,
+  type PublicClient,
+  TimeoutError,
+  toHex,
+} from 'viem';
 import type { Common } from '../context/common.js';
 import { PaymentError, sleep, walkCauses } from '../internal/errors.js';
 import { redactUrls } from '../internal/redact.js';
+import { createNodePin, type RpcNode } from './rpc-pin.js';
+
+export type { RpcNode } from './rpc-pin.js';
 
 /** A block header as the watcher needs it. */
 export interface BlockHeader {
@@ -26,7 +38,10 @@ export interface RpcLog {
 }
 
 export interface ChainRpc {
-  /** viem public client (HTTP, no block-number cache) for reads outside the watcher (balances). */
+  /**
+   * viem public client (HTTP, no block-number cache) for reads outside the watcher (balances); over
+   * several nodes, viem's `fallback` in configured order.
+   */
   client: PublicClient;
   getBlockNumber(): Promise<number>;
   getBlockHeader(number: number): Promise<BlockHeader | null>;
@@ -39,6 +54,14 @@ export interface ChainRpc {
   request<T>(method: string, params: unknown[]): Promise<T>;
   /** Time of the last successful call (ms), for /ready. */
   lastOkAt(): number;
+  /**
+   * Called by the watcher where no answer is half used: at the start of each pass. Only here does the
+   * node the calls go to change (several `rpcUrls`): to the next one after a node failed (until then,
+   * every call fails at once), or back to a preferred one that answers again. Never throws, never waits.
+   */
+  atSafePoint(): void;
+  /** The node the calls go to now. */
+  currentNode(): RpcNode;
 }
 
 /** Whether `err` failed in transport: a status a provider sheds load with, or no answer at all. */
@@ -49,41 +72,87 @@ function isTransportFailure(err: unknown): boolean {
 }
 
 /**
+ * Whether `err` says the node is in trouble, not the question: a failure in transport, or a timeout of a
+ * call whose cost does not depend on what was asked (an eth_getLogs range may take long on a sound node;
+ * the backfill shrinks it).
+ */
+function isNodeFailure(method: string, params: unknown[], err: unknown): boolean {
+  if (isTransportFailure(err)) return true;
+  if (walkCauses(err, (e) => e instanceof TimeoutError) === undefined) return false;
+  const filter = params[0];
+  return !(method === 'eth_getLogs' && filter && typeof filter === 'object' && 'fromBlock' in filter);
+}
+
+export interface ChainRpcDeps {
+  /** The chain's nodes in order of preference (`ChainConfig.rpcUrls`), or its one node. */
+  rpcUrls?: readonly string[];
+  rpcUrl?: string;
+  /** The chain's name, in the log lines of node moves. */
+  chain?: string;
+}
+
+/**
  * JSON-RPC over HTTP. Raw requests where the watcher wants speed and exact control of null answers.
  * A failure in transport is tried again (`options.rpc.transportRetries`, doubling waits); a call that
  * still fails counts in `metrics.rpcError` and throws a retryable `rpc_error` whose message names the
  * method, never the URL (provider API keys live in it); viem's error, URL and all, is only its cause.
+ * With several nodes, every call goes to one of them at a time and a node that fails is left at the
+ * watcher's next safe point (`rpc-pin.ts`): the watcher starts its pass again from its stored cursor on
+ * the next node, so the answers of one block always come from one node.
  */
 export function createChainRpc(
-  common: Pick<Common, 'options' | 'metrics'>,
-  deps: { rpcUrl: string },
+  common: Pick<Common, 'options' | 'metrics'> & Partial<Pick<Common, 'logger'>>,
+  deps: ChainRpcDeps,
 ): ChainRpc {
-  const client = createPublicClient({
-    transport: http(deps.rpcUrl, {
+  const urls = deps.rpcUrls?.length ? deps.rpcUrls : deps.rpcUrl ? [deps.rpcUrl] : [];
+  if (urls.length === 0) throw new Error('createChainRpc: no node URL');
+  const transports = urls.map((url) =>
+    http(url, {
       retryCount: 0,
       timeout: common.options.rpc.timeoutMs,
       // Backfill ranges of busy tokens can answer with more than viem's 10 MB default; the range size, not
       // this limit, is what keeps answers bounded (it shrinks when the node refuses).
       maxResponseBodySize: 256 * 1024 * 1024,
     }),
-    cacheTime: 0,
-    pollingInterval: 1_000,
-  });
+  );
+  const clientOf = (transport: (typeof transports)[number] | ReturnType<typeof fallback>) =>
+    createPublicClient({ transport, cacheTime: 0, pollingInterval: 1_000 }) as PublicClient;
+  const nodes = urls.map((url, i) => ({ host: redactUrls(url), client: clientOf(transports[i]!) }));
+  const pin = createNodePin(
+    { nodes, logger: common.logger?.child({ component: 'rpc', chain: deps.chain }) },
+    common.options.rpc,
+  );
   let lastOk = 0;
 
   async function call<T>(method: string, params: unknown[]): Promise<T> {
+    const { node, pin: at } = pin.current();
     for (let attempt = 0; ; attempt++) {
+      if (pin.isFailing() || pin.pin() !== at) throw notSent(method);
+      let result: T;
       try {
         // biome-ignore lint/suspicious/noExplicitAny: raw JSON-RPC passthrough
-        const result = (await client.request({ method: method as any, params: params as any })) as T;
-        lastOk = Date.now();
-        return result;
+        result = (await node.client.request({ method: method as any, params: params as any })) as T;
       } catch (err) {
         const { transportRetries, transportRetryMs } = common.options.rpc;
-        if (attempt >= transportRetries || !isTransportFailure(err)) throw failed(method, err);
-        await sleep(transportRetryMs * 2 ** attempt);
+        if (attempt < transportRetries && isTransportFailure(err)) {
+          await sleep(transportRetryMs * 2 ** attempt);
+          continue;
+        }
+        if (isNodeFailure(method, params, err)) pin.failed(at);
+        throw failed(method, err);
       }
+      // Answered by a node the calls have left since: it must not meet the new node's answers.
+      if (pin.pin() !== at) throw notSent(method);
+      lastOk = Date.now();
+      return result;
     }
+  }
+
+  /** A call not sent (or its answer not used) because the node it was for failed or was left. */
+  function notSent(method: string): PaymentError {
+    return new PaymentError('rpc_error', `${method} not used: the node failed or was left; next pass`, {
+      retryable: true,
+    });
   }
 
   function failed(method: string, err: unknown): PaymentError {
@@ -95,7 +164,7 @@ export function createChainRpc(
   }
 
   return {
-    client: client as PublicClient,
+    client: nodes.length === 1 ? nodes[0]!.client : clientOf(fallback(transports, { retryCount: 0 })),
     async getBlockNumber() {
       return Number(BigInt(await call<Hex>('eth_blockNumber', [])));
     },
@@ -132,6 +201,8 @@ export function createChainRpc(
     },
     request: call,
     lastOkAt: () => lastOk,
+    atSafePoint: pin.atSafePoint,
+    currentNode: pin.info,
   };
 }
 

@@ -52,6 +52,15 @@ export interface PayoutOptions {
   nonceSearchBlocks: number;
   /** Blocks a used nonce may stay unexplained (a lagging node) before the payout is held for the operator. */
   unresolvedAfterBlocks: number;
+  /**
+   * With several nodes (`rpcUrls`), each is asked for its head this often (ms) and the calls go first to
+   * the one that failed least over the last `rpcRankSamples` asks, configured order among equals (viem's
+   * ranked `fallback`): a failing node is passed over before a call has to wait for it to fail.
+   */
+  rpcRankMs: number;
+  rpcRankSamples: number;
+  /** An ask of the ranking that takes longer than this counts as failed (ms). */
+  rpcRankTimeoutMs: number;
 }
 
 export interface RelayOptions {
@@ -106,6 +115,15 @@ export interface RpcOptions {
    */
   transportRetries: number;
   transportRetryMs: number;
+  /**
+   * With several nodes (`rpcUrls`), while the watcher's calls go to a node other than the first, the
+   * nodes before it are asked this often (ms) whether they answer again: the first ones are the operator's
+   * choice (their own node, the cheaper provider), and going back too eagerly to a flapping one costs
+   * failed passes.
+   */
+  preferredRetryMs: number;
+  /** That question (eth_blockNumber) counts as unanswered after this long (ms). */
+  preferredProbeTimeoutMs: number;
 }
 
 export interface Options {
@@ -141,6 +159,9 @@ export const defaultOptions: Options = {
     broadcastPerPass: 1_000,
     nonceSearchBlocks: 100,
     unresolvedAfterBlocks: 20,
+    rpcRankMs: 5_000,
+    rpcRankSamples: 10,
+    rpcRankTimeoutMs: 2_000,
   },
   relay: { batchSize: 500, flushOnStopMs: 3_000, maxInFlight: 100, pollMs: 1_000 },
   consumer: { prefetch: 50 },
@@ -155,7 +176,13 @@ export const defaultOptions: Options = {
     nodeDownMs: 30_000,
     queueDepthTimeoutMs: 2_000,
   },
-  rpc: { timeoutMs: 15_000, transportRetries: 2, transportRetryMs: 100 },
+  rpc: {
+    timeoutMs: 15_000,
+    transportRetries: 2,
+    transportRetryMs: 100,
+    preferredRetryMs: 30_000,
+    preferredProbeTimeoutMs: 2_000,
+  },
 };
 
 export type PartialOptions = { [K in keyof Options]?: Partial<Options[K]> };
