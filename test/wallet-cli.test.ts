@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createTestChain, type TestChain } from './helpers/chain.js';
 import { type CliResult, ROOT, runCli } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'm2p-wallet-cli-'));
@@ -15,7 +17,38 @@ const MASTER = randomBytes(32).toString('hex');
 const ADDRESS_LINE = /^0x[0-9a-f]{40}\n$/;
 
 const queue = (name: string) => ({ queue: name, exchange: 'pay.exchange', routing: [`${name}.key`] });
-function writeConfig(name: string, dbFile: string): string {
+// Anvils started by a test, stopped at the end.
+const chains: TestChain[] = [];
+afterAll(async () => {
+  await Promise.all(chains.map((c) => c.stop()));
+});
+
+/** An entry of the config's `chains` with one 18-decimal USDT. */
+function chainEntry(rpcUrl: string, chainId: number, native: string, token: string) {
+  return {
+    rpcUrl,
+    wsUrl: rpcUrl.replace(/^http/, 'ws'),
+    chainId,
+    confirmHeight: 15,
+    native: { symbol: native, decimals: 18 },
+    tokens: { USDT: { address: token, decimals: 18 } },
+  };
+}
+
+/** A local port nothing listens on (taken from the OS, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function writeConfig(
+  name: string,
+  dbFile: string,
+  more: { eth?: Record<string, unknown>; chains?: Record<string, unknown> } = {},
+): string {
   const path = join(dir, name);
   const config = {
     rmq_config: {
@@ -32,7 +65,9 @@ function writeConfig(name: string, dbFile: string): string {
       wsUrl: 'ws://127.0.0.1:8546',
       confirmHeight: 20,
       dbConfig: { driver: 'sqlite', file: join(dir, dbFile) },
+      ...more.eth,
     },
+    ...(more.chains ? { chains: more.chains } : {}),
   };
   writeFileSync(path, JSON.stringify(config));
   return path;
@@ -79,6 +114,87 @@ describe('m2pool-payment wallet', () => {
     const result = await wallet(['list', '--config', config]);
     expect(result.code).toBe(0);
     expect(result.stdout.trim().split('\n').sort()).toEqual([ANVIL_ADDRESS, created].sort());
+  });
+
+  it("lists each wallet's balances on every configured chain, exact; a chain whose node is down shows its error alone", async () => {
+    const eth = await createTestChain({ noMining: false });
+    const bsc = await createTestChain({ noMining: false, chainId: 31_341 });
+    chains.push(eth, bsc);
+    await eth.deployToken(6);
+    await bsc.deployToken(18);
+    await eth.mint(ANVIL_ADDRESS, 1_234_567n);
+    await bsc.mint(created as `0x${string}`, 2n * 10n ** 18n + 1n);
+    await bsc.setEthBalance(created as `0x${string}`, 5n * 10n ** 17n);
+    // After the deployments, whose gas account 0 paid.
+    await eth.setEthBalance(ANVIL_ADDRESS, 10n ** 18n + 7n);
+    await bsc.setEthBalance(ANVIL_ADDRESS, 3n * 10n ** 18n);
+    const down = await closedPort();
+    const multi = writeConfig('multi.json', 'payment.sqlite', {
+      eth: {
+        rpcUrl: eth.anvil.rpcUrl,
+        wsUrl: eth.anvil.wsUrl,
+        tokens: { USDT: { address: eth.token, decimals: 6 } },
+      },
+      chains: {
+        BSC: chainEntry(bsc.anvil.rpcUrl, bsc.anvil.chainId, 'BNB', bsc.token),
+        // No node listens there.
+        POLYGON: chainEntry(`http://127.0.0.1:${down}/v3/secret-key`, 137, 'POL', `0x${'1'.repeat(40)}`),
+      },
+    });
+
+    const result = await wallet(['list', '--balances', '--config', multi]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('');
+    const blocks = result.stdout.trim().split(/\n(?=0x)/);
+    const byAddress = new Map(blocks.map((b) => [b.split('\n')[0], b.split('\n').slice(1)]));
+    expect([...byAddress.keys()].sort()).toEqual([ANVIL_ADDRESS, created].sort());
+    // Each wallet: one line per chain, the native coin first, then the token, in their decimals.
+    expect(byAddress.get(ANVIL_ADDRESS)?.slice(0, 2)).toEqual([
+      '  ETH:     1.000000000000000007 ETH, 1.234567 USDT',
+      '  BSC:     3 BNB, 0 USDT',
+    ]);
+    expect(byAddress.get(created)?.slice(0, 2)).toEqual([
+      '  ETH:     0 ETH, 0 USDT',
+      '  BSC:     0.5 BNB, 2.000000000000000001 USDT',
+    ]);
+    for (const lines of byAddress.values()) {
+      expect(lines).toHaveLength(3);
+      expect(lines[2]).toMatch(
+        new RegExp(`^ {2}POLYGON: error: node http://127\\.0\\.0\\.1:${down}/\\[redacted\\]: .+`),
+      );
+      // Only the scheme and host of the node's URL show: a provider's key in its path never does.
+      expect(lines[2]).not.toContain('secret-key');
+    }
+
+    // Every node answering: exit 0, and without --balances the list is addresses only, as before.
+    const ok = writeConfig('multi-ok.json', 'payment.sqlite', {
+      eth: {
+        rpcUrl: eth.anvil.rpcUrl,
+        wsUrl: eth.anvil.wsUrl,
+        tokens: { USDT: { address: eth.token, decimals: 6 } },
+      },
+      chains: { BSC: chainEntry(bsc.anvil.rpcUrl, bsc.anvil.chainId, 'BNB', bsc.token) },
+    });
+    const good = await wallet(['list', '--balances', '--config', ok]);
+    expect(good.code).toBe(0);
+    expect(good.stdout.split('\n').filter((l) => l.includes('error'))).toEqual([]);
+    const plain = await wallet(['list', '--config', ok]);
+    expect(plain.stdout.trim().split('\n').sort()).toEqual([ANVIL_ADDRESS, created].sort());
+
+    // A node on another chain than configured: its balances would mislead, so they are not shown.
+    const wrong = writeConfig('wrong.json', 'payment.sqlite', {
+      eth: {
+        rpcUrl: eth.anvil.rpcUrl,
+        wsUrl: eth.anvil.wsUrl,
+        tokens: { USDT: { address: eth.token, decimals: 6 } },
+      },
+      chains: { BSC: chainEntry(eth.anvil.rpcUrl, bsc.anvil.chainId, 'BNB', bsc.token) },
+    });
+    const mismatch = await wallet(['list', '--balances', '--config', wrong]);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.stdout).toContain(
+      `BSC: error: the node is on chain ${eth.anvil.chainId}, not the configured 31341`,
+    );
   });
 
   it('refuses to run without PAYMENT_MASTER_KEY, or with a malformed one', async () => {

@@ -6,7 +6,7 @@ import { addDevCommands } from './dev.js';
 import { type ResolveFlags, runResolve } from './payout.js';
 import { runSign } from './sign.js';
 import { runStart } from './start.js';
-import { runWallet, type WalletAction } from './wallet.js';
+import { runWallet, type WalletAction, type WalletFlags } from './wallet.js';
 
 const argv = normalizeLegacyFlags(process.argv);
 const program = new Command()
@@ -40,16 +40,22 @@ const walletCommands: [WalletAction, string][] = [
   ['list', 'print the stored addresses, never the keys'],
 ];
 for (const [action, description] of walletCommands) {
-  wallet
+  const command = wallet
     .command(action)
     .description(description)
     .option(
       '--config <path>',
       'config file (default: CONFIG_PATH, else ./config.json; none: the devnet under ./data)',
-    )
-    .action(async (flags: { config?: string }) => {
-      process.exitCode = await runWallet(action, flags);
-    });
+    );
+  if (action === 'list') {
+    command.option(
+      '--balances',
+      "each wallet's native and token balances on every configured chain, from its node",
+    );
+  }
+  command.action(async (flags: WalletFlags) => {
+    process.exitCode = await runWallet(action, flags);
+  });
 }
 
 program

@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/load.js';
-import type { DbConfig } from '../config/types.js';
-import { devnetDbConfig, loadDevnetState } from '../devnet/devnet.js';
+import type { ChainConfig, DbConfig } from '../config/types.js';
+import { devnetDbConfig, loadDevnetConfig, loadDevnetState } from '../devnet/devnet.js';
 import { errorMessage, PaymentError } from '../internal/errors.js';
 import { createDatabase, type DatabaseHandle } from '../store/db.js';
 import { migrateToLatest } from '../store/migrate.js';
@@ -8,6 +8,7 @@ import { type MasterKey, parseMasterKey } from '../vault/master-key.js';
 import { createVault, listWallets, parsePrivateKey } from '../vault/vault.js';
 import { readStdin } from './sign.js';
 import { reportStartError, resolveConfigSource } from './start.js';
+import { walletBalanceLines } from './wallet-balances.js';
 
 export type WalletAction = 'import' | 'new' | 'list';
 
@@ -27,14 +28,21 @@ const OPERATOR_ERRORS = new Set([
   'private_key_invalid',
 ]);
 
+export interface WalletFlags {
+  config?: string;
+  /** `list --balances`: each wallet's balances on every configured chain, read from the nodes. */
+  balances?: boolean;
+}
+
 /**
  * `m2pool-payment wallet import|new|list`: the database and master key of `start` (the config file,
  * PAYMENT_MASTER_KEY; or the devnet's under ./data), migrated first. Prints addresses only, one per
- * line; failures are one line on stderr. Resolves with the exit code.
+ * line (`list --balances`: each address followed by one line per chain); failures are one line on
+ * stderr. Resolves with the exit code (1 when a chain's balances could not be read; the rest are shown).
  */
 export async function runWallet(
   action: WalletAction,
-  flags: { config?: string },
+  flags: WalletFlags,
   options: WalletOptions = {},
 ): Promise<number> {
   const env = options.env ?? process.env;
@@ -57,6 +65,11 @@ export async function runWallet(
     }
     handle = await createDatabase(target.db);
     await migrateToLatest(handle.db);
+    if (action === 'list' && flags.balances) {
+      const { lines, failed } = await walletBalanceLines(target.chains(), await listWallets(handle.db));
+      for (const line of lines) console.log(line);
+      return failed ? 1 : 0;
+    }
     for (const line of await act(action, handle, masterKey, input)) console.log(line);
     return 0;
   } catch (err) {
@@ -83,10 +96,12 @@ function resolveTarget(
   flags: { config?: string },
   env: NodeJS.ProcessEnv,
   devnetDir: string,
-): { db: DbConfig; masterKeyText: string | undefined } {
+): { db: DbConfig; masterKeyText: string | undefined; chains: () => ChainConfig[] } {
   const source = resolveConfigSource(flags, env);
-  if (!source.devnet)
-    return { db: loadConfig({ path: source.path, env }).db, masterKeyText: env.PAYMENT_MASTER_KEY };
+  if (!source.devnet) {
+    const config = loadConfig({ path: source.path, env });
+    return { db: config.db, masterKeyText: env.PAYMENT_MASTER_KEY, chains: () => config.chains };
+  }
   const state = loadDevnetState(devnetDir);
   if (!state) {
     throw new PaymentError(
@@ -95,7 +110,21 @@ function resolveTarget(
     );
   }
   // The devnet generated its master key once; its vault is encrypted under that one.
-  return { db: devnetDbConfig(devnetDir), masterKeyText: state.masterKey };
+  return {
+    db: devnetDbConfig(devnetDir),
+    masterKeyText: state.masterKey,
+    // The chains of the devnet's last start (its config file, rewritten at every start).
+    chains: () => {
+      const config = loadDevnetConfig(devnetDir);
+      if (!config) {
+        throw new PaymentError(
+          'no_config',
+          `no devnet config under ${devnetDir}: start the devnet (npm start) once`,
+        );
+      }
+      return config.chains;
+    },
+  };
 }
 
 function reportWalletError(err: unknown): number {
