@@ -48,7 +48,10 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
   async function connect(signal: AbortSignal): Promise<void> {
     try {
       // The chain id first, through a node client of its own: the context is made with the id it signs with.
-      const probe = { name: chain.name, rpc: createChainRpc(laneCommon, { rpcUrl: chain.rpcUrl }) };
+      const probe = {
+        name: chain.name,
+        rpc: createChainRpc(laneCommon, { rpcUrls: chain.rpcUrls, chain: chain.name }),
+      };
       const actual = await readChainId(laneCommon, probe, signal);
       if (chain.chainId !== undefined && actual !== chain.chainId) {
         throw new PaymentError(

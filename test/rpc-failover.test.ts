@@ -326,7 +326,7 @@ describe('a service with two nodes, the first cut', () => {
 
   // Needs the watcher to call `rpc.atSafePoint()` at the start of each pass (src/chain/watcher.ts,
   // first line of `syncToHead`): turn into `it` with that line.
-  it.skip('goes back to the first node at a safe point once it answers again, and sees deposits there', async () => {
+  it('goes back to the first node at a safe point once it answers again, and sees deposits there', async () => {
     const chain = stack.chain;
     expect(node().index).toBe(1);
     first.restore();

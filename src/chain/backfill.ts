@@ -25,6 +25,8 @@ export interface RangeBackfillDeps {
   logger: Logger;
   logs: Pick<ReturnType<typeof createBlockLogReader>, 'fetchRange' | 'checkRange'>;
   natives: Pick<ReturnType<typeof createNativeTransferReader>, 'fetchRange' | 'checkRange'>;
+  /** The node failed (not the range): a refusal to take as it is, not to shrink the range for. */
+  nodeFailing(): boolean;
   /** Whether native-coin deposits must be looked for (asked before each range). */
   watchingNative(): Promise<boolean>;
   /**
@@ -88,7 +90,7 @@ export function createRangeBackfill(common: Pick<Common, 'options'>, deps: Range
           fetch.native?.cancel();
           if (isNotYet(err)) throw new NotYetError(`logs of blocks ${next}..${end}`, { cause: err });
           const tried = end - next + 1;
-          if (tried > 1) {
+          if (tried > 1 && !deps.nodeFailing()) {
             // Half of what was tried, not of `range`: near the head the span is shorter than `range`,
             // and halving `range` alone would ask the node for the same span again.
             range = Math.max(1, Math.floor(tried / 2));

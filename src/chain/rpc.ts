@@ -62,6 +62,8 @@ export interface ChainRpc {
   atSafePoint(): void;
   /** The node the calls go to now. */
   currentNode(): RpcNode;
+  /** The node in use failed: every call fails until the next safe point moves to another node. */
+  nodeFailing(): boolean;
 }
 
 /** Whether `err` failed in transport: a status a provider sheds load with, or no answer at all. */
@@ -203,6 +205,7 @@ export function createChainRpc(
     lastOkAt: () => lastOk,
     atSafePoint: pin.atSafePoint,
     currentNode: pin.info,
+    nodeFailing: pin.isFailing,
   };
 }
 

@@ -164,6 +164,7 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
     logs: logReader,
     natives,
     watchingNative,
+    nodeFailing: () => rpc.nodeFailing(),
     async commitRange(transfers, end) {
       await commit(async (trx) => {
         await sink.onBlocks(trx, transfers, end.number);
@@ -219,6 +220,9 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
    * reorganisation.
    */
   async function syncToHead(): Promise<PassEnd> {
+    // Between passes: the only place the node client may move to another node, so that the answers
+    // of one block never come from two nodes.
+    rpc.atSafePoint();
     const head = await rpc.getBlockNumber();
     nodeHead = head;
     let current = tip ?? (await loadTip());
@@ -297,6 +301,7 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
           { logger },
           {
             wsUrl: deps.chain.wsUrl,
+            wsUrls: deps.chain.wsUrls,
             pingIntervalMs: tuning.wsPingMs,
             onHead: () => signal(),
             onStateChange: () => signal(),
