@@ -3,7 +3,7 @@ import { assetsOf } from '../config/chains.js';
 import type { ChainConfig, NativeCoinConfig, TokenConfig } from '../config/types.js';
 import type { Common } from '../context/common.js';
 import { backoffMs } from '../internal/backoff.js';
-import { isRetryable, PaymentError, sleep } from '../internal/errors.js';
+import { isRetryable, sleep } from '../internal/errors.js';
 import { createPayoutClient } from './payout-client.js';
 import { type ChainRpc, createChainRpc } from './rpc.js';
 
@@ -39,8 +39,9 @@ export interface ChainContext {
 }
 
 /**
- * Makes the context of `chain`. Its chain id is the configured one (checked against the node by
- * `verifyChainId` at start), else the node's, read with `readChainId` (retried until `signal` aborts).
+ * Makes the context of `chain`. Its chain id is the configured one (a lane checks it against the
+ * node before it makes the context: src/lane.ts), else the node's, read with `readChainId` (retried until
+ * `signal` aborts).
  */
 export async function createChainContext(
   common: Common,
@@ -89,25 +90,5 @@ export async function readChainId(
       await sleep(retryInMs, signal);
       if (signal?.aborted) throw err;
     }
-  }
-}
-
-/**
- * Stops the start when the node is on another chain than the configured one. The node's failures are
- * retried (`readChainId`); only a mismatch throws `chain_id_mismatch`.
- */
-export async function verifyChainId(
-  common: Pick<Common, 'logger'>,
-  chain: ChainContext,
-  configured: number | undefined,
-  signal?: AbortSignal,
-): Promise<void> {
-  if (configured === undefined) return;
-  const actual = await readChainId(common, chain, signal);
-  if (actual !== configured) {
-    throw new PaymentError(
-      'chain_id_mismatch',
-      `chain ${chain.name}: the config says chain id ${configured} but its node is on chain ${actual}`,
-    );
   }
 }
