@@ -25,7 +25,7 @@ const service = await createService({
   masterKey: input.masterKey ?? 'b2'.repeat(32),
   tuning: input.tuning,
 });
-service.watcher.onBlock((e) =>
+service.lanes[0]!.onBlock((e) =>
   send({ type: 'block', number: e.number, transfers: e.transfers, at: nowMs(), cpuUs: cpuUs() }),
 );
 send({ type: 'starting', at: nowMs(), cpuUs: cpuUs() });

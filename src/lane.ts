@@ -1,6 +1,6 @@
 import { type ChainContext, createChainContext, readChainId } from './chain/context.js';
 import { createChainRpc } from './chain/rpc.js';
-import { type BlockWatcher, createBlockWatcher } from './chain/watcher.js';
+import { type BlockEvent, type BlockWatcher, createBlockWatcher } from './chain/watcher.js';
 import type { ChainConfig } from './config/types.js';
 import type { Common, MetricHooks } from './context/common.js';
 import { createDepositTracker } from './deposits/tracker.js';
@@ -40,6 +40,8 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
   let failure: string | undefined;
   let parts: { context: ChainContext; watcher: BlockWatcher; payouts: PayoutEngine } | undefined;
   let stopped = false;
+  /** Listeners of the watcher's blocks, taken before the watcher exists (a lane connects later). */
+  const blockListeners: ((e: BlockEvent) => void)[] = [];
 
   /**
    * Resolves once the lane runs; rejects with `chain_id_mismatch` when the node is on another chain, or
@@ -76,6 +78,7 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
       });
       watcher.onBlock(() => payouts.poke());
       watcher.onReorg(() => payouts.poke(true));
+      for (const listener of blockListeners) watcher.onBlock(listener);
       parts = { context, watcher, payouts };
       watcher.start();
       payouts.start();
@@ -107,6 +110,11 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
     state: () => state,
     /** The running parts; undefined while the lane connects or after it failed. */
     parts: () => parts,
+    /** Calls `listener` with every block the chain's watcher processes, from when the lane runs. */
+    onBlock(listener: (e: BlockEvent) => void) {
+      blockListeners.push(listener);
+      parts?.watcher.onBlock(listener);
+    },
     /** A payout request for this chain was committed: the engine looks at once. */
     pokePayouts() {
       parts?.payouts.poke();
