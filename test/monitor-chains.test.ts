@@ -17,6 +17,7 @@ import {
 import { monitorRoutes } from '../src/server/monitor-routes.js';
 import { launchBrowser } from './helpers/browser.js';
 import { createTestChain, type TestChain } from './helpers/chain.js';
+import { bscChainConfig } from './helpers/chains.js';
 import { metricValue, scrapeMetrics } from './helpers/metrics.js';
 import { newWallet } from './helpers/payouts.js';
 import { createTestQueues } from './helpers/rabbit.js';
@@ -54,7 +55,6 @@ describe('several chains on the operator side', () => {
     bscProxy = await startTcpProxy(node.hostname, Number(node.port));
     await bsc.setEthBalance(collection.address, 3n * E18);
     await bsc.mint(collection.address, 2n * E18 + 1n);
-    const url = (scheme: string) => `${scheme}://${bscProxy.address}`;
     stack = await startStack({
       db: 'sqlite',
       collection,
@@ -67,20 +67,12 @@ describe('several chains on the operator side', () => {
         await c.mint(collection.address, 7n * USDT);
       },
       configure: (config) =>
-        config.chains.push({
-          name: 'BSC',
-          chainId: BSC_CHAIN_ID,
-          rpcUrl: url('http'),
-          wsUrl: url('ws'),
-          rpcUrls: [url('http')],
-          wsUrls: [url('ws')],
-          confirmHeight: 5,
-          native: { symbol: 'BNB', decimals: 18 },
-          tokens: [{ symbol: 'USDT', addressLc: bsc.token.toLowerCase() as Hex, decimals: 18 }],
-          collectionAddressLc: collection.address.toLowerCase() as Hex,
-          maxFeePerGasWei: 20n * 10n ** 9n,
-          replaceAfterBlocks: 3,
-        }),
+        config.chains.push(
+          bscChainConfig(bsc, bscProxy, {
+            confirmHeight: 5,
+            collectionAddressLc: collection.address.toLowerCase() as Hex,
+          }),
+        ),
     });
     base = stack.baseUrl();
     browser = await launchBrowser();

@@ -1,7 +1,7 @@
 import type { Hex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChainConfig } from '../src/config/types.js';
 import { createTestChain, mineUntil, type TestChain } from './helpers/chain.js';
+import { BSC_CHAIN_ID, bscChainConfig } from './helpers/chains.js';
 import { dbKinds } from './helpers/db.js';
 import { newWallet, queueId, signedWithdraw } from './helpers/payouts.js';
 import type { ReceivedMessage } from './helpers/rabbit.js';
@@ -17,7 +17,6 @@ import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
  */
 
 const CONFIRM = 3;
-const BSC_CHAIN_ID = 31_338;
 const E6 = 10n ** 6n;
 const E18 = 10n ** 18n;
 
@@ -39,24 +38,6 @@ interface PayoutMsg {
   tx_hash: string;
   from_address: string;
   error?: string;
-}
-
-function bscConfig(bsc: TestChain, proxy: TcpProxy): ChainConfig {
-  const url = (scheme: string) => `${scheme}://${proxy.address}`;
-  return {
-    name: 'BSC',
-    chainId: BSC_CHAIN_ID,
-    rpcUrl: url('http'),
-    wsUrl: url('ws'),
-    rpcUrls: [url('http')],
-    wsUrls: [url('ws')],
-    confirmHeight: CONFIRM,
-    native: { symbol: 'BNB', decimals: 18 },
-    tokens: [{ symbol: 'USDT', addressLc: bsc.token.toLowerCase() as Hex, decimals: 18 }],
-    collectionAddressLc: undefined,
-    maxFeePerGasWei: 20n * 10n ** 9n,
-    replaceAfterBlocks: 3,
-  };
 }
 
 /** The raw text of a message, where the exact decimal of `amount` is checked. */
@@ -98,22 +79,6 @@ describe.each(dbKinds)('two chains on %s', (kind) => {
       () => topups(address).filter((m) => m.status === status).length >= count,
       `${count} status ${status} for ${address}`,
     );
-  async function watch(address: string, chain: string, symbol: string) {
-    await stack.publish(stack.queues.topup, signedTopup(address, { chain, symbol }));
-    await until(
-      () =>
-        stack.service.db
-          .selectFrom('watched_addresses')
-          .select('address')
-          .where('address', '=', address.toLowerCase())
-          .where('chain', '=', chain)
-          .where('symbol', '=', symbol)
-          .executeTakeFirst(),
-      20_000,
-      `${address} watched for ${symbol} on ${chain}`,
-    );
-  }
-
   beforeAll(async () => {
     bsc = await createTestChain({ noMining: true, chainId: BSC_CHAIN_ID });
     await bsc.deployToken(18);
@@ -132,7 +97,7 @@ describe.each(dbKinds)('two chains on %s', (kind) => {
         await c.mint(user.address, 100n * E6);
         await c.setEthBalance(user.address, 10n * E18);
       },
-      configure: (config) => config.chains.push(bscConfig(bsc, bscProxy)),
+      configure: (config) => config.chains.push(bscChainConfig(bsc, bscProxy, { confirmHeight: CONFIRM })),
     });
     eth = stack.chain;
     await until(() => stack.service.lanes.every((lane) => lane.state() === 'running'), 20_000, 'both chains');
@@ -147,8 +112,8 @@ describe.each(dbKinds)('two chains on %s', (kind) => {
   it('reports token deposits on both chains, 6 and 18 decimals exact, each under its chain', async () => {
     const onEth = randomAddress();
     const onBsc = randomAddress();
-    await watch(onEth, 'ETH', 'USDT');
-    await watch(onBsc, 'BSC', 'USDT');
+    await stack.watch(onEth, { chain: 'ETH', symbol: 'USDT' });
+    await stack.watch(onBsc, { chain: 'BSC', symbol: 'USDT' });
     const ethTx = await eth.transfer(sender, onEth, 1_234_567n);
     const bscTx = await bsc.transfer(sender, onBsc, E18 + 1n);
     await untilTopup(onEth, 1);
@@ -169,8 +134,8 @@ describe.each(dbKinds)('two chains on %s', (kind) => {
   it('reports a native BNB deposit without log_index, and one a reorganisation removed as status 0', async () => {
     const kept = randomAddress();
     const lost = randomAddress();
-    await watch(kept, 'BSC', 'BNB');
-    await watch(lost, 'BSC', 'BNB');
+    await stack.watch(kept, { chain: 'BSC', symbol: 'BNB' });
+    await stack.watch(lost, { chain: 'BSC', symbol: 'BNB' });
     const keptTx = await bsc.walletClients[sender]!.sendTransaction({ to: kept, value: 2n * E18 + 5n });
     await bsc.mine(1);
     await seen(kept, 2);
@@ -200,9 +165,9 @@ describe.each(dbKinds)('two chains on %s', (kind) => {
     const onEth = randomAddress();
     const onBsc = randomAddress();
     const native = randomAddress();
-    await watch(onEth, 'ETH', 'USDT');
-    await watch(onBsc, 'BSC', 'USDT');
-    await watch(native, 'BSC', 'BNB');
+    await stack.watch(onEth, { chain: 'ETH', symbol: 'USDT' });
+    await stack.watch(onBsc, { chain: 'BSC', symbol: 'USDT' });
+    await stack.watch(native, { chain: 'BSC', symbol: 'BNB' });
     await stack.service.stop();
     const ethTx = await eth.transfer(sender, onEth, 7n * E6);
     const bscTx = await bsc.transfer(sender, onBsc, 7n * E18);
@@ -301,8 +266,8 @@ describe.each(dbKinds)('two chains on %s', (kind) => {
   it('keeps answering on ETH while the node of BSC is cut, names BSC in /ready, and catches BSC up after', async () => {
     const onEth = randomAddress();
     const onBsc = randomAddress();
-    await watch(onEth, 'ETH', 'USDT');
-    await watch(onBsc, 'BSC', 'USDT');
+    await stack.watch(onEth, { chain: 'ETH', symbol: 'USDT' });
+    await stack.watch(onBsc, { chain: 'BSC', symbol: 'USDT' });
     bscProxy.cut('reset');
     try {
       const bscTx = await bsc.transfer(sender, onBsc, 3n * E18);
@@ -351,7 +316,7 @@ describe('a chain whose node is down at start', () => {
         confirmHeight: CONFIRM,
         collect: ['topupResp'],
         prepareChain: (c) => c.mint(c.accounts[1]!.address, 10n * E6),
-        configure: (config) => config.chains.push(bscConfig(bsc, proxy)),
+        configure: (config) => config.chains.push(bscChainConfig(bsc, proxy, { confirmHeight: CONFIRM })),
       });
       const lanes = stack.service.lanes;
       expect(lanes.map((lane) => [lane.name, lane.state()])).toEqual([

@@ -7,7 +7,7 @@ import { createTestChain, type TestChain } from './helpers/chain.js';
 import { type DbKind, dbKinds } from './helpers/db.js';
 import { startFaultRpc } from './helpers/fault-rpc.js';
 import type { ReceivedMessage } from './helpers/rabbit.js';
-import { randomAddress, signedTopup, TEST_SIGN_KEY, until } from './helpers/service.js';
+import { randomAddress, TEST_SIGN_KEY, until } from './helpers/service.js';
 import { type StartStackOptions, startStack } from './helpers/stack.js';
 
 const CONFIRM = 3;
@@ -38,20 +38,6 @@ async function startNativeStack(options: StartStackOptions) {
     responses,
     messagesFor,
     /** A signed topup naming `symbol` (ETH: the native coin), once the service watches it. */
-    async watchFor(address: string, symbol: 'ETH' | 'USDT') {
-      await stack.business.publishRequest(stack.queues.topup, signedTopup(address, { symbol }));
-      await until(
-        () =>
-          stack.service.db
-            .selectFrom('watched_addresses')
-            .select('address')
-            .where('address', '=', address.toLowerCase())
-            .where('symbol', '=', symbol)
-            .executeTakeFirst(),
-        20_000,
-        `${address} watched for ${symbol}`,
-      );
-    },
     waitStatus(address: string, status: number, count = 1) {
       return until(
         () => {
@@ -117,7 +103,7 @@ describe.each(dbKinds)('native-coin deposits on %s', (kind) => {
 
   it('reports a native transfer at once (status 2, no log_index) and once final (status 1), to the last wei', async () => {
     const to = randomAddress();
-    await stack.watchFor(to, 'ETH');
+    await stack.watch(to, { symbol: 'ETH' });
     const wei = ETH + 1n; // 1.000000000000000001: no float could carry it
     const txHash = await sendNative(chain, to, wei);
     const block = Number(await chain.mine(1));
@@ -170,8 +156,8 @@ describe.each(dbKinds)('native-coin deposits on %s', (kind) => {
     const unwatched = randomAddress();
     // A contract without a payable function: value sent to it reverts. Watched for the native coin here.
     const refuses = chain.token.toLowerCase() as Hex;
-    await stack.watchFor(to, 'ETH');
-    await stack.watchFor(refuses, 'ETH');
+    await stack.watch(to, { symbol: 'ETH' });
+    await stack.watch(refuses, { symbol: 'ETH' });
     const zero = await sendNative(chain, to, 0n);
     const reverted = await sendNative(chain, refuses, 5n * ETH, { gas: 100_000n });
     await sendNative(chain, unwatched, ETH);
@@ -201,8 +187,8 @@ describe.each(dbKinds)('native-coin deposits on %s', (kind) => {
 
   it('reports a token transfer and a native transfer to one address in one block, each once', async () => {
     const to = randomAddress();
-    await stack.watchFor(to, 'USDT');
-    await stack.watchFor(to, 'ETH');
+    await stack.watch(to);
+    await stack.watch(to, { symbol: 'ETH' });
     const tokenTx = await chain.transfer(TOKEN_SENDER, to, 7_500_000n);
     const nativeTx = await sendNative(chain, to, 2n * ETH);
     const block = Number(await chain.mine(1));
@@ -230,7 +216,7 @@ describe.each(dbKinds)('native-coin deposits on %s', (kind) => {
 
   it('answers status 0 when a reorganisation removes a native deposit for good', async () => {
     const to = randomAddress();
-    await stack.watchFor(to, 'ETH');
+    await stack.watch(to, { symbol: 'ETH' });
     const txHash = await sendNative(chain, to, ETH / 2n);
     await chain.mine(1);
     await stack.waitStatus(to, 2);
@@ -248,7 +234,7 @@ describe.each(dbKinds)('native-coin deposits on %s', (kind) => {
 
   it('follows a native deposit that a reorganisation moves to another block, with no second status 2', async () => {
     const to = randomAddress();
-    await stack.watchFor(to, 'ETH');
+    await stack.watch(to, { symbol: 'ETH' });
     const raw = await signNative(chain, to, 3n * ETH);
     const txHash = await chain.sendRawTransaction(raw);
     const first = Number(await chain.mine(1));
@@ -277,7 +263,7 @@ describe.each(dbKinds)('native-coin deposits on %s', (kind) => {
 
   it('finds the native deposits made while the service was stopped, by range and block by block', async () => {
     const to = randomAddress();
-    await stack.watchFor(to, 'ETH');
+    await stack.watch(to, { symbol: 'ETH' });
     await stack.settled();
     await stack.service.stop();
     const hashes: Hex[] = [];
@@ -327,7 +313,7 @@ describe.each(dbKinds)('native-coin deposits behind a lagging provider, on %s', 
           chain: { ...chain, anvil: { ...chain.anvil, rpcUrl: faults.httpUrl, wsUrl: faults.wsUrl } },
         });
         const to = randomAddress();
-        await stack.watchFor(to, 'ETH');
+        await stack.watch(to, { symbol: 'ETH' });
         faults.setRates({ lag: 1 });
         const txHash = await sendNative(chain, to, ETH);
         const block = Number(await chain.mine(1));

@@ -79,8 +79,8 @@ export interface TestStack {
   /** Stops the service and starts a new one on the same database, queues and chain. */
   restart(): Promise<void>;
   publish(queue: QueueConfig, body: string): Promise<void>;
-  /** Publishes a signed topup for `address` and waits until the service watches it. */
-  watch(address: string): Promise<void>;
+  /** Publishes a signed topup for `address` (USDT on ETH unless told) and waits until the service watches it. */
+  watch(address: string, asset?: { chain?: string; symbol?: string }): Promise<void>;
   /** Publishes a signed withdraw request (or a payment, with `queue` = queues.pay). */
   withdraw(fields: Parameters<typeof signedWithdraw>[0], queue?: QueueConfig): Promise<void>;
   payout(queueId: string): Promise<PayoutRow | undefined>;
@@ -201,17 +201,19 @@ export async function startStack(options: StartStackOptions): Promise<TestStack>
         started = await startTestService(config, tuning);
       },
       publish: (queue, body) => business.publishRequest(queue, body),
-      async watch(address) {
-        await business.publishRequest(queues.topup, signedTopup(address));
+      async watch(address, { chain = 'ETH', symbol = 'USDT' } = {}) {
+        await business.publishRequest(queues.topup, signedTopup(address, { chain, symbol }));
         await until(
           () =>
             started.service.db
               .selectFrom('watched_addresses')
               .select('address')
               .where('address', '=', address.toLowerCase())
+              .where('chain', '=', chain)
+              .where('symbol', '=', symbol)
               .executeTakeFirst(),
           20_000,
-          `${address} watched`,
+          `${address} watched for ${symbol} on ${chain}`,
         );
       },
       withdraw: (fields, queue = queues.withdraw) => business.publishRequest(queue, signedWithdraw(fields)),
