@@ -13,6 +13,8 @@ export const ERROR_CODES = [
   'reverted',
   // an unresolved payout the operator settled as not paid (`payout resolve --failed REASON`)
   'not_paid',
+  // an address request while no HD root exists (the operator runs `m2pool-payment wallet init-hd`)
+  'hd_root_missing',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
