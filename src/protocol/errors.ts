@@ -15,6 +15,11 @@ export const ERROR_CODES = [
   'not_paid',
   // an address request while no HD root exists (the operator runs `m2pool-payment wallet init-hd`)
   'hd_root_missing',
+  // a withdraw or pay request that breaks a withdrawal policy of its chain and token (the message names
+  // the rule and its limit); nothing was sent
+  'policy_violation',
+  // a payout held for approval that the operator rejected (`payout reject QUEUE_ID`); nothing was sent
+  'rejected',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
