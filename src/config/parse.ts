@@ -47,7 +47,8 @@ function parseQueue(c: Checker, path: string, value: unknown): QueueConfig | und
   return { queue, exchange, routing };
 }
 
-function parseRmq(c: Checker, value: unknown): Config['rmq'] | undefined {
+/** `rmq_config` (PROTOCOL §2.3); also what the client SDK (src/client) reads its `rmq` option with. */
+export function parseRmq(c: Checker, value: unknown): Config['rmq'] | undefined {
   const obj = c.object('rmq_config', value);
   if (!obj) return undefined;
   const url = c.url('rmq_config.sub_addr', field(obj, 'sub_addr'), ['amqp', 'amqps']);
