@@ -22,6 +22,11 @@ export const PAYMENT_ERROR_CODES = [
   'private_key_invalid',
   'wallet_row_invalid',
   'wallet_unknown',
+  // HD deposit wallets (vault/hd.ts)
+  'mnemonic_invalid',
+  'hd_index_invalid',
+  'hd_root_missing',
+  'hd_root_exists',
   // the node
   'rpc_error',
   // the broker
