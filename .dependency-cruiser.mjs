@@ -13,9 +13,9 @@ export const LAYERS = [
   ['src/store'],
   ['src/context'],
   ['src/chain', 'src/vault', 'src/amqp'],
-  ['src/audit', 'src/outbox', 'src/deposits', 'src/payouts'],
+  ['src/audit', 'src/outbox', 'src/deposits', 'src/payouts', 'src/treasury'],
   ['src/monitor', 'src/server'],
-  ['src/service.ts', 'src/lane.ts', 'src/devnet', 'src/bin'],
+  ['src/service.ts', 'src/lane.ts', 'src/client', 'src/devnet', 'src/bin'],
 ];
 
 const TEST_FILE = '\\.test\\.ts$';

@@ -38,6 +38,14 @@ const walletCommands: [WalletAction, string][] = [
   ['import', 'read one hex private key from standard input, store it encrypted, print its address'],
   ['new', 'create a key, store it encrypted, print its address'],
   ['list', 'print the stored addresses, never the keys'],
+  [
+    'init-hd',
+    "create the HD root of the deposit addresses once (m/44'/60'/0'/0/i) and print its mnemonic, this once",
+  ],
+  [
+    'derive',
+    'issue the deposit address of a business user (the same one every time), print it and its index',
+  ],
 ];
 for (const [action, description] of walletCommands) {
   const command = wallet
@@ -53,6 +61,10 @@ for (const [action, description] of walletCommands) {
       "each wallet's native and token balances on every configured chain, from its node",
     );
   }
+  if (action === 'init-hd') {
+    command.option('--import', 'read an existing BIP-39 mnemonic from standard input instead of making one');
+  }
+  if (action === 'derive') command.option('--user <ref>', 'the business user (user_ref)');
   command.action(async (flags: WalletFlags) => {
     process.exitCode = await runWallet(action, flags);
   });

@@ -4,13 +4,16 @@ import { devnetDbConfig, loadDevnetConfig, loadDevnetState } from '../devnet/dev
 import { errorMessage, PaymentError } from '../internal/errors.js';
 import { createDatabase, type DatabaseHandle } from '../store/db.js';
 import { migrateToLatest } from '../store/migrate.js';
+import { issueAddress } from '../treasury/issue.js';
+import { mnemonicToSeed } from '../vault/hd.js';
 import { type MasterKey, parseMasterKey } from '../vault/master-key.js';
 import { createVault, listWallets, parsePrivateKey } from '../vault/vault.js';
 import { readStdin } from './sign.js';
 import { reportStartError, resolveConfigSource } from './start.js';
 import { walletBalanceLines } from './wallet-balances.js';
+import { initHd, userRefProblem } from './wallet-hd.js';
 
-export type WalletAction = 'import' | 'new' | 'list';
+export type WalletAction = 'import' | 'new' | 'list' | 'init-hd' | 'derive';
 
 export interface WalletOptions {
   env?: NodeJS.ProcessEnv;
@@ -26,12 +29,18 @@ const OPERATOR_ERRORS = new Set([
   'master_key_invalid',
   'master_key_wrong',
   'private_key_invalid',
+  'mnemonic_invalid',
+  'hd_root_missing',
 ]);
 
 export interface WalletFlags {
   config?: string;
   /** `list --balances`: each wallet's balances on every configured chain, read from the nodes. */
   balances?: boolean;
+  /** `init-hd --import`: the mnemonic is read from standard input instead of made. */
+  import?: boolean;
+  /** `derive --user REF`: the business user whose deposit address is issued (or given again). */
+  user?: string;
 }
 
 /**
@@ -52,6 +61,16 @@ export async function runWallet(
     // Listing needs no key; the others check the master key before anything else.
     const masterKey = action === 'list' ? undefined : parseMasterKey(target.masterKeyText);
     let input: string | undefined;
+    const userProblem = action === 'derive' ? userRefProblem(flags.user) : undefined;
+    if (userProblem) {
+      console.error(`error: ${userProblem}`);
+      return 2;
+    }
+    if (action === 'init-hd' && flags.import) {
+      input = await (options.readInput ?? readStdin)();
+      // Refuse a bad mnemonic before opening the database (the message never quotes the words).
+      mnemonicToSeed(input).fill(0);
+    }
     if (action === 'import') {
       input = await (options.readInput ?? readStdin)();
       if (input.trim() === '') {
@@ -69,6 +88,18 @@ export async function runWallet(
       const { lines, failed } = await walletBalanceLines(target.chains(), await listWallets(handle.db));
       for (const line of lines) console.log(line);
       return failed ? 1 : 0;
+    }
+    if ((action === 'init-hd' || action === 'derive') && masterKey) {
+      const vault = createVault({ db: handle.db, masterKey });
+      await vault.verifyMasterKey();
+      if (action === 'init-hd') return await initHd(vault, input);
+      const issued = await issueAddress(
+        handle.db,
+        { config: { chains: target.chains() }, vault },
+        flags.user ?? '',
+      );
+      console.log(`${issued.address} ${issued.index}`);
+      return 0;
     }
     for (const line of await act(action, handle, masterKey, input)) console.log(line);
     return 0;

@@ -70,6 +70,26 @@ export interface WalletTable {
   created_at: number;
 }
 
+/** The HD root (migration 0010): the BIP-39 seed, encrypted like a key (src/vault/hd.ts). One row. */
+export interface HdRootTable {
+  /** 'default'. */
+  name: string;
+  /** `v1:<nonce hex>:<ciphertext hex>:<tag hex>` of the 64-byte seed, bound to `first_address`. */
+  encrypted_seed: string;
+  /** The address at m/44'/60'/0'/0/0 (public): what the seed is bound to and checked against. */
+  first_address: string;
+  created_at: number;
+}
+
+/** A deposit address issued to a business user (migration 0010): derived at `hd_index`, never stored as a key. */
+export interface IssuedAddressTable {
+  hd_index: number;
+  user_ref: string;
+  /** Lowercase 0x-address. */
+  address: string;
+  created_at: number;
+}
+
 export interface Database {
   watched_addresses: WatchedAddressTable;
   deposits: DepositTable;
@@ -80,6 +100,8 @@ export interface Database {
   payout_txs: PayoutTxTable;
   sender_nonces: SenderNonceTable;
   audit_log: AuditLogTable;
+  hd_roots: HdRootTable;
+  issued_addresses: IssuedAddressTable;
 }
 
 export type DepositRow = Selectable<DepositTable>;
@@ -88,7 +110,15 @@ export type DepositUpdate = Updateable<DepositTable>;
 export type OutboxRow = Selectable<OutboxTable>;
 export type NewOutbox = Insertable<OutboxTable>;
 
-export type PayoutState = 'accepted' | 'signed' | 'sent' | 'unresolved' | 'mined' | 'confirmed' | 'failed';
+export type PayoutState =
+  | 'held'
+  | 'accepted'
+  | 'signed'
+  | 'sent'
+  | 'unresolved'
+  | 'mined'
+  | 'confirmed'
+  | 'failed';
 
 /** A withdrawal or payment (PROTOCOL §5), keyed by its queue_id. */
 export interface PayoutTable {

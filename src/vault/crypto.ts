@@ -16,17 +16,11 @@ const VERSION = 'v1';
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;
-const ENCODED = /^v1:([0-9a-f]{24}):([0-9a-f]{64}):([0-9a-f]{32})$/;
+const ENCODED = /^v1:([0-9a-f]{24}):((?:[0-9a-f]{2})+):([0-9a-f]{32})$/;
 
 export function encryptPrivateKey(master: MasterKey, addressLc: string, keyBytes: Uint8Array): string {
   if (keyBytes.length !== KEY_BYTES) throw new Error(`a private key is ${KEY_BYTES} bytes`);
-  const nonce = randomBytes(NONCE_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', master.reveal(), nonce, { authTagLength: TAG_BYTES });
-  cipher.setAAD(Buffer.from(addressLc, 'utf8'));
-  const head = cipher.update(keyBytes);
-  const tail = cipher.final();
-  const tag = cipher.getAuthTag();
-  return `${VERSION}:${nonce.toString('hex')}:${head.toString('hex')}${tail.toString('hex')}:${tag.toString('hex')}`;
+  return encryptSecret(master, addressLc, keyBytes);
 }
 
 /**
@@ -34,17 +28,45 @@ export function encryptPrivateKey(master: MasterKey, addressLc: string, keyBytes
  * key, a row moved to another address and a tampered row all fail GCM's check alike: master_key_wrong.
  */
 export function decryptPrivateKey(master: MasterKey, addressLc: string, encoded: string): Uint8Array {
+  return decryptSecret(master, addressLc, encoded, KEY_BYTES, `key of ${addressLc}`);
+}
+
+/**
+ * Any secret (an HD seed: 64 bytes) in the same `v1:` form, bound to `associated` (what it belongs to:
+ * a row copied elsewhere does not decrypt).
+ */
+export function encryptSecret(master: MasterKey, associated: string, secret: Uint8Array): string {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', master.reveal(), nonce, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(associated, 'utf8'));
+  const head = cipher.update(secret);
+  const tail = cipher.final();
+  const tag = cipher.getAuthTag();
+  return `${VERSION}:${nonce.toString('hex')}:${head.toString('hex')}${tail.toString('hex')}:${tag.toString('hex')}`;
+}
+
+/**
+ * The `length` bytes of a secret encrypted by `encryptSecret`, in a fresh Uint8Array the caller zeroes.
+ * `what` names it in errors (never its value).
+ */
+export function decryptSecret(
+  master: MasterKey,
+  associated: string,
+  encoded: string,
+  length: number,
+  what: string,
+): Uint8Array {
   const parts = ENCODED.exec(encoded);
-  if (!parts) {
-    throw new PaymentError('wallet_row_invalid', `the stored key of ${addressLc} is not in a known format`);
+  if (!parts || (parts[2] ?? '').length !== length * 2) {
+    throw new PaymentError('wallet_row_invalid', `the stored ${what} is not in a known format`);
   }
   const [, nonceHex = '', cipherHex = '', tagHex = ''] = parts;
   const decipher = createDecipheriv('aes-256-gcm', master.reveal(), Buffer.from(nonceHex, 'hex'), {
     authTagLength: TAG_BYTES,
   });
-  decipher.setAAD(Buffer.from(addressLc, 'utf8'));
+  decipher.setAAD(Buffer.from(associated, 'utf8'));
   decipher.setAuthTag(Buffer.from(tagHex, 'hex'));
-  const out = new Uint8Array(KEY_BYTES);
+  const out = new Uint8Array(length);
   // Copied into `out` and wiped: node's own buffers would otherwise keep the key until collected.
   const head = decipher.update(Buffer.from(cipherHex, 'hex'));
   try {
@@ -57,7 +79,7 @@ export function decryptPrivateKey(master: MasterKey, addressLc: string, encoded:
     out.fill(0);
     throw new PaymentError(
       'master_key_wrong',
-      `PAYMENT_MASTER_KEY does not decrypt the key of ${addressLc}: it is not the master key the vault was written with, or the stored row was altered`,
+      `PAYMENT_MASTER_KEY does not decrypt the ${what}: it is not the master key the vault was written with, or the stored row was altered`,
       { cause: err },
     );
   } finally {

@@ -9,9 +9,11 @@ import {
 } from 'viem';
 import { publicKeyToAddress } from 'viem/accounts';
 import { PaymentError } from '../internal/errors.js';
+import type { HdRootRow } from '../store/repos/addresses.js';
 import { anyWallet, encryptedKeyOf, insertWallet, walletAddresses } from '../store/repos/wallets.js';
 import type { Db } from '../store/schema.js';
 import { decodeHex32, decryptPrivateKey, encryptPrivateKey } from './crypto.js';
+import { createHdKeys, type HdInitOutcome } from './hd-keys.js';
 import type { MasterKey } from './master-key.js';
 
 export interface VaultOptions {
@@ -28,12 +30,24 @@ export interface Vault {
   newKey(): Promise<Hex>;
   /** Every stored address, lowercase, oldest first. */
   list(): Promise<Hex[]>;
-  /** Whether the vault holds the key of this address. */
+  /** Whether the vault holds the key of this address: an imported key, or an issued HD address. */
   has(addressLc: string): Promise<boolean>;
-  /** Decrypts one stored key (none stored: nothing to check); master_key_wrong when it does not open. */
+  /**
+   * Decrypts one stored key and the HD root (none stored: nothing to check); master_key_wrong when one
+   * does not open.
+   */
   verifyMasterKey(): Promise<void>;
-  /** The signed, serialized transaction (ready for eth_sendRawTransaction) from this address's key. */
+  /**
+   * The signed, serialized transaction (ready for eth_sendRawTransaction) from this address's key: an
+   * imported key, or the key of an issued address derived from the HD seed for this signature.
+   */
   signTransaction(addressLc: string, tx: TransactionSerializable): Promise<Hex>;
+  /** `wallet init-hd`: stores the seed of `mnemonic` as the HD root, once (see HdKeys.init). */
+  initHd(mnemonic: string): Promise<HdInitOutcome>;
+  /** The HD root, or undefined before `wallet init-hd`. */
+  hdRoot(): Promise<HdRootRow | undefined>;
+  /** The address at m/44'/60'/0'/0/`index` of the root (its key zeroed before this returns). */
+  hdAddressAt(root: HdRootRow, index: number): Hex;
 }
 
 /**
@@ -46,6 +60,7 @@ export function createVault({ db, masterKey, now = Date.now }: VaultOptions): Va
   // `wallet import` while the service runs is found without a restart.
   const known = new Set<string>();
   let verified = false;
+  const hd = createHdKeys({ db, masterKey, now });
 
   // Encrypted keys of addresses seen, so signing needs no query: the payout worker signs inside the
   // transaction that takes the nonce (where, on SQLite, a query outside it would wait forever). A row never
@@ -63,6 +78,7 @@ export function createVault({ db, masterKey, now = Date.now }: VaultOptions): Va
   async function verifyMasterKey(): Promise<void> {
     const row = await anyWallet(db);
     if (row) decryptPrivateKey(masterKey, row.address, row.encrypted_key).fill(0);
+    await hd.verify();
     verified = true;
   }
 
@@ -107,27 +123,48 @@ export function createVault({ db, masterKey, now = Date.now }: VaultOptions): Va
     async has(addressLc) {
       const address = addressLc.toLowerCase();
       if (known.has(address)) return true;
-      if (!(await findRow(address))) return false;
+      if (!(await findRow(address))) return hd.has(address);
       known.add(address);
       return true;
     },
 
     verifyMasterKey,
 
+    async initHd(mnemonic) {
+      // Never write the seed under another master key than the one already there.
+      if (!verified) await verifyMasterKey();
+      return hd.init(mnemonic);
+    },
+
+    hdRoot: () => hd.root(),
+
+    hdAddressAt: (root, index) => hd.addressAt(root, index),
+
     async signTransaction(addressLc, tx) {
       const address = addressLc.toLowerCase();
+      // An imported key first (cached ciphertext), then an issued address known to `has` (no query).
       const row = await findRow(address);
-      if (!row) throw new PaymentError('wallet_unknown', `the vault holds no key for ${address}`);
+      if (!row && !(await hd.has(address))) {
+        throw new PaymentError('wallet_unknown', `the vault holds no key for ${address}`);
+      }
       // As viem does: a blob transaction is signed without its sidecars. Serialized before the key
       // is decrypted, so a malformed transaction never touches it.
       const signable = tx.type === 'eip4844' ? { ...tx, sidecars: false as const } : tx;
       const hash = keccak256(serializeTransaction(signable), 'bytes');
-      const keyBytes = decryptPrivateKey(masterKey, address, row.encrypted_key);
+      const sign = (keyBytes: Uint8Array) => secp256k1.sign(hash, keyBytes, { lowS: true });
       let sig: { r: bigint; s: bigint; recovery: number };
-      try {
-        sig = secp256k1.sign(hash, keyBytes, { lowS: true });
-      } finally {
-        keyBytes.fill(0);
+      if (row) {
+        const keyBytes = decryptPrivateKey(masterKey, address, row.encrypted_key);
+        try {
+          sig = sign(keyBytes);
+        } finally {
+          keyBytes.fill(0);
+        }
+      } else {
+        // Derived for this signature and zeroed by withKey.
+        const derived = hd.withKey(address, sign);
+        if (!derived) throw new PaymentError('wallet_unknown', `the vault holds no key for ${address}`);
+        sig = derived.value;
       }
       return serializeTransaction(tx, {
         r: numberToHex(sig.r, { size: 32 }),

@@ -8,6 +8,7 @@ import * as payoutVersion from './0006_payout_version.js';
 import * as outboxSubject from './0007_outbox_subject.js';
 import * as noPadIds from './0008_nopad_ids.js';
 import * as payoutChains from './0009_payout_chains.js';
+import * as hdAddresses from './0010_hd_addresses.js';
 
 /**
  * Every migration, in code rather than found on disk, so they ship inside dist/ and a bundle.
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0007_outbox_subject': outboxSubject,
   '0008_nopad_ids': noPadIds,
   '0009_payout_chains': payoutChains,
+  '0010_hd_addresses': hdAddresses,
 };
