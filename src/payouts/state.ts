@@ -17,6 +17,9 @@ import type { Db, NewPayout, PayoutRow, PayoutState, PayoutTable } from '../stor
  *
  *   sent ─→ unresolved ─→ mined | confirmed | failed | accepted  (held for the operator; see below)
  *
+ *   (request) ─→ held ─→ accepted (`payout approve`) | failed (`payout reject`: answered `rejected`)
+ *   A payout above its policy's approval threshold; no worker ever reads a held payout.
+ *
  * A state is where a payout is; an event (`replaced`: re-signed with higher fees under the same nonce)
  * happens to it without moving it, and is audited as such.
  */
@@ -24,6 +27,9 @@ export type { PayoutState };
 
 /** For each state, the states a payout may move to from it, and why. */
 export const PAYOUT_TRANSITIONS: { readonly [S in PayoutState]: readonly PayoutState[] } = {
+  // above its chain's approval threshold (withdrawal policies): waits for the operator, never signed
+  // until `payout approve` (then accepted, paid as usual) or `payout reject` (failed, answered `rejected`)
+  held: ['accepted', 'failed'],
   // signed and stored before any broadcast; or refused (no wallet can pay, the transfer would revert)
   accepted: ['signed', 'failed'],
   // broadcast (a node refusal too: the tracker sends it again or replaces it from `sent`)
@@ -41,8 +47,11 @@ export const PAYOUT_TRANSITIONS: { readonly [S in PayoutState]: readonly PayoutS
   failed: [],
 };
 
-/** Where a new request starts: accepted, or failed when refused at once (answered with it). */
-export const INITIAL_STATES: readonly PayoutState[] = ['accepted', 'failed'];
+/**
+ * Where a new request starts: accepted; held when a withdrawal policy wants the operator's approval
+ * first; or failed when refused at once (answered with it).
+ */
+export const INITIAL_STATES: readonly PayoutState[] = ['accepted', 'held', 'failed'];
 
 /** Events recorded in the audit trail that leave the state as it is, and the states they happen in. */
 export const PAYOUT_EVENTS = {
