@@ -1,5 +1,6 @@
 import { toAddressLc } from '../internal/address.js';
 import { type Checker, field, given, type Json } from './check.js';
+import { parsePolicies } from './policies.js';
 import type { ChainConfig, Config, NativeCoinConfig, TokenConfig } from './types.js';
 
 /**
@@ -38,6 +39,7 @@ const ENTRY_FIELDS = [
   'collectionAddress',
   'maxFeeGwei',
   'replaceAfterBlocks',
+  'policies',
 ] as const;
 
 /** Requests match chain names and symbols in any letter case. */
@@ -259,8 +261,15 @@ function parseChainFields(
       clash.symbol,
       `a symbol different from the native coin's ${native.symbol}`,
     );
+  // Withdrawal policies (new, optional: config/policies.ts), per asset in the asset's decimals.
+  const policies =
+    native && tokens
+      ? parsePolicies(c, path, field(obj, 'policies'), [...tokens, native])
+      : given(obj, 'policies')
+        ? undefined
+        : {};
 
-  if (!rpcUrls || !wsUrls || confirmHeight === undefined || !chainIdOk) return undefined;
+  if (!rpcUrls || !wsUrls || confirmHeight === undefined || !chainIdOk || !policies) return undefined;
   if (hasCollection && !collectionAddressLc) return undefined;
   if (maxFeeGwei === undefined || replaceAfterBlocks === undefined || !native || !tokens || clash)
     return undefined;
@@ -280,6 +289,8 @@ function parseChainFields(
     collectionAddressLc,
     maxFeePerGasWei: BigInt(maxFeeGwei) * 1_000_000_000n,
     replaceAfterBlocks,
+    // Only when configured: a chain without policies reads as it always did.
+    ...(Object.keys(policies).length > 0 ? { policies } : {}),
   };
 }
 

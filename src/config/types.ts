@@ -69,6 +69,24 @@ export interface NativeCoinConfig {
   decimals: number;
 }
 
+/**
+ * The withdrawal policy of one asset (token or native coin) of a chain (`policies.SYMBOL`, PROTOCOL
+ * §2.11). Every limit is optional; amounts are base units of the asset, inclusive (a request of exactly
+ * the limit passes).
+ */
+export interface AssetPolicy {
+  /** The largest amount one withdraw or pay request may ask for. */
+  maxPerRequestRaw?: bigint;
+  /** The most that may be requested from one `from_address` in 24 hours (rolling), this request included. */
+  dailyMaxPerFromRaw?: bigint;
+  /** The most that may be requested of the asset on the chain in 24 hours (rolling), this request included. */
+  dailyMaxTotalRaw?: bigint;
+  /** When set, the only recipients allowed (lowercase addresses). */
+  allowToLc?: readonly string[];
+  /** A request for more than this is held for the operator's `payout approve` / `payout reject`. */
+  approvalAboveRaw?: bigint;
+}
+
 /** One EVM chain: `eth_config` (the chain `ETH`) or an entry of the top-level `chains` object. */
 export interface ChainConfig {
   /** The `chain` value of messages this chain answers to: "ETH", or the key in `chains` ("BSC"). */
@@ -93,6 +111,11 @@ export interface ChainConfig {
   maxFeePerGasWei: bigint;
   /** A payout not mined after this many blocks is replaced with higher fees (`replaceAfterBlocks`). */
   replaceAfterBlocks: number;
+  /**
+   * Withdrawal policies (`policies`), keyed by the configured symbol of a token or of the native coin.
+   * Absent, or an asset not in it: no limit.
+   */
+  policies?: Readonly<Record<string, AssetPolicy>>;
 }
 
 export interface Config {
@@ -104,6 +127,12 @@ export interface Config {
     topupResp: QueueConfig;
     withdrawResp: QueueConfig;
     payResp: QueueConfig;
+    /**
+     * Address requests and their answers (`rmq_config.address` / `address_resp`, optional, both or
+     * neither): deposit addresses issued per business user (src/treasury/). Absent: no such queue.
+     */
+    address?: QueueConfig;
+    addressResp?: QueueConfig;
   };
   /** The chain of `eth_config`, named `ETH`: the one the service runs today. The same object as `chains[0]`. */
   chain: ChainConfig;
