@@ -15,12 +15,13 @@ export function dlqName(queue: string): string {
   return `${queue}.dlq`;
 }
 
+/** The three request queues, and the address queue when configured (its `.dlq` is declared with it). */
 export function requestQueues(rmq: Config['rmq']): QueueConfig[] {
-  return [rmq.topup, rmq.withdraw, rmq.pay];
+  return [rmq.topup, rmq.withdraw, rmq.pay, ...(rmq.address ? [rmq.address] : [])];
 }
 
 export function responseQueues(rmq: Config['rmq']): QueueConfig[] {
-  return [rmq.topupResp, rmq.withdrawResp, rmq.payResp];
+  return [rmq.topupResp, rmq.withdrawResp, rmq.payResp, ...(rmq.addressResp ? [rmq.addressResp] : [])];
 }
 
 export function describeTopology(rmq: Config['rmq']): Topology {

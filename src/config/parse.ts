@@ -63,9 +63,41 @@ export function parseRmq(c: Checker, value: unknown): Config['rmq'] | undefined 
     else seen.set(queue.queue, `rmq_config.${key}`);
     queues[name] = queue;
   }
+  const optional = parseAddressQueues(c, obj, seen);
   const { topup, withdraw, pay, topupResp, withdrawResp, payResp } = queues;
   if (!url || !topup || !withdraw || !pay || !topupResp || !withdrawResp || !payResp) return undefined;
-  return { url, topup, withdraw, pay, topupResp, withdrawResp, payResp };
+  return { url, topup, withdraw, pay, topupResp, withdrawResp, payResp, ...optional };
+}
+
+/**
+ * `rmq_config.address` / `address_resp` (new, optional): the address requests and their answers. Both
+ * or neither: requests without a queue to answer on (or the reverse) would be a half-configured role.
+ */
+function parseAddressQueues(
+  c: Checker,
+  obj: Record<string, unknown>,
+  seen: Map<string, string>,
+): Pick<Config['rmq'], 'address' | 'addressResp'> {
+  const out: Pick<Config['rmq'], 'address' | 'addressResp'> = {};
+  const keys = [
+    ['address', 'address'],
+    ['addressResp', 'address_resp'],
+  ] as const;
+  for (const [name, key] of keys) {
+    if (!given(obj, key)) continue;
+    const queue = parseQueue(c, `rmq_config.${key}`, field(obj, key));
+    if (!queue) continue;
+    const other = seen.get(queue.queue);
+    if (other) c.problem(`rmq_config.${key}.queue`, queue.queue, `a queue name not already used by ${other}`);
+    else seen.set(queue.queue, `rmq_config.${key}`);
+    out[name] = queue;
+  }
+  const [one, two] = [given(obj, 'address'), given(obj, 'address_resp')];
+  if (one !== two) {
+    const [missing, present] = one ? ['address_resp', 'address'] : ['address', 'address_resp'];
+    c.problem(`rmq_config.${missing}`, undefined, `a queue object, since rmq_config.${present} is set`);
+  }
+  return out;
 }
 
 function parseDb(c: Checker, value: unknown): DbConfig | undefined {

@@ -132,3 +132,25 @@ export function withdrawResponse(input: WithdrawResponseInput, sign: SignWith): 
 export function payResponse(input: PayResponseInput, sign: SignWith): string {
   return finish(payoutFields(input, input.orderId), sign);
 }
+
+export type AddressResponseInput = {
+  requestId: string;
+  userRef: string;
+} & ({ status: 1; address: string; index: number } | { status: 0; error: ErrorCode; errorMessage: string });
+
+/**
+ * The answer to an address request (PROTOCOL §7.4): the user's deposit address and its HD index, or
+ * `status 0` with an error (no address fields).
+ */
+export function addressResponse(input: AddressResponseInput, sign: SignWith): string {
+  return finish(
+    {
+      request_id: input.requestId,
+      user_ref: input.userRef,
+      ...(input.status === 1
+        ? { address: input.address, index: input.index, status: 1 }
+        : { status: 0, error: input.error, error_message: oneLine(input.errorMessage) }),
+    },
+    sign,
+  );
+}
