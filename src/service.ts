@@ -16,6 +16,7 @@ import { monitorRoutes } from './server/monitor-routes.js';
 import { createDatabase, type DatabaseHandle } from './store/db.js';
 import { acquireInstanceLock, type InstanceLock } from './store/instance-lock.js';
 import { migrateToLatest } from './store/migrate.js';
+import { createAddressHandler } from './treasury/address-handler.js';
 import { parseMasterKey } from './vault/master-key.js';
 import { createVault } from './vault/vault.js';
 
@@ -233,6 +234,18 @@ export async function createService(options: CreateServiceOptions) {
     consumers.push(broker.createConsumer(config.rmq.topup, topupHandler, prefetch));
     consumers.push(broker.createConsumer(config.rmq.withdraw, payoutHandler('withdraw'), prefetch));
     consumers.push(broker.createConsumer(config.rmq.pay, payoutHandler('pay'), prefetch));
+    // Deposit addresses per business user (src/treasury/), when rmq_config.address is configured.
+    const { address: addressQueue, addressResp } = config.rmq;
+    if (addressQueue && addressResp) {
+      const handler = createAddressHandler(common, {
+        db,
+        vault,
+        signKey,
+        responseQueue: addressResp,
+        afterCommit: wakeRelay,
+      });
+      consumers.push(broker.createConsumer(addressQueue, handler, prefetch));
+    }
     // Requests published before the queues exist would be dropped by the broker: give it a moment to
     // declare them. A broker that is down does not stop the start: deposits are recorded meanwhile.
     if (!(await broker.waitReady(common.options.broker.startWaitMs)))
