@@ -1,8 +1,10 @@
+import type { Command } from 'commander';
 import { CHAIN_DEFAULTS } from '../config/chains.js';
 import { loadConfig } from '../config/load.js';
 import type { Config, DbConfig } from '../config/types.js';
 import { devnetDbConfig, devnetRmq, loadDevnetConfig, loadDevnetState } from '../devnet/devnet.js';
 import { PaymentError } from '../internal/errors.js';
+import { ApprovalError, decideHeldPayout } from '../payouts/approve.js';
 import { type Resolution, type ResolveChain, ResolveError, resolvePayout } from '../payouts/resolve.js';
 import { createDatabase, type DatabaseHandle } from '../store/db.js';
 import { migrateToLatest } from '../store/migrate.js';
@@ -60,6 +62,53 @@ export async function runResolve(
   }
 }
 
+export interface ApprovalFlags {
+  reason?: string;
+  config?: string;
+  key?: string;
+}
+
+/**
+ * `m2pool-payment payout approve QUEUE_ID` / `payout reject QUEUE_ID [--reason TEXT]`: the operator's word
+ * on a payout held by its chain's approval threshold. Approve: accepted, then paid as usual by the
+ * running service. Reject: failed and answered once, `status 0` with error `rejected` (signed with --key
+ * or PAYMENT_SIGN_KEY). The same word twice says so and changes nothing (exit 0); the other word after
+ * one was given, or a payout that is not held, exit 1; a usage error, 2.
+ */
+export async function runApproval(
+  queueId: string,
+  word: 'approve' | 'reject',
+  flags: ApprovalFlags,
+  options: { env?: NodeJS.ProcessEnv; devnetDir?: string } = {},
+): Promise<number> {
+  const env = options.env ?? process.env;
+  let handle: DatabaseHandle | undefined;
+  try {
+    const target = resolveTarget(flags, env, options.devnetDir ?? './data');
+    if (word === 'reject' && !target.signKey) {
+      console.error('error: no signing secret for the answer: pass --key SECRET or set PAYMENT_SIGN_KEY');
+      return 2;
+    }
+    handle = await createDatabase(target.db);
+    await migrateToLatest(handle.db);
+    const outcome = await decideHeldPayout(
+      { db: handle.db, chains: target.chains, rmq: target.rmq, signKey: target.signKey ?? '' },
+      queueId,
+      word === 'approve' ? { approve: true } : { reject: flags.reason },
+    );
+    console.log(outcome.line);
+    return 0;
+  } catch (err) {
+    if (err instanceof ApprovalError) {
+      console.error(`error: ${err.message}`);
+      return 1;
+    }
+    return reportStartError(err);
+  } finally {
+    await handle?.close();
+  }
+}
+
 function parseResolution(flags: ResolveFlags): Resolution | string {
   if ((flags.paid === undefined) === (flags.failed === undefined)) {
     return 'pass exactly one of --paid TX_HASH or --failed REASON';
@@ -79,7 +128,11 @@ interface Target {
   signKey: string | undefined;
 }
 
-function resolveTarget(flags: ResolveFlags, env: NodeJS.ProcessEnv, devnetDir: string): Target {
+function resolveTarget(
+  flags: ResolveFlags | ApprovalFlags,
+  env: NodeJS.ProcessEnv,
+  devnetDir: string,
+): Target {
   const signKey = flags.key || env.PAYMENT_SIGN_KEY || undefined;
   const source = resolveConfigSource(flags, env);
   if (!source.devnet) {
@@ -103,4 +156,34 @@ function resolveTarget(flags: ResolveFlags, env: NodeJS.ProcessEnv, devnetDir: s
     rmq: devnetRmq(state.queuePrefix ?? ''),
     signKey: signKey ?? state.signKey,
   };
+}
+
+/** `payout approve` and `payout reject`, under the `payout` command of m2pool-payment.ts. */
+export function addApprovalCommands(payout: Command): void {
+  const configOption = [
+    '--config <path>',
+    'config file (default: CONFIG_PATH, else ./config.json; none: the devnet under ./data)',
+  ] as const;
+  payout
+    .command('approve')
+    .description(
+      'approve a payout held by its policy (approvalAbove): it is accepted and paid as usual by the running service',
+    )
+    .argument('<queue_id>', 'the payout')
+    .option(...configOption)
+    .action(async (queueId: string, flags: ApprovalFlags) => {
+      process.exitCode = await runApproval(queueId, 'approve', flags);
+    });
+  payout
+    .command('reject')
+    .description(
+      'reject a payout held by its policy (approvalAbove): answered once, status 0, error rejected',
+    )
+    .argument('<queue_id>', 'the payout')
+    .option('--reason <text>', 'the answer’s error_message (default: rejected by the operator)')
+    .option(...configOption)
+    .option('--key <secret>', 'the message-signing secret (default: PAYMENT_SIGN_KEY)')
+    .action(async (queueId: string, flags: ApprovalFlags) => {
+      process.exitCode = await runApproval(queueId, 'reject', flags);
+    });
 }

@@ -7,7 +7,9 @@ import {
   validationContextFor,
   type WithdrawRequest,
 } from '../protocol/messages.js';
+import { inPolicyTransaction, requestedSince } from '../store/repos/payouts.js';
 import type { Db, NewPayout } from '../store/schema.js';
+import { COUNTED_STATES, decidePolicy, needsDailySums, POLICY_WINDOW_MS } from './policies.js';
 import { failure, payoutResponse } from './respond.js';
 import { createPayout } from './state.js';
 
@@ -91,6 +93,100 @@ export function createPayoutRequestHandler(common: Common, deps: PayoutRequestHa
     };
   }
 
+  interface Stored {
+    row: NewPayout;
+    inserted: boolean;
+    /** Why a held payout is held. */
+    reason?: string;
+  }
+
+  /** A request refused from the message alone: stored failed with its answer. */
+  async function storeRefused(result: Extract<Validated, { kind: 'refuse' }>, now: number): Promise<Stored> {
+    const row = refusedRow(result, now);
+    const ids = result.request;
+    const answer = payoutResponse(
+      config.rmq,
+      signKey,
+      { ...row, chain: ids.chain, symbol: ids.symbol },
+      failure(result.code, row.error_message ?? ''),
+      // A refusal's fee is 0 whatever the decimals; a request naming no configured chain has none.
+      configuredChain(ids.chain) ?? { native: { decimals: 18 } },
+    );
+    const detail = { kind, error: row.error_code, message: row.error_message };
+    const inserted = await db.transaction().execute((trx) => createPayout(trx, row, { detail }, answer));
+    return { row, inserted };
+  }
+
+  /**
+   * A valid request, under its chain's withdrawal policy for the asset (policies.ts): accepted, held for
+   * the operator, or refused with `policy_violation`. The daily sums are read in the transaction that
+   * stores the request, under the asset's policy lock (`inPolicyTransaction`), so two requests at once
+   * cannot both pass a daily limit.
+   */
+  async function storeValid(r: WithdrawRequest | PayRequest, now: number): Promise<Stored> {
+    const chain = configuredChain(r.chainName);
+    const policy = chain?.policies?.[r.token.symbol];
+    const daily = needsDailySums(policy);
+    const decide = async (trx: Db): Promise<Stored> => {
+      const accepted = acceptedRow(r, now);
+      const sums = daily
+        ? await requestedSince(
+            trx,
+            {
+              chainName: r.chainName,
+              tokenAddress: r.token.addressLc,
+              fromLc: r.fromAddressLc,
+              sinceMs: now - POLICY_WINDOW_MS,
+            },
+            COUNTED_STATES,
+          )
+        : undefined;
+      const decision = decidePolicy(
+        policy,
+        {
+          chainName: r.chainName,
+          symbol: r.token.symbol,
+          decimals: r.token.decimals,
+          amountRaw: r.amountRaw,
+          fromLc: r.fromAddressLc,
+          toLc: r.toAddressLc,
+        },
+        sums,
+      );
+      if (decision.kind === 'refuse') {
+        const row: NewPayout = {
+          ...accepted,
+          state: 'failed',
+          error_code: 'policy_violation',
+          error_message: decision.message.slice(0, 1000),
+        };
+        const answer = payoutResponse(
+          config.rmq,
+          signKey,
+          row,
+          failure('policy_violation', row.error_message ?? ''),
+          chain ?? { native: { decimals: 18 } },
+        );
+        const detail = { kind, error: row.error_code, rule: decision.rule, message: row.error_message };
+        return { row, inserted: await createPayout(trx, row, { detail }, answer) };
+      }
+      const held = decision.kind === 'hold';
+      const row: NewPayout = held ? { ...accepted, state: 'held' } : accepted;
+      const detail = {
+        kind,
+        from: row.from_address,
+        to: row.to_address,
+        amount: row.amount_text,
+        ...(held ? { held: decision.reason } : {}),
+      };
+      const inserted = await createPayout(trx, row, { detail });
+      return held ? { row, inserted, reason: decision.reason } : { row, inserted };
+    };
+    return daily
+      ? inPolicyTransaction(db, `${r.chainName}:${r.token.addressLc}`, decide)
+      : db.transaction().execute(decide);
+  }
+
   return async (msg: IncomingMessage): Promise<HandlerOutcome> => {
     // The bytes, not the text: invalid UTF-8 is dead-lettered, never decoded with replacement characters.
     const result = validate(msg.raw, validationContextFor(config, signKey));
@@ -112,31 +208,22 @@ export function createPayoutRequestHandler(common: Common, deps: PayoutRequestHa
       logger.warn({ reason }, `${kind} request rejected to the dead-letter queue`);
       return { deadLetter: reason };
     }
-    const row =
-      result.kind === 'refuse' ? refusedRow(result, Date.now()) : acceptedRow(result.request, Date.now());
+    const now = Date.now();
+    const stored =
+      result.kind === 'refuse' ? await storeRefused(result, now) : await storeValid(result.request, now);
+    const { row, inserted } = stored;
     const queueId = row.queue_id;
-    const detail =
-      row.state === 'failed'
-        ? { kind, error: row.error_code, message: row.error_message }
-        : { kind, from: row.from_address, to: row.to_address, amount: row.amount_text };
-    const answer =
-      result.kind === 'refuse'
-        ? payoutResponse(
-            config.rmq,
-            signKey,
-            { ...row, chain: ids.chain, symbol: ids.symbol },
-            failure(result.code, row.error_message ?? ''),
-            // A refusal's fee is 0 whatever the decimals; a request naming no configured chain has none.
-            configuredChain(ids.chain) ?? { native: { decimals: 18 } },
-          )
-        : undefined;
-    const inserted = await db.transaction().execute((trx) => createPayout(trx, row, { detail }, answer));
     if (!inserted) {
       logger.warn({ queueId }, `${kind} request with a queue_id seen before: ignored`);
       return 'ack';
     }
     if (row.state === 'failed')
       logger.warn({ queueId, code: row.error_code, reason: row.error_message }, `${kind} refused`);
+    else if (row.state === 'held')
+      logger.warn(
+        { queueId, to: row.to_address, amount: row.amount_text, reason: stored.reason },
+        `${kind} held for the operator's approval (payout approve / payout reject)`,
+      );
     else logger.info({ queueId, to: row.to_address, amount: row.amount_text }, `${kind} accepted`);
     deps.afterCommit?.();
     return 'ack';

@@ -172,3 +172,66 @@ export async function signedTransactions(
 export async function insertPayoutTxs(db: Db, rows: readonly PayoutTxRow[]): Promise<void> {
   for (const slice of chunks(rows)) await insertIgnore(db, 'payout_txs', slice);
 }
+
+/**
+ * What was requested of one asset of a chain since `sinceMs` (created_at) by payouts in `states` (the
+ * caller passes every state but failed): in total, and from the wallet `fromLc` (the requested
+ * from_address). Summed here in bigint, since amounts are decimal text of up to 78 digits that SQL would
+ * sum through a double on SQLite. One index range per state (payouts(chain_name, state, created_at)).
+ */
+export async function requestedSince(
+  db: Db,
+  where: { chainName: string; tokenAddress: string; fromLc: string; sinceMs: number },
+  states: readonly PayoutState[],
+): Promise<{ totalRaw: bigint; fromRaw: bigint }> {
+  const rows = await db
+    .selectFrom('payouts')
+    .select(['from_address', 'amount_raw'])
+    .where('chain_name', '=', where.chainName)
+    .where('state', 'in', states)
+    .where('created_at', '>=', where.sinceMs)
+    .where('token_address', '=', where.tokenAddress)
+    .execute();
+  let totalRaw = 0n;
+  let fromRaw = 0n;
+  for (const r of rows) {
+    const raw = BigInt(r.amount_raw);
+    totalRaw += raw;
+    if (r.from_address === where.fromLc) fromRaw += raw;
+  }
+  return { totalRaw, fromRaw };
+}
+
+/** How long a request waits for another's policy check on the same asset before it is retried. */
+const POLICY_LOCK_TIMEOUT_S = 10;
+
+/**
+ * Runs `work` in a transaction that no other transaction run through here with the same `key` overlaps:
+ * a check of what was requested and the insert that depends on it then see each other, so two requests
+ * cannot both pass a daily limit.
+ *
+ * - SQLite: every transaction is `BEGIN IMMEDIATE` (src/store/sqlite.ts): writers are serialised already.
+ * - MySQL: a plain read under REPEATABLE READ would not see the other's uncommitted insert, and locking
+ *   reads of the range would deadlock on the gap both insert into. So the transaction runs on one pinned
+ *   connection holding the named lock `GET_LOCK(m2pool-payment:policy:<hash of database and key>)`,
+ *   taken before it begins and released after it commits (or with the connection, however it ends).
+ *   Across processes too. Not obtained within 10 s: throws, and the request is retried.
+ */
+export async function inPolicyTransaction<T>(db: Db, key: string, work: (trx: Db) => Promise<T>): Promise<T> {
+  if (driverOf(db) !== 'mysql') return db.transaction().execute(work);
+  return db.connection().execute(async (conn) => {
+    // Lock names are server-wide and at most 64 characters: the database and key, hashed.
+    const name = sql`concat('m2pool-payment:policy:', left(sha1(concat(database(), ':', ${key})), 32))`;
+    const got = await sql<{
+      got: number | null;
+    }>`select get_lock(${name}, ${POLICY_LOCK_TIMEOUT_S}) as got`.execute(conn);
+    if (Number(got.rows[0]?.got) !== 1) {
+      throw new Error(`the policy lock of ${key} was not obtained in ${POLICY_LOCK_TIMEOUT_S} s`);
+    }
+    try {
+      return await conn.transaction().execute(work);
+    } finally {
+      await sql`select release_lock(${name})`.execute(conn);
+    }
+  });
+}
