@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { normalizeLegacyFlags, resolveSignKey } from '../config/args.js';
 import { type AuditFlags, runAudit } from './audit.js';
 import { addDevCommands } from './dev.js';
-import { type ResolveFlags, runResolve } from './payout.js';
+import { addApprovalCommands, type ResolveFlags, runResolve } from './payout.js';
 import { runSign } from './sign.js';
 import { runStart } from './start.js';
 import { runWallet, type WalletAction, type WalletFlags } from './wallet.js';
@@ -87,9 +87,9 @@ program
     process.exitCode = await runAudit(flags);
   });
 
-program
-  .command('payout')
-  .description('settle payouts that need the operator')
+const payout = program.command('payout').description('settle payouts that need the operator');
+addApprovalCommands(payout);
+payout
   .command('resolve')
   .description(
     'settle a payout held unresolved (its nonce was used, the node did not show by which transaction), answering it once',
