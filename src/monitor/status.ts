@@ -172,6 +172,14 @@ export function buildStatus(input: BuildStatusInput) {
       oldestInFlightSeconds:
         state.oldestInFlightMs === undefined ? null : Math.floor(state.oldestInFlightMs / 1000),
       pending: state.pendingPayouts.map(payout),
+      /**
+       * Payouts held for the operator's approval (withdrawal policies): every chain's count, and those
+       * among the pending list (the oldest pending payouts of each state, so the oldest held ones).
+       */
+      held: {
+        count: payoutCounts.get('held') ?? 0,
+        list: state.pendingPayouts.filter((p) => p.state === 'held').map(payout),
+      },
     },
     recent: {
       deposits: state.recentDeposits.map(deposit),

@@ -38,7 +38,7 @@ h2 small{color:var(--muted);font-weight:400}
 .none{color:var(--muted)}#alerts .none{color:var(--ok)}
 .badge{display:inline-block;padding:0 .45rem;border-radius:999px;font-size:.75rem;font-weight:600;white-space:nowrap;
 background:var(--info-bg);color:var(--info)}
-.badge.warning,.badge.pending,.badge.orphaned{background:var(--warn-bg);color:var(--warn)}
+.badge.warning,.badge.pending,.badge.orphaned,.badge.held{background:var(--warn-bg);color:var(--warn)}
 .badge.critical,.badge.failed,.badge.error,.badge.unresolved{background:var(--crit-bg);color:var(--crit)}
 .badge.confirmed,.badge.running{background:var(--ok-bg);color:var(--ok)}
 .badge.connecting,.badge.stopped{background:var(--warn-bg);color:var(--warn)}
@@ -109,7 +109,7 @@ function age(s) {
 }
 function ago(ms, now) { return age(Math.max(0, Math.round((now - ms) / 1000))) + ' ago'; }
 function pct(r) { return r === null || r === undefined ? '\\u2013' : (Math.round(r * 1000) / 10) + '%'; }
-var KNOWN = ['pending', 'orphaned', 'confirmed', 'failed', 'accepted', 'signed', 'sent', 'unresolved', 'mined', 'warning', 'critical', 'error', 'running', 'connecting', 'stopped'];
+var KNOWN = ['pending', 'orphaned', 'confirmed', 'failed', 'held', 'accepted', 'signed', 'sent', 'unresolved', 'mined', 'warning', 'critical', 'error', 'running', 'connecting', 'stopped'];
 function badge(text, level) { return el('span', { class: 'badge ' + (level || (KNOWN.indexOf(text) >= 0 ? text : 'other')) }, text); }
 function num(n) { return n === null || n === undefined ? '\\u2013' : Number(n).toLocaleString(); }
 function sum(obj, keys) { var t = 0; keys.forEach(function (k) { t += (obj && obj[k]) || 0; }); return t; }
@@ -177,10 +177,11 @@ function render(s) {
   $('alerts').replaceChildren(el('h2', null, 'Alerts'), list.childNodes.length ? list : el('p', { class: 'none' }, 'No active alerts'));
 
   var pendD = sum(s.deposits.counts, ['pending', 'orphaned']);
-  var pendP = sum(s.payouts.counts, ['accepted', 'signed', 'sent', 'unresolved', 'mined']);
+  var pendP = sum(s.payouts.counts, ['held', 'accepted', 'signed', 'sent', 'unresolved', 'mined']);
+  var held = (s.payouts.counts && s.payouts.counts.held) || 0;
   var unres = (s.payouts.counts && s.payouts.counts.unresolved) || 0;
   var oldest = s.payouts.oldestInFlightSeconds;
-  var payoutSub = (unres ? unres + ' unresolved \\u00b7 ' : '') + (oldest === null || oldest === undefined ? '' : 'oldest in flight ' + age(oldest) + ' \\u00b7 ') + 'failure rate 1h ' + pct(s.payouts.failureRatio);
+  var payoutSub = (held ? held + ' held for approval \\u00b7 ' : '') + (unres ? unres + ' unresolved \\u00b7 ' : '') + (oldest === null || oldest === undefined ? '' : 'oldest in flight ' + age(oldest) + ' \\u00b7 ') + 'failure rate 1h ' + pct(s.payouts.failureRatio);
   var running = s.chains.filter(function (ch) { return ch.state === 'running' && !ch.nodeDown; }).length;
   $('cards').replaceChildren(
     card('Chains', running + ' / ' + s.chains.length, 'running', alertLevel(s.alerts, ['node_down', 'watcher_lag', 'collection_gas'])),
@@ -204,6 +205,12 @@ function render(s) {
     s.payouts.pending.map(function (p) {
       return [age(p.ageS), clip(p.queueId), p.amount + ' ' + p.symbol, mono(short(p.to), p.to), badge(p.state), p.txHash ? mono(short(p.txHash), p.txHash) : '\\u2013'];
     }), 'No pending payouts', true);
+
+  var heldList = (s.payouts.held && s.payouts.held.list) || [];
+  table('held-payouts', [{ label: 'Age' }, { label: 'Chain' }, { label: 'Queue id' }, { label: 'Amount', num: true }, { label: 'From' }, { label: 'To' }],
+    heldList.map(function (p) {
+      return [age(p.ageS), p.chain, clip(p.queueId), p.amount + ' ' + p.symbol, mono(short(p.from), p.from), mono(short(p.to), p.to)];
+    }), 'No payout held for approval', true);
 
   var recent = s.recent.deposits.map(function (d) {
     return { t: d.createdAt, row: [ago(d.createdAt, now), 'deposit', d.amount + ' ' + d.symbol, mono(short(d.address), d.address), badge(d.status), mono(short(d.txHash), d.txHash)] };
@@ -251,6 +258,7 @@ const BODY = `
   <section><h2>Chains <small>head, lag, pending, collection wallet</small></h2><div id="chains" class="rows"></div></section>
   <section><h2>Pending deposits <small>oldest first</small></h2><div id="pending-deposits" class="rows"></div></section>
   <section><h2>Pending payouts <small>oldest first</small></h2><div id="pending-payouts" class="rows"></div></section>
+  <section><h2>Held for approval <small>payout approve / payout reject QUEUE_ID</small></h2><div id="held-payouts" class="rows"></div></section>
   <section><h2>Recent activity <small>last 20</small></h2><div id="recent" class="rows"></div></section>
   <section><h2>Queues</h2><div id="queues" class="rows"></div></section>
 </main>
