@@ -11,8 +11,11 @@ import type { Database, Db, DepositStatus, PayoutState } from '../schema.js';
 export const ACTIVE_DEPOSIT_STATUSES = ['pending', 'orphaned'] as const satisfies DepositStatus[];
 export const FINAL_DEPOSIT_STATUSES = ['confirmed', 'failed'] as const satisfies DepositStatus[];
 
-/** Refusals of a malformed request: the business's input, not the service failing (failure rate). */
-const REFUSAL_CODES: readonly string[] = REQUEST_REFUSAL_CODES;
+/**
+ * Refusals of a malformed request, and the decisions of the withdrawal policies and of the operator:
+ * the business's input and rules, not the service failing (failure rate).
+ */
+const REFUSAL_CODES: readonly string[] = [...REQUEST_REFUSAL_CODES, 'policy_violation', 'rejected'];
 
 export interface DepositView {
   id: number;
