@@ -30,6 +30,8 @@ export interface HdKeys {
   addressAt(root: HdRootRow, index: number): Hex;
   /** Whether `addressLc` is an issued address; a hit caches its index and the root, for `withKey`. */
   has(addressLc: string): Promise<boolean>;
+  /** Whether `has` found `addressLc` before (no query). */
+  knows(addressLc: string): boolean;
   /**
    * Runs `use` with the private key of an issued address found by `has` (no query: the payout worker
    * signs inside its nonce transaction), zeroing key and seed after. Undefined when not known.
@@ -122,6 +124,8 @@ export function createHdKeys({
       indexes.set(addressLc, Number(issued.hd_index));
       return true;
     },
+
+    knows: (addressLc) => indexes.has(addressLc) && cachedRoot !== undefined,
 
     withKey(addressLc, use) {
       const index = indexes.get(addressLc);

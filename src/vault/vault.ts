@@ -142,9 +142,11 @@ export function createVault({ db, masterKey, now = Date.now }: VaultOptions): Va
 
     async signTransaction(addressLc, tx) {
       const address = addressLc.toLowerCase();
-      // An imported key first (cached ciphertext), then an issued address known to `has` (no query).
-      const row = await findRow(address);
-      if (!row && !(await hd.has(address))) {
+      // What `has` found is signed for without a query (inside the payout worker's nonce transaction a
+      // query would wait for ever on SQLite): an imported key's ciphertext, or an issued address's index.
+      const issued = !encrypted.has(address) && hd.knows(address);
+      const row = issued ? undefined : await findRow(address);
+      if (!row && !issued && !(await hd.has(address))) {
         throw new PaymentError('wallet_unknown', `the vault holds no key for ${address}`);
       }
       // As viem does: a blob transaction is signed without its sidecars. Serialized before the key
