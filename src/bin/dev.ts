@@ -1,16 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { Connection } from 'rabbitmq-client';
 import { createPublicClient, createWalletClient, type Hex, http } from 'viem';
 import { testUsdtAbi } from '../chain/token.js';
+import type { Delivery } from '../client/index.js';
 import { isNativeAddress } from '../config/chains.js';
-import { consumeResponses, devnet, devnetAsset, devnetChain, publish } from '../devnet/business.js';
+import { devnet, devnetAsset, devnetChain, devnetClient, withDevnetClient } from '../devnet/business.js';
 import { runDemo } from '../devnet/demo.js';
-import { DEVNET_COLLECTION_INDEX, devnetAccount, devnetRmq } from '../devnet/devnet.js';
+import { DEVNET_COLLECTION_INDEX, devnetAccount } from '../devnet/devnet.js';
 import { errorMessage } from '../internal/errors.js';
 import { parseAmount } from '../money/amount.js';
-import { stringifyMessage } from '../protocol/json.js';
-import { withSignature } from '../protocol/sign.js';
 
 /** Which chain and asset a `dev` command acts on: `--chain` (default ETH), `--symbol` (default its USDT). */
 export interface DevTarget {
@@ -22,7 +20,7 @@ export interface DevTarget {
 function target(dataDir: string, options: DevTarget) {
   const dn = devnet(dataDir);
   const chain = devnetChain(dn.config, options.chain);
-  return { dn, chain, asset: devnetAsset(chain, options.symbol), rmq: devnetRmq(dn.queuePrefix) };
+  return { dn, chain, asset: devnetAsset(chain, options.symbol) };
 }
 
 /** A signed topup request: the service watches `address` for deposits of the chain's asset. */
@@ -31,14 +29,11 @@ export async function devTopup(
   options: DevTarget = {},
   dataDir = './data',
 ): Promise<number> {
-  const { dn, chain, asset, rmq } = target(dataDir, options);
-  const msg = withSignature(
-    { chain: chain.name, symbol: asset.symbol, address, timestamp: Math.floor(Date.now() / 1000) },
-    dn.signKey,
+  const { dn, chain, asset } = target(dataDir, options);
+  const sent = await withDevnetClient(dn, (client) =>
+    client.topup({ chain: chain.name, symbol: asset.symbol, address }),
   );
-  const body = stringifyMessage(msg);
-  await publish(rmq.url, rmq.topup.exchange, rmq.topup.routing[0]!, body);
-  console.log(`published to ${rmq.topup.queue}: ${body}`);
+  console.log(`published to ${sent.queue}: ${sent.body}`);
   return 0;
 }
 
@@ -49,24 +44,20 @@ export async function devPayout(
   options: DevTarget & { from?: string; orderId?: string },
   dataDir = './data',
 ): Promise<number> {
-  const { dn, chain, asset, rmq } = target(dataDir, options);
-  const queue = options.orderId ? rmq.pay : rmq.withdraw;
-  const msg = withSignature(
-    {
-      queue_id: `dev-${Date.now()}-${randomBytes(3).toString('hex')}`,
-      from_address: options.from ?? devnetAccount(DEVNET_COLLECTION_INDEX).address.toLowerCase(),
-      to_address: to,
-      amount,
-      chain: chain.name,
-      symbol: asset.symbol,
-      ...(options.orderId ? { order_id: options.orderId } : {}),
-      timestamp: Math.floor(Date.now() / 1000),
-    },
-    dn.signKey,
+  const { dn, chain, asset } = target(dataDir, options);
+  const request = {
+    queue_id: `dev-${Date.now()}-${randomBytes(3).toString('hex')}`,
+    from_address: options.from ?? devnetAccount(DEVNET_COLLECTION_INDEX).address.toLowerCase(),
+    to_address: to,
+    amount,
+    chain: chain.name,
+    symbol: asset.symbol,
+  };
+  const { orderId } = options;
+  const sent = await withDevnetClient(dn, (client) =>
+    orderId ? client.pay({ ...request, order_id: orderId }) : client.withdraw(request),
   );
-  const body = stringifyMessage(msg);
-  await publish(rmq.url, queue.exchange, queue.routing[0]!, body);
-  console.log(`published to ${queue.queue}: ${body}`);
+  console.log(`published to ${sent.queue}: ${sent.body}`);
   return 0;
 }
 
@@ -98,16 +89,19 @@ export async function devTransfer(
   return 0;
 }
 
-/** Prints every response on the three response queues (every chain's) until interrupted. */
+/**
+ * Prints every response on the three response queues (every chain's) until interrupted, each checked by
+ * the client (one with a bad signature goes to the queue's `.dlq` instead).
+ */
 export async function devListen(dataDir = './data'): Promise<number> {
-  const dn = devnet(dataDir);
-  const rmq = devnetRmq(dn.queuePrefix);
-  const connection = new Connection(rmq.url);
-  const consumers = consumeResponses(connection, rmq, (queue, text) => console.log(`${queue}: ${text}`));
+  const client = devnetClient(devnet(dataDir));
+  const print = (_answer: unknown, delivery: Delivery) => console.log(`${delivery.queue}: ${delivery.body}`);
+  client.onTopup(print);
+  client.onWithdraw(print);
+  client.onPay(print);
   console.log('listening on the response queues (Ctrl-C to stop)');
   await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
-  await Promise.all(consumers.map((c) => c.close()));
-  await connection.close();
+  await client.close();
   return 0;
 }
 

@@ -1,13 +1,19 @@
-import { Connection } from 'rabbitmq-client';
+import { readFileSync } from 'node:fs';
+import {
+  createPaymentClient,
+  type PaymentClient,
+  type PaymentClientOptions,
+  type RmqConfigJson,
+} from '../client/index.js';
 import { assetsOf } from '../config/chains.js';
 import type { ChainConfig, Config, TokenConfig } from '../config/types.js';
-import { loadDevnetConfig } from './config-file.js';
+import { devnetConfigPath, loadDevnetConfig } from './config-file.js';
 import { loadDevnetState } from './devnet.js';
 
 /**
  * What the `dev` commands and the demo need of the running devnet (`npm start` without a config): its
- * secret and queue names from `<dataDir>/devnet.json`, its chains (nodes, tokens, native coins) from the
- * config file it wrote.
+ * secret from `<dataDir>/devnet.json`, its chains (nodes, tokens, native coins) and its `rmq_config` from
+ * the config file it wrote.
  */
 export function devnet(dataDir: string) {
   const state = loadDevnetState(dataDir);
@@ -15,7 +21,9 @@ export function devnet(dataDir: string) {
   if (!state || !config) {
     throw new Error(`no devnet under ${dataDir}: run \`npm start\` (without a config file) first`);
   }
-  return { ...state, config };
+  // The `rmq_config` of the config file as it is written: what a business system hands the client.
+  const file = JSON.parse(readFileSync(devnetConfigPath(dataDir), 'utf8')) as { rmq_config: RmqConfigJson };
+  return { ...state, config, rmqConfig: file.rmq_config };
 }
 
 export type RunningDevnet = ReturnType<typeof devnet>;
@@ -40,44 +48,23 @@ export function devnetAsset(chain: ChainConfig, symbol?: string): TokenConfig {
   return asset;
 }
 
-/** Publishes one message with a publisher confirm, on a connection of its own. */
-export async function publish(url: string, exchange: string, routingKey: string, body: string) {
-  const connection = new Connection(url);
-  const publisher = connection.createPublisher({
-    confirm: true,
-    exchanges: [{ exchange, type: 'direct', durable: true }],
-  });
-  try {
-    await publisher.send(
-      { exchange, routingKey, durable: true, contentType: 'application/json' },
-      Buffer.from(body),
-    );
-  } finally {
-    await publisher.close();
-    await connection.close();
-  }
+/**
+ * A payment client (src/client) on the devnet's queues, signing with its secret: what the `dev` commands
+ * and the demo talk to the service through, as a business system would. Close it when done.
+ */
+export function devnetClient(
+  dn: RunningDevnet,
+  options: Partial<Omit<PaymentClientOptions, 'secret' | 'rmq'>> = {},
+): PaymentClient {
+  return createPaymentClient({ secret: dn.signKey, rmq: dn.rmqConfig, ...options });
 }
 
-/**
- * Consumes the three response queues (declaring and binding them, so nothing published meanwhile is
- * dropped), handing each message's text to `onMessage`. Close the returned consumers, then the connection.
- */
-export function consumeResponses(
-  connection: Connection,
-  rmq: Config['rmq'],
-  onMessage: (queue: string, text: string) => void,
-) {
-  return [rmq.topupResp, rmq.withdrawResp, rmq.payResp].map((q) =>
-    connection.createConsumer(
-      {
-        queue: q.queue,
-        queueOptions: { durable: true },
-        exchanges: [{ exchange: q.exchange, type: 'direct', durable: true }],
-        queueBindings: q.routing.map((routingKey) => ({ exchange: q.exchange, queue: q.queue, routingKey })),
-      },
-      async (msg) => {
-        onMessage(q.queue, Buffer.isBuffer(msg.body) ? msg.body.toString('utf8') : JSON.stringify(msg.body));
-      },
-    ),
-  );
+/** Runs `use` with a devnet client, closed afterwards whatever happens. */
+export async function withDevnetClient<T>(dn: RunningDevnet, use: (client: PaymentClient) => Promise<T>) {
+  const client = devnetClient(dn);
+  try {
+    return await use(client);
+  } finally {
+    await client.close();
+  }
 }

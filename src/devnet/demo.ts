@@ -1,19 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import { Connection } from 'rabbitmq-client';
 import { createPublicClient, createWalletClient, type Hex, http } from 'viem';
 import { testUsdtAbi } from '../chain/token.js';
+import {
+  type Delivery,
+  isDepositAnswer,
+  type PayAnswer,
+  type SentRequest,
+  type TopupAnswer,
+  type WithdrawAnswer,
+} from '../client/index.js';
 import { isNativeAddress } from '../config/chains.js';
-import type { ChainConfig, QueueConfig } from '../config/types.js';
+import type { ChainConfig } from '../config/types.js';
 import { parseAmount } from '../money/amount.js';
-import { stringifyMessage } from '../protocol/json.js';
-import { withSignature } from '../protocol/sign.js';
-import { consumeResponses, devnet, devnetAsset, publish } from './business.js';
-import { DEVNET_COLLECTION_INDEX, devnetAccount, devnetRmq } from './devnet.js';
+import { devnet, devnetAsset, devnetClient } from './business.js';
+import { DEVNET_COLLECTION_INDEX, devnetAccount } from './devnet.js';
 
-interface Seen {
-  queue: string;
-  body: Record<string, unknown>;
-}
+/** An answer the client handed over (verified and typed), with the response queue it came from. */
+type Seen =
+  | { kind: 'topup'; answer: TopupAnswer }
+  | { kind: 'withdraw'; answer: WithdrawAnswer }
+  | { kind: 'pay'; answer: PayAnswer };
 
 /** What the demo does on one chain: deposits of each symbol, then withdrawals and payments. */
 interface ChainPlay {
@@ -57,17 +63,18 @@ const PLAYS: readonly ChainPlay[] = [
 export async function runDemo(options: { dataDir?: string; timeoutMs?: number } = {}): Promise<number> {
   const dn = devnet(options.dataDir ?? './data');
   const timeoutMs = options.timeoutMs ?? 180_000;
-  const rmq = devnetRmq(dn.queuePrefix);
-  const now = () => Math.floor(Date.now() / 1000);
-  const sign = (msg: Record<string, unknown>) => stringifyMessage(withSignature(msg, dn.signKey));
   const seen: Seen[] = [];
   const waiters: (() => void)[] = [];
-  const connection = new Connection(rmq.url);
-  const consumers = consumeResponses(connection, rmq, (queue, text) => {
-    console.log(`  <- ${queue}: ${text}`);
-    seen.push({ queue, body: JSON.parse(text) });
+  // The business side is the client SDK: it signs the requests and checks every answer's signature.
+  const payments = devnetClient(dn);
+  const record = (entry: Seen, delivery: Delivery) => {
+    console.log(`  <- ${delivery.queue}: ${delivery.body}`);
+    seen.push(entry);
     for (const w of waiters.splice(0)) w();
-  });
+  };
+  payments.onTopup((answer, delivery) => record({ kind: 'topup', answer }, delivery));
+  payments.onWithdraw((answer, delivery) => record({ kind: 'withdraw', answer }, delivery));
+  payments.onPay((answer, delivery) => record({ kind: 'pay', answer }, delivery));
   const deadline = Date.now() + timeoutMs;
   async function waitFor(what: string, match: (s: Seen) => boolean): Promise<Seen> {
     for (;;) {
@@ -85,10 +92,7 @@ export async function runDemo(options: { dataDir?: string; timeoutMs?: number } 
     }
   }
   const step = (text: string) => console.log(`\n== ${text}`);
-  const send = async (queue: QueueConfig, body: string) => {
-    console.log(`  -> ${queue.queue}: ${body}`);
-    await publish(rmq.url, queue.exchange, queue.routing[0]!, body);
-  };
+  const sent = (request: SentRequest<unknown>) => console.log(`  -> ${request.queue}: ${request.body}`);
 
   /** Sends `amount` of `symbol` on `chain` from dev account 0: a token transfer or a plain value transfer. */
   async function transfer(chain: ChainConfig, symbol: string, to: Hex, amount: string): Promise<Hex> {
@@ -115,7 +119,7 @@ export async function runDemo(options: { dataDir?: string; timeoutMs?: number } 
     step(`${chain.name} (chain id ${chain.chainId}): register deposit address ${address}`);
     for (const { symbol } of plan.deposits) {
       const asset = devnetAsset(chain, symbol);
-      await send(rmq.topup, sign({ chain: chain.name, symbol: asset.symbol, address, timestamp: now() }));
+      sent(await payments.topup({ chain: chain.name, symbol: asset.symbol, address }));
     }
     await new Promise((r) => setTimeout(r, 2_000)); // the service registers it in milliseconds
 
@@ -123,11 +127,16 @@ export async function runDemo(options: { dataDir?: string; timeoutMs?: number } 
       step(`${chain.name}: transfer ${amount} ${symbol} to it from dev account 0`);
       const txHash = await transfer(chain, symbol, address, amount);
       const isDeposit = (status: number) => (s: Seen) =>
-        s.body.tx_hash === txHash && s.body.status === status;
+        s.kind === 'topup' &&
+        isDepositAnswer(s.answer) &&
+        s.answer.tx_hash === txHash &&
+        s.answer.status === status;
       await waitFor(`the ${chain.name} ${symbol} deposit seen (status 2)`, isDeposit(2));
       const done = await waitFor(`the ${chain.name} ${symbol} deposit confirmed (status 1)`, isDeposit(1));
-      if (String(done.body.amount) !== amount || done.body.chain !== chain.name)
-        throw new Error(`deposit answered with another amount or chain: ${JSON.stringify(done.body)}`);
+      // Amounts arrive as exact decimal strings: compared as text, never as floats.
+      const final = done.kind === 'topup' && isDepositAnswer(done.answer) ? done.answer : undefined;
+      if (final?.chain !== chain.name || final.amount !== amount)
+        throw new Error(`deposit answered with another amount or chain: ${JSON.stringify(done.answer)}`);
     }
 
     const collection = devnetAccount(DEVNET_COLLECTION_INDEX).address.toLowerCase();
@@ -140,16 +149,19 @@ export async function runDemo(options: { dataDir?: string; timeoutMs?: number } 
         queue_id: queueId,
         from_address: collection,
         to_address: address,
+        amount,
         chain: chain.name,
         symbol: devnetAsset(chain, symbol).symbol,
-        amount,
-        ...(orderId ? { order_id: orderId } : {}),
-        timestamp: now(),
       };
-      await send(orderId ? rmq.pay : rmq.withdraw, sign(request));
-      const answer = await waitFor(`the ${chain.name} ${kind} answer`, (s) => s.body.queue_id === queueId);
-      if (answer.body.status !== 1)
-        throw new Error(`${chain.name} ${kind} failed: ${JSON.stringify(answer.body)}`);
+      sent(
+        orderId ? await payments.pay({ ...request, order_id: orderId }) : await payments.withdraw(request),
+      );
+      const answer = await waitFor(
+        `the ${chain.name} ${kind} answer`,
+        (s) => s.kind === kind && s.answer.queue_id === queueId,
+      );
+      if (answer.answer.status !== 1)
+        throw new Error(`${chain.name} ${kind} failed: ${JSON.stringify(answer.answer)}`);
     }
   }
 
@@ -164,7 +176,6 @@ export async function runDemo(options: { dataDir?: string; timeoutMs?: number } 
     console.error(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   } finally {
-    await Promise.all(consumers.map((c) => c.close()));
-    await connection.close();
+    await payments.close();
   }
 }
