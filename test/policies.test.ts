@@ -1,11 +1,17 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NATIVE_ADDRESS_LC } from '../src/config/chains.js';
 import { ApprovalError, decideHeldPayout } from '../src/payouts/approve.js';
-import { mineUntil } from './helpers/chain.js';
-import { dbKinds } from './helpers/db.js';
-import { newWallet, queueId } from './helpers/payouts.js';
-import type { Collector } from './helpers/rabbit.js';
-import { randomAddress, TEST_SIGN_KEY, until } from './helpers/service.js';
+import { createDatabase } from '../src/store/db.js';
+import { createTestChain, mineUntil, type TestChain } from './helpers/chain.js';
+import { runCli } from './helpers/cli.js';
+import { createTestDatabase, dbKinds } from './helpers/db.js';
+import { importWallets, newWallet, queueId, signedWithdraw } from './helpers/payouts.js';
+import { spawnService, toV2Json, writeJson } from './helpers/process.js';
+import { type Collector, createBusinessClient, createTestQueues } from './helpers/rabbit.js';
+import { randomAddress, TEST_MASTER_KEY, TEST_SIGN_KEY, testConfig, until } from './helpers/service.js';
 import { startStack, type TestStack } from './helpers/stack.js';
 
 const USDT = 1_000_000n;
@@ -315,5 +321,117 @@ describe.each(dbKinds)('withdrawal policies on %s', (kind) => {
     const next = queueId('rejected');
     await stack.withdraw({ queue_id: next, from_address: rejected.address, to_address: to, amount: '200' });
     expect(await answer(next)).toMatchObject({ status: 1 });
+  });
+});
+
+/**
+ * The operator's command line against a service process killed with SIGKILL while payouts are held:
+ * the words given while it is down take effect when it is back, and each payout is answered once.
+ */
+describe.each(dbKinds)('held payouts and a service killed with SIGKILL on %s', (kind) => {
+  let chain: TestChain;
+  const dir = mkdtempSync(join(tmpdir(), 'm2p-policies-'));
+
+  beforeAll(async () => {
+    chain = await createTestChain({ noMining: true });
+    await chain.deployToken();
+  });
+  afterAll(async () => {
+    await chain?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('approve and reject given while the service is down: paid once, answered once each', async () => {
+    const wallet = newWallet();
+    await chain.setEthBalance(wallet.address, 10n * ETH);
+    await chain.mint(wallet.address, 1_000n * USDT);
+    const db = await createTestDatabase(kind);
+    await importWallets(db.config, [wallet]);
+    const queues = createTestQueues();
+    const config = testConfig({ chain, queues, db: db.config, confirmHeight: 3 });
+    const json = toV2Json(config) as { eth_config: Record<string, unknown> };
+    json.eth_config.policies = { usdt: { approvalAbove: '10' } };
+    const configPath = join(dir, `config-${kind}.json`);
+    writeJson(configPath, json);
+    const env = { PAYMENT_SIGN_KEY: TEST_SIGN_KEY, PAYMENT_MASTER_KEY: TEST_MASTER_KEY };
+    const cli = (args: string[]) =>
+      runCli([...args, '--config', configPath], { env: { ...env, CONFIG_PATH: '' } });
+    const business = await createBusinessClient();
+    const responses = await business.collect(queues.withdrawResp);
+    const view = await createDatabase(db.config);
+    const answersOf = (id: string) =>
+      responses.messages.map((m) => m.json as PayoutMsg).filter((m) => m.queue_id === id);
+    const stateOf = async (id: string) =>
+      (await view.db.selectFrom('payouts').select('state').where('queue_id', '=', id).executeTakeFirst())
+        ?.state;
+    let service = spawnService(configPath, env);
+    try {
+      await service.waitForLog(/"msg":"service started"/);
+      const jobs = { approved: queueId('ok'), rejected: queueId('no'), small: queueId('small') };
+      const to = { approved: randomAddress(), rejected: randomAddress(), small: randomAddress() };
+      const amounts = { approved: '20', rejected: '30', small: '10' };
+      for (const k of ['approved', 'rejected', 'small'] as const) {
+        await business.publishRequest(
+          queues.withdraw,
+          signedWithdraw({
+            queue_id: jobs[k],
+            from_address: wallet.address,
+            to_address: to[k],
+            amount: amounts[k],
+          }),
+        );
+      }
+      await until(
+        async () =>
+          (await stateOf(jobs.approved)) === 'held' &&
+          (await stateOf(jobs.rejected)) === 'held' &&
+          (await stateOf(jobs.small)) !== undefined,
+        30_000,
+        'two payouts held',
+      );
+      service.child.kill('SIGKILL');
+      await service.exited;
+
+      const approve = await cli(['payout', 'approve', jobs.approved]);
+      expect(approve.code, approve.stderr).toBe(0);
+      expect(approve.stdout).toMatch(/approved/);
+      const reject = await cli(['payout', 'reject', jobs.rejected, '--reason', 'over budget']);
+      expect(reject.code, reject.stderr).toBe(0);
+      const again = await cli(['payout', 'approve', jobs.approved]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toMatch(/already approved/);
+      const crossed = await cli(['payout', 'reject', jobs.approved]);
+      expect(crossed.code).toBe(1);
+      expect(crossed.stderr).toMatch(/was approved already/);
+      const notHeld = await cli(['payout', 'approve', jobs.small]);
+      expect(notHeld.code).toBe(1);
+      expect(notHeld.stderr).toMatch(/not held for approval/);
+
+      service = spawnService(configPath, env);
+      await service.waitForLog(/"msg":"service started"/);
+      await mineUntil(
+        chain,
+        () => Object.values(jobs).every((id) => answersOf(id).length > 0),
+        'every answer',
+      );
+      await chain.mine(5);
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(answersOf(jobs.approved)).toEqual([expect.objectContaining({ status: 1 })]);
+      expect(answersOf(jobs.small)).toEqual([expect.objectContaining({ status: 1 })]);
+      expect(answersOf(jobs.rejected)).toEqual([
+        expect.objectContaining({ status: 0, error: 'rejected', error_message: 'over budget', tx_hash: '' }),
+      ]);
+      expect(await chain.balanceOf(to.approved)).toBe(20n * USDT);
+      expect(await chain.balanceOf(to.rejected)).toBe(0n);
+      expect(await chain.publicClient.getTransactionCount({ address: wallet.address })).toBe(2);
+    } finally {
+      service.child.kill('SIGTERM');
+      await service.exited;
+      await view.close();
+      await responses.stop();
+      await business.close();
+      await queues.cleanup();
+      await db.cleanup();
+    }
   });
 });
