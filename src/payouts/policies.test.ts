@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AssetPolicy } from '../config/types.js';
-import { decidePolicy, needsDailySums, type PolicyRequest } from './policies.js';
+import { COUNTED_STATES, decidePolicy, needsDailySums, type PolicyRequest } from './policies.js';
 
 const USDT = 1_000_000n;
 const TO = `0x${'a'.repeat(40)}`;
@@ -70,5 +70,13 @@ describe('decidePolicy', () => {
     });
     expect(decidePolicy(policy, request(5001n * USDT))).toMatchObject({ kind: 'refuse' });
     expect(decidePolicy({ approvalAboveRaw: 0n }, request(1n))).toMatchObject({ kind: 'hold' });
+  });
+});
+
+describe('COUNTED_STATES', () => {
+  it('counts every state but failed, held included', () => {
+    expect([...COUNTED_STATES].sort()).toEqual(
+      ['accepted', 'confirmed', 'held', 'mined', 'sent', 'signed', 'unresolved'].sort(),
+    );
   });
 });

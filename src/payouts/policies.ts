@@ -1,6 +1,7 @@
 import type { AssetPolicy } from '../config/types.js';
 import { formatAmount } from '../money/amount.js';
 import type { PayoutState } from '../store/schema.js';
+import { PAYOUT_STATES } from './state.js';
 
 /**
  * Withdrawal policies (PROTOCOL §2.11): what a valid withdraw or pay request must also satisfy, per
@@ -15,15 +16,7 @@ export const POLICY_WINDOW_MS = 24 * 60 * 60 * 1000;
  * The payouts that count against a daily limit: every state but `failed` (refused, rejected, reverted,
  * unfunded: nothing of theirs was paid), `held` included (it may yet be approved).
  */
-export const COUNTED_STATES: readonly PayoutState[] = [
-  'held',
-  'accepted',
-  'signed',
-  'sent',
-  'unresolved',
-  'mined',
-  'confirmed',
-];
+export const COUNTED_STATES: readonly PayoutState[] = PAYOUT_STATES.filter((s) => s !== 'failed');
 
 export interface PolicyRequest {
   /** The configured chain and asset symbol, for the messages. */
