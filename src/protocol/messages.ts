@@ -140,7 +140,7 @@ type Step<T> = { ok: true; value: T } | { ok: false; reason: string };
  * Steps 1 and the signature check shared by every request type. Give it the body's bytes (the consumer's
  * `raw`): only there can invalid UTF-8 be seen, text decoded from them has it replaced already.
  */
-function decodeSigned(
+export function decodeSigned(
   body: string | Uint8Array,
   answerKeys: readonly string[],
   secret: string,
@@ -190,7 +190,10 @@ function decodeSigned(
 type Refusal = { code: RequestRefusalCode; message: string };
 
 /** Timestamp as a number or numeric string of unix seconds. */
-function checkTimestamp(msg: JsonObject, ctx: ValidationContext): { seconds: number | undefined } | Refusal {
+export function checkTimestamp(
+  msg: JsonObject,
+  ctx: ValidationContext,
+): { seconds: number | undefined } | Refusal {
   const text = readNumberText(msg, 'timestamp');
   const value = text !== undefined && isJsonNumberText(text) ? Number(text) : Number.NaN;
   const valid = Number.isSafeInteger(value) && value >= 0;
@@ -207,7 +210,7 @@ function checkTimestamp(msg: JsonObject, ctx: ValidationContext): { seconds: num
 }
 
 /** Letter case aside; never of another length, so the spelling sent fits where the configured one does. */
-function sameName(a: string, b: string): boolean {
+export function sameName(a: string, b: string): boolean {
   return a.length === b.length && a.toLowerCase() === b.toLowerCase();
 }
 
@@ -243,11 +246,11 @@ function checkAddress(msg: JsonObject, key: string): `0x${string}` | Refusal {
   return { code: 'invalid_address', message: `${key} ${found} is not a 0x-prefixed 20-byte hex address` };
 }
 
-function isRefusal(value: unknown): value is Refusal {
+export function isRefusal(value: unknown): value is Refusal {
   return typeof value === 'object' && value !== null && 'code' in value && 'message' in value;
 }
 
-function echoString(msg: JsonObject, key: string): string {
+export function echoString(msg: JsonObject, key: string): string {
   return readString(msg, key) ?? '';
 }
 
@@ -377,71 +380,4 @@ export function validatePay(
     return { kind: 'refuse', ...result.refusal, request: { type: 'pay', ...answer, orderId } };
   }
   return { kind: 'ok', request: { type: 'pay', ...result.value, orderId } };
-}
-
-/** An address request (PROTOCOL §7.4): the deposit address of a business user. */
-export interface AddressRequest {
-  type: 'address';
-  /** As sent, echoed in the answer. */
-  requestId: string;
-  userRef: string;
-  /** As sent, when given (the address is the same on every EVM chain; a named chain must be served). */
-  chain: string | undefined;
-  timestamp: number | undefined;
-}
-
-/** What a refused address request is answered with. */
-export interface AddressAnswerFields {
-  type: 'address';
-  requestId: string;
-  userRef: string;
-}
-
-/** The `user_ref` column's length: a longer one could not be stored, so not answered faithfully. */
-export const MAX_USER_REF_LENGTH = 191;
-
-/**
- * An address request: `request_id` and `user_ref` are what the answer needs (missing, not a string or
- * empty: dead-lettered, as is a `user_ref` longer than its column); then the timestamp and, when given,
- * `chain` (a configured one, in any letter case) decide a refusal.
- */
-export function validateAddressRequest(
-  body: string | Uint8Array,
-  ctx: ValidationContext,
-): Validation<AddressRequest, AddressAnswerFields> {
-  const decoded = decodeSigned(body, ['request_id', 'user_ref'], ctx.secret);
-  if (!decoded.ok) return { kind: 'reject', reason: decoded.reason };
-  const msg = decoded.value;
-  const answer: AddressAnswerFields = {
-    type: 'address',
-    requestId: echoString(msg, 'request_id'),
-    userRef: echoString(msg, 'user_ref'),
-  };
-  if (answer.userRef.length > MAX_USER_REF_LENGTH) {
-    return { kind: 'reject', reason: `user_ref is longer than ${MAX_USER_REF_LENGTH} characters` };
-  }
-  const timestamp = checkTimestamp(msg, ctx);
-  if (isRefusal(timestamp)) return { kind: 'refuse', ...timestamp, request: answer };
-  const chainGiven = Object.hasOwn(msg, 'chain') && msg.chain !== null && msg.chain !== '';
-  const chain = chainGiven ? readString(msg, 'chain') : undefined;
-  if (chainGiven && !ctx.chains.some((c) => chain !== undefined && sameName(c.name, chain))) {
-    const found = chain === undefined ? 'chain is not a string' : `unknown chain ${JSON.stringify(chain)}`;
-    const known = ctx.chains.map((c) => c.name).join(', ');
-    return {
-      kind: 'refuse',
-      code: 'unknown_chain',
-      message: `${found}; this service answers to ${known}`,
-      request: answer,
-    };
-  }
-  return {
-    kind: 'ok',
-    request: {
-      type: 'address',
-      requestId: answer.requestId,
-      userRef: answer.userRef,
-      chain,
-      timestamp: timestamp.seconds,
-    },
-  };
 }

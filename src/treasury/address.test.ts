@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { describeTopology } from '../amqp/topology.js';
 import { ConfigError } from '../config/errors.js';
 import { parseConfig } from '../config/parse.js';
+import { validateAddressRequest } from '../protocol/address-request.js';
 import { parseJsonLossless } from '../protocol/json.js';
-import { type ValidationContext, validateAddressRequest } from '../protocol/messages.js';
+import type { ValidationContext } from '../protocol/messages.js';
 import { addressResponse } from '../protocol/responses.js';
 import { signMessage, verifySignature } from '../protocol/sign.js';
 
