@@ -446,7 +446,8 @@ describe('the package export m2pool-payment/client', () => {
       default: './dist/client/index.js',
     });
     expect(pkg.bin['m2pool-payment']).toBe('dist/bin/m2pool-payment.js');
-    expect(pkg.files).toContain('dist');
+    // What the installed package reads at run time: the build, and the devnet's token artifact.
+    expect(pkg.files).toEqual(expect.arrayContaining(['dist', 'contracts']));
 
     // The package as installed: package.json and what `npm run build` emits, its dependencies beside it.
     const installed = join(dir, 'node_modules', 'm2pool-payment');
