@@ -95,8 +95,9 @@ describe.each(dbKinds)('issued deposit addresses on %s', (kind) => {
     await until(async () => (await stack.business.readDlq(address.queue)).length > 0, 20_000, 'dead letter');
     const [dead] = await stack.business.readDlq(address.queue);
     expect(dead?.headers['x-reject-reason']).toBe('missing field sign');
-    const long = await stack.business.queueMessageCount(addressResp.queue);
-    expect(long).toBe(0);
+    // Never answered: an answer to an unsigned message could be taken for the real one's.
+    await stack.settled();
+    expect(answers.messages.some((m) => (m.json as AddressMsg).request_id === 'r-unsigned')).toBe(false);
   });
 
   it('issues one address per user_ref, the same one every time and after a restart, watched for every asset', async () => {
