@@ -77,6 +77,13 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
     ['topup_resp', config.rmq.topupResp],
     ['withdraw_resp', config.rmq.withdrawResp],
     ['pay_resp', config.rmq.payResp],
+    // The address queues exist only when configured (the treasury's issued deposit addresses).
+    ...(config.rmq.address && config.rmq.addressResp
+      ? ([
+          ['address', config.rmq.address],
+          ['address_resp', config.rmq.addressResp],
+        ] as const)
+      : []),
   ] as const;
 
   // One query at a time: a few milliseconds longer, but never more than one pooled connection taken
