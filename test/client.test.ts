@@ -3,8 +3,10 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { mnemonicToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type AddressAnswer,
   createPaymentClient,
   type Delivery,
   type DepositAnswer,
@@ -15,8 +17,9 @@ import {
   type TopupAnswer,
   type WithdrawAnswer,
 } from '../src/client/index.js';
-import type { Config } from '../src/config/types.js';
+import type { Config, QueueConfig } from '../src/config/types.js';
 import { withdrawResponse } from '../src/protocol/responses.js';
+import { newMnemonic } from '../src/vault/hd.js';
 import { createTestChain, mineUntil, type TestChain } from './helpers/chain.js';
 import { BSC_CHAIN_ID, bscChainConfig } from './helpers/chains.js';
 import { ROOT } from './helpers/cli.js';
@@ -46,6 +49,7 @@ function rmqJson(rmq: Config['rmq']): RmqConfigJson {
     topup_resp: rmq.topupResp,
     withdraw_resp: rmq.withdrawResp,
     pay_resp: rmq.payResp,
+    ...(rmq.address && rmq.addressResp ? { address: rmq.address, address_resp: rmq.addressResp } : {}),
   };
 }
 
@@ -65,6 +69,7 @@ describe('the client SDK against the service, on two chains', () => {
   const topups: Handled<TopupAnswer>[] = [];
   const withdrawals: Handled<WithdrawAnswer>[] = [];
   const payments: Handled<PayAnswer>[] = [];
+  const addresses: Handled<AddressAnswer>[] = [];
   const deadLetters: { queue: string; reason: string }[] = [];
   const both = {
     async mine(blocks = 1) {
@@ -78,6 +83,7 @@ describe('the client SDK against the service, on two chains', () => {
       .filter((a): a is DepositAnswer => isDepositAnswer(a) && a.address === address.toLowerCase());
   const withdrawal = (id: string) => withdrawals.find((h) => h.answer.queue_id === id);
   const payment = (id: string) => payments.find((h) => h.answer.queue_id === id);
+  const addressAnswer = (id: string) => addresses.find((h) => h.answer.request_id === id)?.answer;
   const watched = (address: string, chain: string, symbol: string) =>
     until(
       () =>
@@ -109,7 +115,17 @@ describe('the client SDK against the service, on two chains', () => {
         await c.mint(user.address, 100n * E6);
         await c.setEthBalance(user.address, 10n * E18);
       },
-      configure: (config) => config.chains.push(bscChainConfig(bsc, bscProxy, { confirmHeight: CONFIRM })),
+      configure(config) {
+        config.chains.push(bscChainConfig(bsc, bscProxy, { confirmHeight: CONFIRM }));
+        // The optional address queues (PROTOCOL §7.4), named after the topup queue.
+        const q = (name: string): QueueConfig => ({
+          queue: `${config.rmq.topup.queue}.${name}`,
+          exchange: config.rmq.topup.exchange,
+          routing: [`${config.rmq.topup.routing[0]}.${name}`],
+        });
+        config.rmq.address = q('address');
+        config.rmq.addressResp = q('address_resp');
+      },
     });
     eth = stack.chain;
     await until(() => stack.service.lanes.every((lane) => lane.state() === 'running'), 20_000, 'both chains');
@@ -117,7 +133,7 @@ describe('the client SDK against the service, on two chains', () => {
     client = createPaymentClient({
       url: TEST_AMQP_URL,
       secret: TEST_SIGN_KEY,
-      rmq: rmqJson(stack.queues),
+      rmq: rmqJson(stack.config.rmq),
       logger: captureLogger().logger,
       onDeadLetter: (queue, reason) => deadLetters.push({ queue, reason }),
     });
@@ -130,11 +146,21 @@ describe('the client SDK against the service, on two chains', () => {
     client.onPay((answer, delivery) => {
       payments.push({ answer, delivery });
     });
+    client.onAddress((answer, delivery) => {
+      addresses.push({ answer, delivery });
+    });
     expect(await client.ready(20_000)).toBe(true);
   });
 
   afterAll(async () => {
     await client?.close();
+    // The teardown removes the six queues of the stack; the address ones are this test's.
+    const { address, addressResp } = stack?.config.rmq ?? {};
+    for (const q of [address, addressResp]) {
+      if (!q) continue;
+      await stack.business.deleteQueue(q.queue).catch(() => {});
+      await stack.business.deleteQueue(`${q.queue}.dlq`).catch(() => {});
+    }
     await stack?.teardown();
     await bscProxy?.close();
     await bsc?.stop();
@@ -264,6 +290,28 @@ describe('the client SDK against the service, on two chains', () => {
     if (answer.status !== 0) throw new Error(`expected a refusal, got ${JSON.stringify(answer)}`);
     expect(answer).toMatchObject({ amount: '1', fee: '0', tx_hash: '', error: 'unknown_chain' });
     expect(answer.error_message).toContain('POLYGON');
+  });
+
+  it('issueAddress: the address of a business user, typed, and a refusal with its code', async () => {
+    const mnemonic = newMnemonic();
+    await stack.service.vault.initHd(mnemonic);
+    const issued = queueId('ca');
+    const refused = queueId('ca');
+    await client.issueAddress({ request_id: issued, user_ref: 'client-user-1' });
+    await client.issueAddress({ request_id: refused, user_ref: 'client-user-2', chain: 'TRON' });
+    await until(() => addressAnswer(issued) && addressAnswer(refused), 20_000, 'two address answers');
+    expect(addressAnswer(issued)).toMatchObject({
+      request_id: issued,
+      user_ref: 'client-user-1',
+      status: 1,
+      index: 0,
+      address: mnemonicToAccount(mnemonic, { addressIndex: 0 }).address.toLowerCase(),
+    });
+    expect(addressAnswer(refused)).toMatchObject({
+      user_ref: 'client-user-2',
+      status: 0,
+      error: 'unknown_chain',
+    });
   });
 
   it('refuses a request the service would dead-letter, before sending anything', async () => {
@@ -418,6 +466,14 @@ describe('a handler that fails', () => {
     } finally {
       await business.close();
     }
+  });
+
+  it('without address queues in rmq_config, issueAddress and onAddress say so', async () => {
+    const client = newClient();
+    await expect(client.issueAddress({ request_id: 'r', user_ref: 'u' })).rejects.toThrow(
+      /rmq_config has no address queue/,
+    );
+    expect(() => client.onAddress(() => {})).toThrow(/rmq_config has no address_resp queue/);
   });
 
   it('a bad rmq option is reported field by field, as the service reports its config', () => {

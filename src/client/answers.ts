@@ -2,6 +2,7 @@ import { plainDecimal } from '../money/amount.js';
 import { isJsonNumber, isJsonObject, type JsonObject, parseJsonLossless } from '../protocol/json.js';
 import { verifySignature } from '../protocol/sign.js';
 import type {
+  AddressAnswer,
   DepositAnswer,
   PayAnswer,
   TopupAnswer,
@@ -143,6 +144,18 @@ function withdrawShape(obj: JsonObject): WithdrawAnswer {
 function payShape(obj: JsonObject): PayAnswer {
   const { queue_id, ...rest } = withdrawShape(obj);
   return { queue_id, order_id: str(obj, 'order_id'), ...rest };
+}
+
+function addressShape(obj: JsonObject): AddressAnswer {
+  const ids = { request_id: str(obj, 'request_id'), user_ref: str(obj, 'user_ref') };
+  const tail = () => ({ timestamp: int(obj, 'timestamp'), sign: str(obj, 'sign') });
+  if (status(obj, [0, 1] as const) === 1)
+    return { ...ids, address: str(obj, 'address'), index: int(obj, 'index'), status: 1, ...tail() };
+  return { ...ids, status: 0, error: str(obj, 'error'), error_message: str(obj, 'error_message'), ...tail() };
+}
+
+export function readAddressAnswer(body: string, secret: string): ReadResult<AddressAnswer> {
+  return read(body, secret, 'address', addressShape);
 }
 
 export function readTopupAnswer(body: string, secret: string): ReadResult<TopupAnswer> {

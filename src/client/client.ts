@@ -5,8 +5,16 @@ import { parseRmq } from '../config/parse.js';
 import type { Config, QueueConfig } from '../config/types.js';
 import { errorMessage } from '../internal/errors.js';
 import { createLogger, type Logger } from '../internal/logger.js';
-import { type ReadResult, readPayAnswer, readTopupAnswer, readWithdrawAnswer } from './answers.js';
+import {
+  type ReadResult,
+  readAddressAnswer,
+  readPayAnswer,
+  readTopupAnswer,
+  readWithdrawAnswer,
+} from './answers.js';
 import type {
+  AddressAnswer,
+  AddressRequest,
   AnswerHandler,
   PayAnswer,
   PayRequest,
@@ -17,7 +25,7 @@ import type {
   WithdrawAnswer,
   WithdrawRequest,
 } from './messages.js';
-import { payBody, topupBody, withdrawBody } from './requests.js';
+import { addressBody, payBody, topupBody, withdrawBody } from './requests.js';
 
 export interface PaymentClientOptions {
   /** The AMQP URL (`amqp://user:password@host:5672/vhost`); default `rmq.sub_addr`. */
@@ -59,10 +67,17 @@ export interface PaymentClient {
   withdraw(fields: WithdrawRequest): Promise<SentRequest<WithdrawRequest>>;
   /** Publishes a signed pay request. Sending it again with the same `queue_id` is safe. */
   pay(fields: PayRequest): Promise<SentRequest<PayRequest>>;
+  /**
+   * Publishes a signed address request (PROTOCOL §7.4). Throws when `rmq` has no `address` queue (the
+   * service then issues no addresses).
+   */
+  issueAddress(fields: AddressRequest): Promise<SentRequest<AddressRequest>>;
   /** Consumes the topup response queue: deposits (`status 2`, `1`, `0`) and refused topups. */
   onTopup(handler: AnswerHandler<TopupAnswer>): Subscription;
   onWithdraw(handler: AnswerHandler<WithdrawAnswer>): Subscription;
   onPay(handler: AnswerHandler<PayAnswer>): Subscription;
+  /** Consumes the address response queue; throws when `rmq` has no `address_resp` queue. */
+  onAddress(handler: AnswerHandler<AddressAnswer>): Subscription;
   /** Resolves true once connected to the broker with the queues declared, false after `timeoutMs`. */
   ready(timeoutMs?: number): Promise<boolean>;
   /** Stops the consumers (letting running handlers finish), then closes the connection. */
@@ -168,10 +183,19 @@ export function createPaymentClient(options: PaymentClientOptions): PaymentClien
     return subscription;
   }
 
+  function addressQueue(queue: QueueConfig | undefined, key: string): QueueConfig {
+    if (!queue) throw new Error(`rmq_config has no ${key} queue: the service issues no addresses`);
+    return queue;
+  }
+
   return {
     topup: (fields) => send(rmq.topup, () => topupBody(fields, secret, nowS)),
     withdraw: (fields) => send(rmq.withdraw, () => withdrawBody(fields, secret, nowS)),
     pay: (fields) => send(rmq.pay, () => payBody(fields, secret, nowS)),
+    issueAddress: async (fields) =>
+      send(addressQueue(rmq.address, 'address'), () => addressBody(fields, secret, nowS)),
+    onAddress: (handler) =>
+      subscribe(addressQueue(rmq.addressResp, 'address_resp'), readAddressAnswer, handler),
     onTopup: (handler) => subscribe(rmq.topupResp, readTopupAnswer, handler),
     onWithdraw: (handler) => subscribe(rmq.withdrawResp, readWithdrawAnswer, handler),
     onPay: (handler) => subscribe(rmq.payResp, readPayAnswer, handler),

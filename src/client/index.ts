@@ -11,6 +11,8 @@ export {
   type Subscription,
 } from './client.js';
 export {
+  type AddressAnswer,
+  type AddressRequest,
   type AnswerErrorCode,
   type AnswerHandler,
   type Delivery,

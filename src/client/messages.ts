@@ -22,6 +22,9 @@ export interface RmqConfigJson {
   topup_resp: QueueJson;
   withdraw_resp: QueueJson;
   pay_resp: QueueJson;
+  /** Address requests and their answers (PROTOCOL §7.4): both or neither. */
+  address?: QueueJson;
+  address_resp?: QueueJson;
 }
 
 /** PROTOCOL §7.1: watch `address` for deposits of `symbol` on `chain`. */
@@ -51,6 +54,18 @@ export interface WithdrawRequest {
 export interface PayRequest extends WithdrawRequest {
   /** 1–191 characters; not required to be unique. */
   order_id: string;
+}
+
+/** PROTOCOL §7.4: the deposit address of a business user, issued once per `user_ref`. */
+export interface AddressRequest {
+  /** Echoed in the answer, to match it. */
+  request_id: string;
+  /** The business's name for the user, 1–191 characters: the same one always gets the same address. */
+  user_ref: string;
+  /** Optional: the address is the same on every EVM chain; a chain named must be served. */
+  chain?: string;
+  /** Unix seconds; default now. */
+  timestamp?: number;
 }
 
 /** What was published: the signed message, its exact JSON text and the queue it was routed to. */
@@ -119,6 +134,18 @@ export type WithdrawAnswer =
 
 /** PROTOCOL §8.4: a pay answer is a withdraw answer with `order_id`. */
 export type PayAnswer = WithdrawAnswer & { order_id: string };
+
+interface AddressAnswerFields {
+  request_id: string;
+  user_ref: string;
+  timestamp: number;
+  sign: string;
+}
+
+/** PROTOCOL §7.4: the user's address (watched for every asset of every chain) and its HD index, or a refusal. */
+export type AddressAnswer =
+  | (AddressAnswerFields & { address: string; index: number; status: 1 })
+  | (AddressAnswerFields & { status: 0; error: AnswerErrorCode; error_message: string });
 
 /** A topup answer that is about a deposit (not the refusal of a request). */
 export function isDepositAnswer(answer: TopupAnswer): answer is DepositAnswer {

@@ -1,6 +1,6 @@
 import { stringifyMessage } from '../protocol/json.js';
 import { withSignature } from '../protocol/sign.js';
-import type { PayRequest, TopupRequest, WithdrawRequest } from './messages.js';
+import type { AddressRequest, PayRequest, TopupRequest, WithdrawRequest } from './messages.js';
 
 /**
  * Request bodies, built and signed as PROTOCOL §5 and §7–§8 say. Only the protocol's fields are taken
@@ -97,6 +97,18 @@ export function payBody(fields: PayRequest, secret: string, nowS: () => number) 
       queue_id: id(fields.queue_id, 'queue_id'),
       order_id: id(fields.order_id, 'order_id'),
       ...payoutFields(fields),
+      timestamp: timestampOf(fields.timestamp, nowS),
+    },
+    secret,
+  );
+}
+
+export function addressBody(fields: AddressRequest, secret: string, nowS: () => number) {
+  return signed(
+    {
+      request_id: text(fields.request_id, 'request_id'),
+      user_ref: id(fields.user_ref, 'user_ref'),
+      ...(fields.chain === undefined ? {} : { chain: text(fields.chain, 'chain') }),
       timestamp: timestampOf(fields.timestamp, nowS),
     },
     secret,
