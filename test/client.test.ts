@@ -1,8 +1,3 @@
-import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { mnemonicToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -13,18 +8,17 @@ import {
   isDepositAnswer,
   type PayAnswer,
   type PaymentClient,
-  type RmqConfigJson,
   type TopupAnswer,
   type WithdrawAnswer,
 } from '../src/client/index.js';
-import type { Config, QueueConfig } from '../src/config/types.js';
+import type { QueueConfig } from '../src/config/types.js';
 import { withdrawResponse } from '../src/protocol/responses.js';
 import { newMnemonic } from '../src/vault/hd.js';
 import { createTestChain, mineUntil, type TestChain } from './helpers/chain.js';
 import { BSC_CHAIN_ID, bscChainConfig } from './helpers/chains.js';
-import { ROOT } from './helpers/cli.js';
+import { rmqJson } from './helpers/client.js';
 import { newWallet, queueId } from './helpers/payouts.js';
-import { createBusinessClient, createTestQueues, TEST_AMQP_URL, type TestQueues } from './helpers/rabbit.js';
+import { TEST_AMQP_URL } from './helpers/rabbit.js';
 import { captureLogger, randomAddress, TEST_SIGN_KEY, until } from './helpers/service.js';
 import { startStack, type TestStack } from './helpers/stack.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
@@ -32,26 +26,13 @@ import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 /**
  * The client SDK (src/client, exported as `m2pool-payment/client`) as a business system uses it: every
  * message kind through a real service on two chains (6- and 18-decimal USDT), answers verified and typed
- * with exact amounts; a forged answer never reaches a handler; a failing handler is retried, not looped.
+ * with exact amounts; a forged answer never reaches a handler. Failing handlers: client-handlers.test.ts;
+ * the package export: client-package.test.ts.
  */
 
 const E6 = 10n ** 6n;
 const E18 = 10n ** 18n;
 const CONFIRM = 3;
-
-/** The v2 `rmq_config` of a test's queues, as it would be in config.json. */
-function rmqJson(rmq: Config['rmq']): RmqConfigJson {
-  return {
-    sub_addr: rmq.url,
-    topup: rmq.topup,
-    withdraw: rmq.withdraw,
-    pay: rmq.pay,
-    topup_resp: rmq.topupResp,
-    withdraw_resp: rmq.withdrawResp,
-    pay_resp: rmq.payResp,
-    ...(rmq.address && rmq.addressResp ? { address: rmq.address, address_resp: rmq.addressResp } : {}),
-  };
-}
 
 interface Handled<A> {
   answer: A;
@@ -375,188 +356,4 @@ describe('the client SDK against the service, on two chains', () => {
     expect(dlq[1]!.text).toContain('"amount":9000000,');
     expect(deadLetters.map((d) => d.queue)).toEqual([queue.queue, queue.queue, queue.queue]);
   });
-});
-
-describe('a handler that fails', () => {
-  let queues: TestQueues;
-  const clients: PaymentClient[] = [];
-  const answer = (id: string) =>
-    withdrawResponse(
-      {
-        queueId: id,
-        amountText: '5',
-        chain: 'ETH',
-        symbol: 'USDT',
-        txHash: '',
-        fromAddress: randomAddress(),
-        toAddress: randomAddress(),
-        feeWei: 0n,
-        feeDecimals: 18,
-        status: 0,
-        error: 'insufficient_funds',
-        errorMessage: 'not enough',
-      },
-      TEST_SIGN_KEY,
-    );
-  const newClient = (handlerAttempts?: number) => {
-    const client = createPaymentClient({
-      secret: TEST_SIGN_KEY,
-      rmq: rmqJson(queues),
-      logger: captureLogger().logger,
-      retryMinMs: 10,
-      retryMaxMs: 50,
-      handlerAttempts,
-    });
-    clients.push(client);
-    return client;
-  };
-
-  beforeAll(() => {
-    queues = createTestQueues();
-  });
-  afterAll(async () => {
-    for (const c of clients) await c.close();
-    await queues.cleanup();
-  });
-
-  it('is called again after a backoff, and the answer is acknowledged once it succeeds', async () => {
-    const business = await createBusinessClient();
-    try {
-      const calls: string[] = [];
-      const client = newClient();
-      const sub = client.onWithdraw(async (a) => {
-        calls.push(a.queue_id);
-        if (calls.length < 3) throw new Error('database down');
-      });
-      expect(await client.ready(20_000)).toBe(true);
-      await business.publishRequest(queues.withdrawResp, answer('retry-1'));
-      await until(() => calls.length >= 3, 20_000, 'three calls');
-      await sub.close();
-      expect(calls).toEqual(['retry-1', 'retry-1', 'retry-1']);
-      expect(await business.queueMessageCount(queues.withdrawResp.queue)).toBe(0);
-      expect(await business.queueMessageCount(`${queues.withdrawResp.queue}.dlq`)).toBe(0);
-    } finally {
-      await business.close();
-    }
-  });
-
-  it('with handlerAttempts, goes to the .dlq after that many failures (never a hot loop)', async () => {
-    const business = await createBusinessClient();
-    try {
-      let calls = 0;
-      const client = newClient(3);
-      client.onWithdraw(() => {
-        calls++;
-        throw new Error('bug in the handler');
-      });
-      expect(await client.ready(20_000)).toBe(true);
-      await business.publishRequest(queues.withdrawResp, answer('poison-1'));
-      const dlq = await until(
-        async () => {
-          // The .dlq is declared by the consumer's setup: until then reading it fails.
-          const got = await business.readDlq(queues.withdrawResp.queue).catch(() => []);
-          return got.length > 0 ? got : undefined;
-        },
-        20_000,
-        'the answer in the dlq',
-      );
-      expect(calls).toBe(3);
-      expect(dlq[0]!.headers['x-reject-reason']).toBe('handler failed 3 times: bug in the handler');
-      expect(JSON.parse(dlq[0]!.text).queue_id).toBe('poison-1');
-    } finally {
-      await business.close();
-    }
-  });
-
-  it('without address queues in rmq_config, issueAddress and onAddress say so', async () => {
-    const client = newClient();
-    await expect(client.issueAddress({ request_id: 'r', user_ref: 'u' })).rejects.toThrow(
-      /rmq_config has no address queue/,
-    );
-    expect(() => client.onAddress(() => {})).toThrow(/rmq_config has no address_resp queue/);
-  });
-
-  it('a bad rmq option is reported field by field, as the service reports its config', () => {
-    expect(() =>
-      createPaymentClient({
-        url: 'http://localhost',
-        secret: 's',
-        rmq: { ...rmqJson(queues), pay_resp: { queue: '', exchange: 'x', routing: [] } },
-      }),
-    ).toThrow(
-      /rmq_config\.sub_addr: found "http:\/\/localhost", expected an amqp:\/\/ or amqps:\/\/ URL\nrmq_config\.pay_resp\.queue: found "", expected a non-empty string\nrmq_config\.pay_resp\.routing/,
-    );
-  });
-});
-
-describe('the package export m2pool-payment/client', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'm2p-client-pkg-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  it('resolves through the exports map to the built JS and its types, and keeps the bin', async () => {
-    const run = promisify(execFile);
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-    expect(pkg.exports['./client']).toEqual({
-      types: './dist/client/index.d.ts',
-      import: './dist/client/index.js',
-      default: './dist/client/index.js',
-    });
-    expect(pkg.bin['m2pool-payment']).toBe('dist/bin/m2pool-payment.js');
-    // What the installed package reads at run time: the build, and the devnet's token artifact.
-    expect(pkg.files).toEqual(expect.arrayContaining(['dist', 'contracts']));
-
-    // The package as installed: package.json and what `npm run build` emits, its dependencies beside it.
-    const installed = join(dir, 'node_modules', 'm2pool-payment');
-    mkdirSync(installed, { recursive: true });
-    cpSync(join(ROOT, 'package.json'), join(installed, 'package.json'));
-    symlinkSync(join(ROOT, 'node_modules'), join(installed, 'node_modules'), 'dir');
-    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    await run(process.execPath, [
-      tsc,
-      '-p',
-      join(ROOT, 'tsconfig.build.json'),
-      '--outDir',
-      join(installed, 'dist'),
-    ]);
-
-    // A business system's code, typechecked against the export's .d.ts.
-    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }');
-    writeFileSync(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          target: 'ES2022',
-          strict: true,
-          noEmit: true,
-          skipLibCheck: true,
-          types: [],
-        },
-        files: ['business.ts'],
-      }),
-    );
-    writeFileSync(
-      join(dir, 'business.ts'),
-      `import { createPaymentClient, isDepositAnswer, type WithdrawAnswer } from 'm2pool-payment/client';
-const client = createPaymentClient({ secret: 's', rmq: {} as never });
-client.onTopup((a) => { if (isDepositAnswer(a)) { const amount: string = a.amount; void amount; } });
-client.onWithdraw(async (a: WithdrawAnswer) => { if (a.status === 0) { const code: string = a.error; void code; } });
-// @ts-expect-error an amount is a decimal string, never a float
-void client.withdraw({ queue_id: 'q', from_address: '0x', to_address: '0x', amount: 1.5, chain: 'ETH', symbol: 'USDT' });
-`,
-    );
-    await run(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], { cwd: dir });
-
-    const { stdout } = await run(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        "const m = await import('m2pool-payment/client'); console.log(typeof m.createPaymentClient, typeof m.parseAmount);",
-      ],
-      { cwd: dir },
-    );
-    expect(stdout.trim()).toBe('function function');
-  }, 120_000);
 });
