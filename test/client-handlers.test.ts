@@ -2,8 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPaymentClient, type PaymentClient } from '../src/client/index.js';
 import { withdrawResponse } from '../src/protocol/responses.js';
 import { rmqJson } from './helpers/client.js';
-import { createBusinessClient, createTestQueues, type TestQueues } from './helpers/rabbit.js';
+import {
+  amqpUrlVia,
+  createBusinessClient,
+  createTestQueues,
+  TEST_AMQP_URL,
+  type TestQueues,
+} from './helpers/rabbit.js';
 import { captureLogger, randomAddress, TEST_SIGN_KEY, until } from './helpers/service.js';
+import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 /**
  * The client SDK's handling of its own handlers and options, on queues of its own (no service: the
@@ -32,8 +39,9 @@ describe('a handler that fails', () => {
       },
       TEST_SIGN_KEY,
     );
-  const newClient = (handlerAttempts?: number) => {
+  const newClient = (handlerAttempts?: number, url?: string) => {
     const client = createPaymentClient({
+      url,
       secret: TEST_SIGN_KEY,
       rmq: rmqJson(queues),
       logger: captureLogger().logger,
@@ -71,6 +79,43 @@ describe('a handler that fails', () => {
       expect(await business.queueMessageCount(`${queues.withdrawResp.queue}.dlq`)).toBe(0);
     } finally {
       await business.close();
+    }
+  });
+
+  it('acknowledges an answer only once its handler resolved: cut off before, it comes again', async () => {
+    const broker = new URL(TEST_AMQP_URL);
+    const proxy = await startTcpProxy(broker.hostname, Number(broker.port || 5672));
+    const business = await createBusinessClient();
+    let client: PaymentClient | undefined;
+    try {
+      const seen: { id: string; redelivered: boolean }[] = [];
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      client = newClient(undefined, amqpUrlVia(proxy.address));
+      const sub = client.onWithdraw(async (a, delivery) => {
+        seen.push({ id: a.queue_id, redelivered: delivery.redelivered });
+        if (seen.length === 1) await gate;
+      });
+      expect(await client.ready(20_000)).toBe(true);
+      await business.publishRequest(queues.withdrawResp, answer('held-1'));
+      await until(() => seen.length === 1, 20_000, 'the handler called');
+      // The connection drops while the handler runs; the handler then finishes, but its ack is lost.
+      proxy.cut('reset');
+      release();
+      proxy.restore();
+      await until(() => seen.length === 2, 30_000, 'the answer handed over again');
+      await sub.close();
+      expect(seen).toEqual([
+        { id: 'held-1', redelivered: false },
+        { id: 'held-1', redelivered: true },
+      ]);
+      expect(await business.queueMessageCount(queues.withdrawResp.queue)).toBe(0);
+    } finally {
+      await client?.close();
+      await business.close();
+      await proxy.close();
     }
   });
 
