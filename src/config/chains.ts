@@ -1,6 +1,7 @@
 import { toAddressLc } from '../internal/address.js';
 import { type Checker, field, given, type Json } from './check.js';
 import { parsePolicies } from './policies.js';
+import { parseSweep } from './sweep.js';
 import type { ChainConfig, Config, NativeCoinConfig, TokenConfig } from './types.js';
 
 /**
@@ -40,6 +41,7 @@ const ENTRY_FIELDS = [
   'maxFeeGwei',
   'replaceAfterBlocks',
   'policies',
+  'sweep',
 ] as const;
 
 /** Requests match chain names and symbols in any letter case. */
@@ -268,8 +270,19 @@ function parseChainFields(
       : given(obj, 'policies')
         ? undefined
         : {};
+  // Sweeping of the issued deposit wallets (new, optional: config/sweep.ts); null when not configured.
+  const sweep =
+    native && tokens
+      ? parseSweep(c, path, field(obj, 'sweep'), [...tokens, native], {
+          maxFeeGwei: maxFeeGwei ?? CHAIN_DEFAULTS.maxFeeGwei,
+          collectionAddressLc,
+        })
+      : given(obj, 'sweep')
+        ? undefined
+        : null;
 
   if (!rpcUrls || !wsUrls || confirmHeight === undefined || !chainIdOk || !policies) return undefined;
+  if (sweep === undefined) return undefined;
   if (hasCollection && !collectionAddressLc) return undefined;
   if (maxFeeGwei === undefined || replaceAfterBlocks === undefined || !native || !tokens || clash)
     return undefined;
@@ -291,6 +304,7 @@ function parseChainFields(
     replaceAfterBlocks,
     // Only when configured: a chain without policies reads as it always did.
     ...(Object.keys(policies).length > 0 ? { policies } : {}),
+    ...(sweep ? { sweep } : {}),
   };
 }
 

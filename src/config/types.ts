@@ -116,6 +116,26 @@ export interface ChainConfig {
    * Absent, or an asset not in it: no limit.
    */
   policies?: Readonly<Record<string, AssetPolicy>>;
+  /** Sweeping the issued deposit wallets into the collection wallet (`sweep`, PROTOCOL §2.12). Absent: none. */
+  sweep?: SweepConfig;
+}
+
+/**
+ * A chain's `sweep` section (src/config/sweep.ts): which deposit-wallet balances are moved to the
+ * collection wallet, and when. Amounts are base units of their asset, keyed by its configured symbol.
+ */
+export interface SweepConfig {
+  /** False: configured but paused (the plan still shows, nothing is swept). */
+  enabled: boolean;
+  intervalSeconds: number;
+  /** A wallet is swept of an asset once what it can spare of it reaches this; an asset not listed is never swept. */
+  minAmountRaw: Readonly<Record<string, bigint>>;
+  /** A round is skipped while the chain's current fee (base fee + tip, or gas price) is above this. */
+  maxFeePerGasWei: bigint;
+  /** What a sweep leaves behind of an asset (0 when not listed). */
+  keepDustRaw: Readonly<Record<string, bigint>>;
+  /** Lowercase wallet that pays the gas top-ups: `gasWallet`, else the collection wallet. */
+  gasWalletLc: `0x${string}`;
 }
 
 export interface Config {
