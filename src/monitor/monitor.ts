@@ -1,4 +1,5 @@
 import type { Broker, Consumer } from '../amqp/connection.js';
+import { assetsOf } from '../config/chains.js';
 import type { Common } from '../context/common.js';
 import { errorMessage, sleep } from '../internal/errors.js';
 import type { Metrics } from '../internal/metrics.js';
@@ -12,6 +13,8 @@ import type { Db, DepositStatus, PayoutState } from '../store/schema.js';
 import { type Alert, evaluateAlerts } from './alerts.js';
 import { createChainSampler, type MonitoredChain } from './chains.js';
 import { setGauges } from './gauges.js';
+import { createHistory, DEFAULT_HISTORY, type HistoryOptions, type HistorySample } from './history.js';
+import { type LookupQuery, lookup } from './lookup.js';
 import { buildStatus, type ChainSample, type MonitorState, type QueueView, sumOf } from './status.js';
 import { createSystemSampler } from './system.js';
 
@@ -27,7 +30,12 @@ export interface MonitorDeps {
   broker: Pick<Broker, 'isConnected' | 'queueDepth'>;
   /** The request consumers, once started. */
   consumers: () => readonly Pick<Consumer, 'queue' | 'inFlight'>[];
+  /** The charts' history: one point a minute for six hours unless given. */
+  history?: HistoryOptions;
 }
+
+/** At most this many deposits and payouts of an address in a lookup. */
+const LOOKUP_LIMIT = 50;
 
 export type Monitor = ReturnType<typeof createMonitor>;
 
@@ -66,6 +74,12 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
     errors: [],
   };
   let lastFinalCounts = 0;
+  const history = createHistory(deps.history ?? DEFAULT_HISTORY);
+  // Rows ever created, from a sample that counted every status (else undefined): the charts' per-minute counts.
+  let totals: HistorySample['totals'];
+  const decimals = new Map<string, number>(
+    config.chains.flatMap((c) => assetsOf(c).map((t) => [`${c.name}/${t.addressLc}`, t.decimals] as const)),
+  );
   let loop: Promise<void> | undefined;
   let sampling: Promise<void> | undefined;
   let loggedError = '';
@@ -121,6 +135,12 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
       for (const [s, n] of deposits) sample.depositCounts.set(s, n);
       for (const [s, n] of payouts) sample.payoutCounts.set(s, n);
     }
+    totals = withFinal
+      ? {
+          deposits: counts.reduce((t, [, d]) => t + sumOf(d), 0),
+          payouts: counts.reduce((t, [, , p]) => t + sumOf(p), 0),
+        }
+      : undefined;
   }
 
   async function sampleQueues() {
@@ -182,6 +202,7 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
     if (db.status === 'rejected') errors.push(`database: ${errorMessage(db.reason)}`);
     else state.sampledAt = now;
     chains.sampleNow(Date.now());
+    recordHistory(now, db.status === 'fulfilled');
     for (const c of state.chains) {
       if (c.balanceError) errors.push(`chain ${c.name}: collection wallet balance: ${c.balanceError}`);
     }
@@ -193,6 +214,22 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
       if (text) logger.warn({ errors }, 'monitor sample incomplete');
       loggedError = text;
     }
+  }
+
+  function recordHistory(now: number, dbRead: boolean) {
+    const balances: Record<string, number> = {};
+    for (const c of state.chains) {
+      // Only a fresh read: a balance kept from before the node went away is not a new point.
+      if (!c.collection || c.balanceError) continue;
+      for (const b of c.collection.balances) balances[`${c.name} ${b.symbol}`] = Number(b.amount);
+    }
+    history.record({
+      now,
+      totals: dbRead ? totals : undefined,
+      lag: Object.fromEntries(state.chains.map((c) => [c.name, c.watcher.lag])),
+      outboxBacklog: dbRead ? state.outboxBacklog : undefined,
+      balances,
+    });
   }
 
   /** Samples now, or joins the sample in progress. */
@@ -231,6 +268,11 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
       return buildStatus({ config, startedAt, state });
     },
     alerts: (): readonly Alert[] => state.alerts,
+    /** The charts' points (GET /status/history). */
+    history: () => history.series(),
+    /** The audit history of a queue_id or tx hash, or an address's deposits and payouts (GET /lookup). */
+    lookup: (query: LookupQuery) =>
+      lookup(deps.db, query, LOOKUP_LIMIT, (chain, token) => decimals.get(`${chain}/${token}`)),
   };
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { CHARTS_BODY, CHARTS_SCRIPT, CHARTS_STYLE } from './status-page-charts.js';
 
 /*
  * The operator's status page: one self-contained document (the service may run where there is no
@@ -254,8 +255,7 @@ const BODY = `
 </header>
 <main>
   <section id="alerts" aria-live="polite"><h2>Alerts</h2><p class="none">…</p></section>
-  <div id="cards" class="cards"></div>
-  <section><h2>Chains <small>head, lag, pending, collection wallet</small></h2><div id="chains" class="rows"></div></section>
+  <div id="cards" class="cards"></div>${CHARTS_BODY}  <section><h2>Chains <small>head, lag, pending, collection wallet</small></h2><div id="chains" class="rows"></div></section>
   <section><h2>Pending deposits <small>oldest first</small></h2><div id="pending-deposits" class="rows"></div></section>
   <section><h2>Pending payouts <small>oldest first</small></h2><div id="pending-payouts" class="rows"></div></section>
   <section><h2>Held for approval <small>payout approve / payout reject QUEUE_ID</small></h2><div id="held-payouts" class="rows"></div></section>
@@ -270,17 +270,18 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>M2Pool Payment</title>
 <link rel="icon" href="data:,">
-<style>${STYLE}</style>
-</head><body>${BODY}<script>${SCRIPT}</script></body></html>
+<link rel="stylesheet" href="assets/uplot.css">
+<style>${STYLE}${CHARTS_STYLE}</style>
+</head><body>${BODY}<script src="assets/uplot.js"></script><script>${SCRIPT}${CHARTS_SCRIPT}</script></body></html>
 `;
 
 const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
 
-/** Only this page's own style and script may run; nothing loads from elsewhere. */
+/** Only this page's own style and script, and the chart library the service serves, may run; nothing loads from elsewhere. */
 export const STATUS_PAGE_CSP = [
   "default-src 'none'",
-  `style-src ${sha256(STYLE)}`,
-  `script-src ${sha256(SCRIPT)}`,
+  `style-src 'self' ${sha256(STYLE + CHARTS_STYLE)}`,
+  `script-src 'self' ${sha256(SCRIPT + CHARTS_SCRIPT)}`,
   "connect-src 'self'",
   'img-src data:',
   "base-uri 'none'",

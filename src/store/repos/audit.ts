@@ -98,3 +98,51 @@ export async function readHistory(db: Db, query: HistoryQuery): Promise<AuditLog
     .orderBy('id')
     .execute();
 }
+
+/**
+ * An address's deposits (to it) and payouts (to or from it), newest first, at most `limit` of each:
+ * the status page's lookup. Addresses are stored lowercase.
+ */
+export async function readAddressActivity(db: Db, address: string, limit: number) {
+  const lc = address.toLowerCase();
+  const deposits = await db
+    .selectFrom('deposits')
+    .select([
+      'chain',
+      'symbol',
+      'token_address',
+      'tx_hash',
+      'tx_log_ordinal',
+      'block_number',
+      'from_address',
+      'to_address',
+      'amount_raw',
+      'status',
+      'created_at',
+    ])
+    .where('to_address', '=', lc)
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+  const payouts = await db
+    .selectFrom('payouts')
+    .select([
+      'queue_id',
+      'kind',
+      'chain_name',
+      'symbol',
+      'from_address',
+      'to_address',
+      'sender',
+      'amount_text',
+      'state',
+      'tx_hash',
+      'error_code',
+      'created_at',
+    ])
+    .where((eb) => eb.or([eb('to_address', '=', lc), eb('from_address', '=', lc), eb('sender', '=', lc)]))
+    .orderBy('created_at', 'desc')
+    .limit(limit)
+    .execute();
+  return { deposits, payouts };
+}
