@@ -188,8 +188,16 @@ describe.each(dbKinds)('status page charts and lookup on %s', (kind) => {
       .evaluateAll((bs) => bs.map((b) => b.title));
     expect(links).toContain(firstHash);
     expect(links).toContain(confirmed.tx_hash);
-    await page.locator('#lookup').scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(ARTIFACTS, `status-lookup-${kind}.png`), fullPage: true });
+    // On a phone: one chart a row, each within the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await until(
+      async () => (await page.locator('[data-chart="activity"] canvas').boundingBox())!.width <= 390,
+      10_000,
+      'the charts resized to the phone',
+    );
+    await page.screenshot({ path: join(ARTIFACTS, `status-lookup-${kind}-phone.png`), fullPage: true });
+    await page.setViewportSize({ width: 1366, height: 900 });
 
     // By the replaced hash, the same history.
     const byHash = (await (await fetch(`${base}/lookup?q=${firstHash}`)).json()) as LookupResult;
