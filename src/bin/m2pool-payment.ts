@@ -6,6 +6,7 @@ import { addDevCommands } from './dev.js';
 import { addApprovalCommands, type ResolveFlags, runResolve } from './payout.js';
 import { runSign } from './sign.js';
 import { runStart } from './start.js';
+import { runSweep, type SweepFlags } from './sweep.js';
 import { runWallet, type WalletAction, type WalletFlags } from './wallet.js';
 
 const argv = normalizeLegacyFlags(process.argv);
@@ -104,6 +105,21 @@ payout
   .option('--key <secret>', 'the message-signing secret (default: PAYMENT_SIGN_KEY)')
   .action(async (queueId: string, flags: ResolveFlags) => {
     process.exitCode = await runResolve(queueId, flags);
+  });
+
+program
+  .command('sweep')
+  .description(
+    "sweeping the issued deposit wallets into the collection wallet: with --dry-run, each chain's plan, nothing sent",
+  )
+  .option('--dry-run', 'print the plan (wallets, amounts, gas, top-ups, the gas wallet) and send nothing')
+  .option('--chain <name>', 'only this chain')
+  .option(
+    '--config <path>',
+    'config file (default: CONFIG_PATH, else ./config.json; none: the devnet under ./data)',
+  )
+  .action(async (flags: SweepFlags) => {
+    process.exitCode = await runSweep(flags);
   });
 
 addDevCommands(program);
