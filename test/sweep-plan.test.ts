@@ -173,10 +173,7 @@ describe.each(dbKinds)('sweep --dry-run on %s', (kind: DbKind) => {
   });
 
   it('skips the round while the fee now is above maxFeeGwei, and sends nothing without --dry-run', async () => {
-    await chain.testClient.request({
-      method: 'anvil_setNextBlockBaseFeePerGas',
-      params: ['0x' + (50n * 10n ** 9n).toString(16)],
-    } as never);
+    await chain.testClient.setNextBlockBaseFeePerGas({ baseFeePerGas: 50n * 10n ** 9n });
     await chain.mine(1);
     const result = await sweep(['--dry-run', '--chain', 'eth', '--config', config]);
     expect(result.code).toBe(0);
