@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createChecker } from './check.js';
+import { ConfigError } from './errors.js';
+import { parseConfig } from './parse.js';
 import { parseSweep } from './sweep.js';
 
 const ASSETS = [
@@ -93,5 +95,69 @@ describe('parseSweep', () => {
       'eth_config.sweep.keepDust.USDT: found "1000000", expected less than minAmount.USDT (in base units)',
     ]);
     expect(parse([]).problems).toEqual(['eth_config.sweep: found [], expected an object']);
+  });
+});
+
+describe('sweep in config.json', () => {
+  const queue = (name: string) => ({ queue: name, exchange: 'x', routing: [`${name}.key`] });
+  const file = (eth: object, bsc: object) => ({
+    rmq_config: {
+      sub_addr: 'amqp://guest:guest@127.0.0.1:5672',
+      ...Object.fromEntries(
+        ['pay', 'topup', 'withdraw', 'pay_resp', 'topup_resp', 'withdraw_resp'].map((k) => [k, queue(k)]),
+      ),
+    },
+    eth_config: {
+      rpcUrl: 'http://localhost:8545',
+      wsUrl: 'ws://localhost:8546',
+      dbConfig: { driver: 'sqlite', file: 'x.db' },
+      collectionAddress: COLLECTION,
+      maxFeeGwei: 40,
+      ...eth,
+    },
+    chains: {
+      BSC: {
+        rpcUrl: 'http://localhost:8547',
+        wsUrl: 'ws://localhost:8548',
+        chainId: 56,
+        native: { symbol: 'BNB', decimals: 18 },
+        tokens: { USDT: { address: `0x${'55'.repeat(20)}`, decimals: 18 } },
+        ...bsc,
+      },
+    },
+  });
+
+  it('is read on eth_config and on an entry of chains, in each chain’s own assets', () => {
+    const config = parseConfig(
+      file(
+        { sweep: { minAmount: { USDT: '50' } } },
+        { collectionAddress: GAS, sweep: { minAmount: { USDT: '50', BNB: '0.1' }, maxFeeGwei: 3 } },
+      ),
+    );
+    expect(config.chain.sweep).toMatchObject({
+      minAmountRaw: { USDT: 50_000_000n },
+      maxFeePerGasWei: 40n * 10n ** 9n,
+    });
+    expect(config.chains[1]?.sweep).toMatchObject({
+      minAmountRaw: { USDT: 50n * 10n ** 18n, BNB: 10n ** 17n },
+      maxFeePerGasWei: 3n * 10n ** 9n,
+      gasWalletLc: GAS.toLowerCase(),
+    });
+    // Without the section, no sweep field at all: a chain reads as it always did.
+    expect('sweep' in parseConfig(file({}, {})).chain).toBe(false);
+  });
+
+  it('reports the problems of every chain at start with the rest of the config', () => {
+    let problems: string[] = [];
+    try {
+      parseConfig(file({ sweep: { minAmount: { BNB: '1' } } }, { sweep: { minAmount: { USDT: '1' } } }));
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      problems = (err as ConfigError).problems;
+    }
+    expect(problems).toEqual([
+      'eth_config.sweep.minAmount.BNB: found "BNB", expected the symbol of one of the chain\'s assets (USDT, ETH)',
+      'chains.BSC.collectionAddress: found nothing, expected the collection wallet the sweeps go to (sweep is set)',
+    ]);
   });
 });
