@@ -9,6 +9,7 @@ import * as outboxSubject from './0007_outbox_subject.js';
 import * as noPadIds from './0008_nopad_ids.js';
 import * as payoutChains from './0009_payout_chains.js';
 import * as hdAddresses from './0010_hd_addresses.js';
+import * as addressLookup from './0011_address_lookup.js';
 
 /**
  * Every migration, in code rather than found on disk, so they ship inside dist/ and a bundle.
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '0008_nopad_ids': noPadIds,
   '0009_payout_chains': payoutChains,
   '0010_hd_addresses': hdAddresses,
+  '0011_address_lookup': addressLookup,
 };
