@@ -72,6 +72,7 @@ describe.each(dbKinds)('sweep --dry-run on %s', (kind: DbKind) => {
   let db: TestDatabase;
   let handle: DatabaseHandle;
   let config: string;
+  let vault: ReturnType<typeof createVault>;
   const issued: Address[] = [];
   const sweep = (args: string[]) =>
     runCli(['sweep', ...args], { env: { PAYMENT_MASTER_KEY: MASTER, CONFIG_PATH: '' } });
@@ -82,7 +83,7 @@ describe.each(dbKinds)('sweep --dry-run on %s', (kind: DbKind) => {
     db = await createTestDatabase(kind);
     handle = await createDatabase(db.config);
     await migrateToLatest(handle.db);
-    const vault = createVault({ db: handle.db, masterKey: parseMasterKey(MASTER) });
+    vault = createVault({ db: handle.db, masterKey: parseMasterKey(MASTER) });
     await vault.initHd(generateMnemonic(english, 256));
     for (const user of ['u0', 'u1', 'u2', 'u3']) {
       issued.push((await issueAddress(handle.db, { config: { chains: [] }, vault }, user)).address);
@@ -139,6 +140,13 @@ describe.each(dbKinds)('sweep --dry-run on %s', (kind: DbKind) => {
   });
 
   it('lists exactly the issued wallets at or above the threshold, with exact amounts and top-ups', async () => {
+    const gasWallet = chain.accounts[1]!.address.toLowerCase();
+    // The gas wallet (the collection wallet) must be one the vault can sign for.
+    const keyless = await sweep(['--dry-run', '--config', config]);
+    expect(keyless.stdout.trim().split('\n').at(-1)).toMatch(
+      new RegExp(`^  gas wallet ${gasWallet}: .*: CANNOT fund the round: the vault holds no key for it$`),
+    );
+    await vault.importKey(chain.accounts[1]!.privateKey);
     const result = await sweep(['--dry-run', '--config', config]);
     expect(result.stderr).toBe('');
     expect(result.code, result.stdout).toBe(0);

@@ -10,6 +10,7 @@ import { createDatabase, type DatabaseHandle } from '../store/db.js';
 import { migrateToLatest } from '../store/migrate.js';
 import { gwei, type SweepPlan } from '../treasury/sweep-plan.js';
 import { readSweepPlan } from '../treasury/sweep-reads.js';
+import { listWallets } from '../vault/vault.js';
 import { reportStartError, resolveConfigSource } from './start.js';
 
 /** How long one chain's node gets to answer before its plan shows an error (a node that hangs). */
@@ -103,7 +104,10 @@ async function chainLines(
     }
     const { gasGuess, gasMarginPct } = defaultOptions.payouts;
     const plan = await readSweepPlan({ db: handle.db, client, gasGuess, gasMarginPct }, chain);
-    return { lines: plan ? planLines(chain, plan) : [`${chain.name}: no sweep configured`], failed: false };
+    if (!plan) return { lines: [`${chain.name}: no sweep configured`], failed: false };
+    // The top-ups are signed by the gas wallet: a key the vault lacks would stop them all.
+    const held = (await listWallets(handle.db)).some((a) => a.toLowerCase() === plan.gasWallet.address);
+    return { lines: planLines(chain, plan, held), failed: false };
   } catch (err) {
     // Scheme and host only: a provider's key in the URL never prints.
     const message = errorMessage(err).split('\n')[0] ?? 'no answer';
@@ -115,7 +119,7 @@ async function chainLines(
 }
 
 /** The plan as the operator reads it: amounts exact in their decimals, gas in the native coin. */
-export function planLines(chain: ChainConfig, plan: SweepPlan): string[] {
+export function planLines(chain: ChainConfig, plan: SweepPlan, gasWalletHeld: boolean): string[] {
   const { symbol: coin, decimals } = chain.native;
   const native = (raw: bigint) => `${formatAmount(raw, decimals)} ${coin}`;
   const cap = chain.sweep ? gwei(chain.sweep.maxFeePerGasWei) : '?';
@@ -149,7 +153,12 @@ export function planLines(chain: ChainConfig, plan: SweepPlan): string[] {
     `  total: ${plan.wallets.length} wallet(s), ${totals.length ? totals.join(', ') : 'nothing'}; gas at most ${native(plan.gasCost)}; top-ups ${plan.topUpCount}, ${native(plan.topUpTotal)}`,
   );
   const g = plan.gasWallet;
-  const verdict = g.canFund ? 'can fund the round' : 'CANNOT fund the round';
+  const verdict =
+    g.needed > 0n && !gasWalletHeld
+      ? 'CANNOT fund the round: the vault holds no key for it'
+      : g.canFund
+        ? 'can fund the round'
+        : 'CANNOT fund the round';
   lines.push(`  gas wallet ${g.address}: spare ${native(g.spare)}, needs ${native(g.needed)}: ${verdict}`);
   return lines;
 }
