@@ -3,6 +3,7 @@ import type { ChainConfig, SweepConfig } from '../config/types.js';
 import { chunks } from '../internal/options.js';
 import { tokenBalance, transferCalldata } from '../payouts/chain.js';
 import { issuedAddresses } from '../store/repos/addresses.js';
+import { payoutsSpendingFrom } from '../store/repos/payouts.js';
 import type { Db, PayoutState } from '../store/schema.js';
 import {
   gasKey,
@@ -52,30 +53,16 @@ export async function inFlightFrom(
 ): Promise<InFlightSpend[]> {
   const out: InFlightSpend[] = [];
   const wanted = new Set(wallets);
-  for (const slice of chunks(wallets)) {
-    const rows = await db
-      .selectFrom('payouts')
-      .select(['sender', 'from_address', 'token_address', 'amount_raw', 'gas_limit', 'state', 'mined_block'])
-      .where('chain_name', '=', chainName)
-      .where('state', 'in', SPENDING_STATES)
-      .where((eb) =>
-        eb.or([
-          eb('sender', 'in', slice),
-          eb.and([eb('sender', 'is', null), eb('from_address', 'in', slice)]),
-        ]),
-      )
-      .execute();
-    for (const row of rows) {
-      const wallet = (row.sender ?? row.from_address).toLowerCase();
-      if (!wanted.has(wallet)) continue;
-      if (row.state === 'mined' && row.mined_block !== null && BigInt(row.mined_block) <= block) continue;
-      out.push({
-        wallet,
-        assetLc: row.token_address,
-        amount: BigInt(row.amount_raw),
-        gas: row.gas_limit === null ? gasGuess : BigInt(row.gas_limit),
-      });
-    }
+  for (const row of await payoutsSpendingFrom(db, chainName, wallets, SPENDING_STATES)) {
+    const wallet = (row.sender ?? row.from_address).toLowerCase();
+    if (!wanted.has(wallet)) continue;
+    if (row.state === 'mined' && row.mined_block !== null && BigInt(row.mined_block) <= block) continue;
+    out.push({
+      wallet,
+      assetLc: row.token_address,
+      amount: BigInt(row.amount_raw),
+      gas: row.gas_limit === null ? gasGuess : BigInt(row.gas_limit),
+    });
   }
   return out;
 }

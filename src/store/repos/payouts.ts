@@ -235,3 +235,44 @@ export async function inPolicyTransaction<T>(db: Db, key: string, work: (trx: Db
     }
   });
 }
+
+/**
+ * One chain's payouts in `states` that take funds from one of `wallets`: by their sender once chosen, else
+ * by the wallet the request named (the sweep planner subtracts them from what it may sweep).
+ */
+export async function payoutsSpendingFrom(
+  db: Db,
+  chainName: string,
+  wallets: readonly string[],
+  states: readonly PayoutState[],
+) {
+  const rows: Pick<
+    PayoutRow,
+    'sender' | 'from_address' | 'token_address' | 'amount_raw' | 'gas_limit' | 'state' | 'mined_block'
+  >[] = [];
+  for (const slice of chunks(wallets)) {
+    rows.push(
+      ...(await db
+        .selectFrom('payouts')
+        .select([
+          'sender',
+          'from_address',
+          'token_address',
+          'amount_raw',
+          'gas_limit',
+          'state',
+          'mined_block',
+        ])
+        .where('chain_name', '=', chainName)
+        .where('state', 'in', states)
+        .where((eb) =>
+          eb.or([
+            eb('sender', 'in', slice),
+            eb.and([eb('sender', 'is', null), eb('from_address', 'in', slice)]),
+          ]),
+        )
+        .execute()),
+    );
+  }
+  return rows;
+}
