@@ -12,7 +12,7 @@ export const LAYERS = [
   ['src/protocol'],
   ['src/store'],
   ['src/context'],
-  ['src/chain', 'src/vault', 'src/amqp'],
+  ['src/chain', 'src/vault', 'src/amqp', 'src/batch', 'src/cluster'],
   ['src/audit', 'src/outbox', 'src/deposits', 'src/payouts', 'src/treasury'],
   ['src/monitor', 'src/server'],
   ['src/service.ts', 'src/lane.ts', 'src/client', 'src/devnet', 'src/bin'],

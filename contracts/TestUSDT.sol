@@ -4,8 +4,10 @@ pragma solidity ^0.8.20;
 /// @title TestUSDT
 /// @notice A test token that behaves like mainnet USDT (TetherToken) where the payment service cares:
 /// 6 decimals by default (the deployer chooses: BSC's USDT has 18), `transfer`/`transferFrom` return nothing (a caller decoding a bool breaks, as on
-/// mainnet), the owner can pause the token and blacklist senders. `multiTransfer` lets a test put
-/// several Transfer logs in one transaction.
+/// mainnet), `approve` refuses to change one non-zero allowance into another (mainnet USDT's rule against
+/// the approve race: set it to 0 first), the owner can pause the token and blacklist senders. Like USDC,
+/// the owner can also make the blacklist refuse recipients (and spenders): `setBlacklistRecipients(true)`;
+/// off by default, as on USDT. `multiTransfer` lets a test put several Transfer logs in one transaction.
 contract TestUSDT {
     string public name = "Tether USD";
     string public symbol = "USDT";
@@ -13,6 +15,9 @@ contract TestUSDT {
     uint256 public totalSupply;
     address public owner;
     bool public paused;
+    /// @notice USDC's rule when true: a blacklisted recipient or spender is refused too, not only a sender.
+    /// Packed in the slot of `owner` and `paused`, so the layout of the earlier slots is unchanged.
+    bool public blacklistsRecipients;
 
     mapping(address => uint256) public balanceOf;
     mapping(address => mapping(address => uint256)) public allowance;
@@ -25,6 +30,7 @@ contract TestUSDT {
     event Unpause();
     event AddedBlackList(address indexed user);
     event RemovedBlackList(address indexed user);
+    event BlacklistRecipients(bool on);
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
 
     modifier onlyOwner() {
@@ -50,6 +56,7 @@ contract TestUSDT {
 
     function transferFrom(address from, address to, uint256 value) external whenNotPaused {
         require(!isBlackListed[from], "TestUSDT: sender is blacklisted");
+        require(!(blacklistsRecipients && isBlackListed[msg.sender]), "TestUSDT: spender is blacklisted");
         uint256 allowed = allowance[from][msg.sender];
         require(allowed >= value, "TestUSDT: insufficient allowance");
         if (allowed != type(uint256).max) {
@@ -59,6 +66,7 @@ contract TestUSDT {
     }
 
     function approve(address spender, uint256 value) external returns (bool) {
+        require(value == 0 || allowance[msg.sender][spender] == 0, "TestUSDT: reset the allowance to 0 first");
         allowance[msg.sender][spender] = value;
         emit Approval(msg.sender, spender, value);
         return true;
@@ -106,6 +114,12 @@ contract TestUSDT {
         emit RemovedBlackList(user);
     }
 
+    /// @notice Whether the blacklist also refuses recipients and spenders (USDC) or only senders (USDT).
+    function setBlacklistRecipients(bool on) external onlyOwner {
+        blacklistsRecipients = on;
+        emit BlacklistRecipients(on);
+    }
+
     function transferOwnership(address newOwner) external onlyOwner {
         require(newOwner != address(0), "TestUSDT: new owner is the zero address");
         emit OwnershipTransferred(owner, newOwner);
@@ -114,6 +128,7 @@ contract TestUSDT {
 
     function _transfer(address from, address to, uint256 value) internal {
         require(to != address(0), "TestUSDT: transfer to the zero address");
+        require(!(blacklistsRecipients && isBlackListed[to]), "TestUSDT: recipient is blacklisted");
         uint256 fromBalance = balanceOf[from];
         require(fromBalance >= value, "TestUSDT: transfer amount exceeds balance");
         unchecked {

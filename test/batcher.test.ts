@@ -1,0 +1,268 @@
+import {
+  type Address,
+  BaseError,
+  ContractFunctionRevertedError,
+  encodeFunctionData,
+  type Hex,
+  keccak256,
+  parseAbi,
+  parseGwei,
+  slice,
+  toHex,
+} from 'viem';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allowanceCalls, batchTotal, readBatcherAllowance } from '../src/batch/allowance.js';
+import { type BatchItem, batcherAbi, batchRef, batchTransferData } from '../src/batch/contract.js';
+import { deployBatcher } from '../src/batch/deploy.js';
+import { settleBatch } from '../src/batch/outcomes.js';
+import { transferTopic, usdtAbi } from '../src/chain/token.js';
+import { createTestChain, type TestChain } from './helpers/chain.js';
+
+/** The USDC-like switch of contracts/TestUSDT.sol (not in the service's token ABI: only tests flip it). */
+const blacklistSwitchAbi = parseAbi(['function setBlacklistRecipients(bool on)']);
+
+/** A fresh address per label: no balance, no code (so each payment pays for a new balance slot). */
+const freshAddress = (label: string) => slice(keccak256(toHex(label)), 12) as Address;
+
+function revertName(error: unknown): string | undefined {
+  if (!(error instanceof BaseError)) return undefined;
+  const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
+  return reverted instanceof ContractFunctionRevertedError
+    ? (reverted.reason ?? reverted.data?.errorName)
+    : undefined;
+}
+
+describe('the batcher on anvil', () => {
+  let c: TestChain;
+  let owner: Address;
+  let batcher: Hex;
+
+  const send = async (from: number, to: Address, data: Hex, gas?: bigint) => {
+    const hash = await c.walletClients[from]!.sendTransaction({ to, data, ...(gas ? { gas } : {}) });
+    return c.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+  };
+  /** The owner's approvals for `needed`, as the payout side would send them. */
+  const approveFor = async (needed: bigint, target = needed) => {
+    const current = await readBatcherAllowance(c.publicClient, c.token, owner, batcher);
+    for (const call of allowanceCalls(batcher, current, needed, target)) {
+      expect((await send(1, c.token, call.data)).status).toBe('success');
+    }
+  };
+  const items = (label: string, n: number): BatchItem[] =>
+    Array.from({ length: n }, (_, i) => ({
+      to: freshAddress(`${label}-${i}`),
+      amountRaw: 1_000_000n + BigInt(i),
+      ref: batchRef(`${label}-q${i}`),
+    }));
+
+  beforeAll(async () => {
+    c = await createTestChain({ noMining: false });
+    owner = c.accounts[1]!.address;
+    await c.deployToken(6);
+    await c.mint(owner, 10n ** 15n);
+    const block = await c.publicClient.getBlock();
+    const deployed = await deployBatcher({
+      client: c.publicClient,
+      from: owner,
+      chainId: c.chain.id,
+      fees: {
+        type: 'eip1559',
+        maxFeePerGas: (block.baseFeePerGas ?? 0n) * 2n + parseGwei('1'),
+        maxPriorityFeePerGas: parseGwei('1'),
+      },
+      signTransaction: (tx) => c.accounts[1]!.account.signTransaction(tx),
+      pollingIntervalMs: 50,
+    });
+    batcher = deployed.address;
+    console.log(`batcher deployment: ${deployed.gasUsed} gas`);
+  });
+  afterAll(async () => {
+    await c?.stop();
+  });
+
+  it('is owned by the wallet that deployed it', async () => {
+    const read = await c.publicClient.readContract({
+      address: batcher,
+      abi: batcherAbi,
+      functionName: 'owner',
+    });
+    expect(read.toLowerCase()).toBe(owner.toLowerCase());
+  });
+
+  it('pays 100 recipients in one transaction; the one the token refuses fails alone, balances exact', async () => {
+    const batch = items('blk', 100);
+    const refused = batch[37]!;
+    await send(
+      0,
+      c.token,
+      encodeFunctionData({ abi: blacklistSwitchAbi, functionName: 'setBlacklistRecipients', args: [true] }),
+    );
+    await c.addBlackList(refused.to);
+    const total = batchTotal(batch);
+    await approveFor(total);
+    const ownerBefore = await c.balanceOf(owner);
+
+    const receipt = await send(1, batcher, batchTransferData(c.token, batch));
+    expect(receipt.status).toBe('success');
+
+    const settled = settleBatch(batch, receipt, batcher);
+    expect(settled.filter((s) => s.outcome === 'paid')).toHaveLength(99);
+    expect(settled.filter((s) => s.outcome !== 'paid')).toEqual([{ ...refused, outcome: 'failed' }]);
+    for (const item of batch) {
+      expect(await c.balanceOf(item.to)).toBe(item === refused ? 0n : item.amountRaw);
+    }
+    const paid = total - refused.amountRaw;
+    expect(await c.balanceOf(owner)).toBe(ownerBefore - paid);
+    // The refused payment drew nothing: its share of the allowance is left.
+    expect(await readBatcherAllowance(c.publicClient, c.token, owner, batcher)).toBe(refused.amountRaw);
+    // Each payment's Transfer log reads owner -> recipient, as a direct payment's does.
+    const ownerTopic = `0x${owner.slice(2).toLowerCase().padStart(64, '0')}`;
+    const transfers = receipt.logs.filter(
+      (l) => l.address.toLowerCase() === c.token.toLowerCase() && l.topics[0] === transferTopic,
+    );
+    expect(transfers).toHaveLength(99);
+    expect(transfers.every((l) => l.topics[1] === ownerTopic)).toBe(true);
+  });
+
+  it('reports batched gas per recipient below a single transfer (100 fresh recipients each way)', async () => {
+    const batch = items('gas', 100);
+    // The same amounts to other fresh recipients, one transaction each.
+    const singles = items('one', 100);
+    await approveFor(batchTotal(batch));
+    const batched = await send(1, batcher, batchTransferData(c.token, batch));
+    expect(settleBatch(batch, batched, batcher).every((s) => s.outcome === 'paid')).toBe(true);
+    let singleGas = 0n;
+    for (const item of singles) {
+      const hash = await c.transfer(1, item.to, item.amountRaw);
+      const receipt = await c.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+      expect(receipt.status).toBe('success');
+      singleGas += receipt.gasUsed;
+    }
+    const perBatched = batched.gasUsed / 100n;
+    const perSingle = singleGas / 100n;
+    console.log(
+      `gas: batch of 100 ${batched.gasUsed} (${perBatched} per recipient); 100 single transfers ${singleGas} (${perSingle} each); saved ${100n - (perBatched * 100n) / perSingle}%`,
+    );
+    expect(perBatched).toBeLessThan(perSingle);
+  });
+
+  it('moves a token whose transferFrom returns nothing, counts one returning false as failed', async () => {
+    // TestUSDT answers transferFrom with no data at all, as mainnet USDT does.
+    await approveFor(5n);
+    const call = await c.publicClient.call({
+      account: batcher,
+      to: c.token,
+      data: encodeFunctionData({
+        abi: usdtAbi,
+        functionName: 'transferFrom',
+        args: [owner, freshAddress('x'), 5n],
+      }),
+    });
+    expect(call.data).toBeUndefined();
+    // A "token" whose every call answers the word 0 (false): nothing paid, the batch still succeeds.
+    const falseToken = await deployRaw('0x69600060005260206000f3600052600a6016f3');
+    const batch = items('false', 3);
+    const receipt = await send(1, batcher, batchTransferData(falseToken, batch));
+    expect(receipt.status).toBe('success');
+    expect(settleBatch(batch, receipt, batcher).map((s) => s.outcome)).toEqual([
+      'failed',
+      'failed',
+      'failed',
+    ]);
+  });
+
+  it('refuses a caller other than its owner, a token without code, and lists of different lengths', async () => {
+    const batch = items('x', 2);
+    const simulate = (account: Address, token: Address, args?: Parameters<typeof batchTransferData>[1]) =>
+      c.publicClient
+        .simulateContract({
+          account,
+          address: batcher,
+          abi: batcherAbi,
+          functionName: 'batchTransfer',
+          args: [
+            token,
+            (args ?? batch).map((i) => i.to),
+            batch.map((i) => i.amountRaw),
+            batch.map((i) => i.ref),
+          ],
+        })
+        .catch((e: unknown) => e);
+    expect(revertName(await simulate(c.accounts[2]!.address, c.token))).toBe('NotOwner');
+    expect(revertName(await simulate(owner, freshAddress('eoa')))).toBe('NotAContract');
+    expect(revertName(await simulate(owner, c.token, batch.slice(0, 1)))).toBe('LengthMismatch');
+    // A non-owner's transaction is mined reverted and moves nothing.
+    const before = await c.balanceOf(owner);
+    await approveFor(batchTotal(batch));
+    const receipt = await send(2, batcher, batchTransferData(c.token, batch), 500_000n);
+    expect(receipt.status).toBe('reverted');
+    expect(await c.balanceOf(owner)).toBe(before);
+  });
+
+  it('reverts the whole batch when a payment runs out of gas instead of reading it as refused', async () => {
+    // A "token" whose every call hits INVALID, which burns all the gas it was given.
+    const burner = await deployRaw('0x60fe60005360016000f3');
+    // One payment: without the contract's check the 1/64 of gas left after the burnt call would pay for a
+    // TransferFailed event and the batch would succeed, reporting a refusal that never happened.
+    const batch = items('burn', 1);
+    const receipt = await send(1, batcher, batchTransferData(burner, batch), 2_000_000n);
+    expect(receipt.status).toBe('reverted');
+    const simulated = await c.publicClient
+      .simulateContract({
+        account: owner,
+        address: batcher,
+        abi: batcherAbi,
+        functionName: 'batchTransfer',
+        args: [burner, batch.map((i) => i.to), batch.map((i) => i.amountRaw), batch.map((i) => i.ref)],
+        gas: 2_000_000n,
+      })
+      .catch((e: unknown) => e);
+    expect(revertName(simulated)).toBe('OutOfGas');
+  });
+
+  it('has a test token that refuses blacklisted recipients only once switched (USDC), and approvals from non-zero (USDT)', async () => {
+    const listed = freshAddress('listed');
+    const simulateTransfer = () =>
+      c.publicClient
+        .simulateContract({
+          account: owner,
+          address: c.token,
+          abi: usdtAbi,
+          functionName: 'transfer',
+          args: [listed, 1n],
+        })
+        .catch((e: unknown) => e);
+    const flip = (on: boolean) =>
+      send(
+        0,
+        c.token,
+        encodeFunctionData({ abi: blacklistSwitchAbi, functionName: 'setBlacklistRecipients', args: [on] }),
+      );
+    await c.addBlackList(listed);
+    await flip(true);
+    expect(revertName(await simulateTransfer())).toBe('TestUSDT: recipient is blacklisted');
+    await flip(false);
+    expect(await simulateTransfer()).toMatchObject({ result: undefined });
+    await flip(true);
+    // Mainnet USDT's approve: from a non-zero allowance only to 0.
+    await approveFor(10n);
+    const direct = await c.publicClient
+      .simulateContract({
+        account: owner,
+        address: c.token,
+        abi: usdtAbi,
+        functionName: 'approve',
+        args: [batcher, 20n],
+      })
+      .catch((e: unknown) => e);
+    expect(revertName(direct)).toBe('TestUSDT: reset the allowance to 0 first');
+  });
+
+  /** Deploys raw creation code from account 0; returns the contract's address. */
+  async function deployRaw(creation: Hex): Promise<Address> {
+    const hash = await c.walletClients[0]!.sendTransaction({ data: creation, to: null });
+    const receipt = await c.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+    if (!receipt.contractAddress) throw new Error('raw deployment has no contract address');
+    return receipt.contractAddress;
+  }
+});
