@@ -39,6 +39,8 @@ export const PAYMENT_ERROR_CODES = [
   // one instance per database (store/instance-lock.ts)
   'instance_locked',
   'instance_lock_aborted',
+  // several instances on one database (cluster/lease.ts)
+  'lease_lost',
 ] as const;
 
 export type PaymentErrorCode = (typeof PAYMENT_ERROR_CODES)[number];

@@ -126,6 +126,24 @@ export interface RpcOptions {
   preferredProbeTimeoutMs: number;
 }
 
+export interface ClusterOptions {
+  /**
+   * A lease lapses this long after its last renewal (ms). With `renewMs` and `acquireMs` it bounds a
+   * takeover after a holder dies: at most TTL + one acquire interval (about 7 s), within issue 13's 10 s.
+   */
+  leaseTtlMs: number;
+  /** A holder renews this often (ms): three renewals per TTL, so one slow query does not lose the lease. */
+  leaseRenewMs: number;
+  /** A standby tries to take a lease this often (ms). */
+  leaseAcquireMs: number;
+  /** An instance writes its heartbeat this often (ms). */
+  heartbeatMs: number;
+  /** An instance whose heartbeat is older than this is not listed as live (ms). */
+  instanceStaleMs: number;
+  /** ...and its row is removed after this long without a heartbeat (ms). */
+  instanceForgetMs: number;
+}
+
 export interface Options {
   watcher: WatcherOptions;
   payouts: PayoutOptions;
@@ -134,6 +152,7 @@ export interface Options {
   broker: BrokerOptions;
   monitor: MonitorOptions;
   rpc: RpcOptions;
+  cluster: ClusterOptions;
 }
 
 export const defaultOptions: Options = {
@@ -183,6 +202,14 @@ export const defaultOptions: Options = {
     preferredRetryMs: 30_000,
     preferredProbeTimeoutMs: 2_000,
   },
+  cluster: {
+    leaseTtlMs: 6_000,
+    leaseRenewMs: 2_000,
+    leaseAcquireMs: 1_000,
+    heartbeatMs: 1_500,
+    instanceStaleMs: 10_000,
+    instanceForgetMs: 24 * 60 * 60 * 1_000,
+  },
 };
 
 export type PartialOptions = { [K in keyof Options]?: Partial<Options[K]> };
@@ -197,6 +224,7 @@ export function resolveOptions(partial: PartialOptions = {}): Options {
     broker: { ...defaultOptions.broker, ...partial.broker },
     monitor: { ...defaultOptions.monitor, ...partial.monitor },
     rpc: { ...defaultOptions.rpc, ...partial.rpc },
+    cluster: { ...defaultOptions.cluster, ...partial.cluster },
   };
 }
 

@@ -90,6 +90,30 @@ export interface IssuedAddressTable {
   created_at: number;
 }
 
+/** A running service process (migration 0013), its heartbeat written every second or two. */
+export interface InstanceTable {
+  /** Random, new at each start. */
+  id: string;
+  host: string;
+  pid: number;
+  /** `host:port` of its HTTP server, once listening. */
+  http_addr: string | null;
+  started_at: number;
+  heartbeat_at: number;
+}
+
+/** Work only one instance may do at a time (migration 0013, src/cluster/lease.ts). Times are database time. */
+export interface LeaseTable {
+  /** `watcher:ETH`, `payouts:ETH`, `relay`, … */
+  name: string;
+  /** The instance id, or null once released. */
+  holder: string | null;
+  /** The fencing token: raised each time the lease changes hands (or is taken again after it lapsed). */
+  token: number;
+  expires_at: number;
+  acquired_at: number;
+}
+
 export interface Database {
   watched_addresses: WatchedAddressTable;
   deposits: DepositTable;
@@ -102,6 +126,8 @@ export interface Database {
   audit_log: AuditLogTable;
   hd_roots: HdRootTable;
   issued_addresses: IssuedAddressTable;
+  instances: InstanceTable;
+  leases: LeaseTable;
 }
 
 export type DepositRow = Selectable<DepositTable>;
