@@ -5,7 +5,7 @@ import { type AuditFlags, runAudit } from './audit.js';
 import { addDevCommands } from './dev.js';
 import { addApprovalCommands, type ResolveFlags, runResolve } from './payout.js';
 import { runSign } from './sign.js';
-import { runStart } from './start.js';
+import { runStart, type StartFlags } from './start.js';
 import { runSweep, type SweepFlags } from './sweep.js';
 import { runWallet, type WalletAction, type WalletFlags } from './wallet.js';
 
@@ -19,7 +19,11 @@ program
   .description('migrate the database, declare the topology, run until SIGINT/SIGTERM, then drain and exit 0')
   .option('--config <path>', 'config file (default: CONFIG_PATH, else ./config.json; none: embedded devnet)')
   .option('--key <secret>', 'message-signing secret (default: PAYMENT_SIGN_KEY)')
-  .action(async (flags: { config?: string; key?: string }) => {
+  .option(
+    '--http-addr <host:port>',
+    'listen here instead of http_config.addr (several instances on one machine)',
+  )
+  .action(async (flags: StartFlags) => {
     // Exit explicitly: a stopped service must not linger on a stray timer or socket.
     process.exit(await runStart(flags, argv));
   });

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolveConfigPath, resolveSignKey } from '../config/args.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
+import { HTTP_ADDR_FORM, parseHttpAddr } from '../config/parse.js';
 import type { Config } from '../config/types.js';
 import { printDevnetBanner } from '../devnet/banner.js';
 import { type Devnet, startDevnet } from '../devnet/devnet.js';
@@ -28,6 +29,8 @@ export function resolveConfigSource(
 export interface StartFlags {
   config?: string;
   key?: string;
+  /** `--http-addr host:port`: overrides `http_config.addr` (several instances on one machine). */
+  httpAddr?: string;
 }
 
 /** How long a stop may take before the process exits anyway. */
@@ -57,6 +60,15 @@ export async function runStart(flags: StartFlags, argv: readonly string[]): Prom
     }
   } catch (err) {
     return reportStartError(err);
+  }
+  if (flags.httpAddr !== undefined) {
+    const http = parseHttpAddr(flags.httpAddr);
+    if (!http) {
+      await devnet?.stop();
+      console.error(`error: --http-addr ${JSON.stringify(flags.httpAddr)}: expected ${HTTP_ADDR_FORM}`);
+      return 2;
+    }
+    config = { ...config, http };
   }
   if (!signKey) {
     await devnet?.stop();

@@ -153,15 +153,22 @@ function parseHttp(c: Checker, value: unknown): Config['http'] | undefined {
     if (!obj) return undefined;
     if (given(obj, 'addr')) addr = field(obj, 'addr');
   }
+  return (
+    parseHttpAddr(addr) ?? c.problem('http_config.addr', addr, `${HTTP_ADDR_FORM}, e.g. "127.0.0.1:8080"`)
+  );
+}
+
+/** What an HTTP address must look like, for error lines. */
+export const HTTP_ADDR_FORM = 'host:port with a port from 0 to 65535';
+
+/**
+ * An HTTP listen address as `http_config.addr` and `start --http-addr` take it: `host:port`,
+ * `[v6]:port`, or `:port` (all interfaces, as in Go); undefined when it is none of these.
+ */
+export function parseHttpAddr(addr: unknown): Config['http'] | undefined {
   const match = typeof addr === 'string' ? /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr) : null;
   const port = match ? Number(match[3]) : Number.NaN;
-  if (!match || port > 65_535) {
-    return c.problem(
-      'http_config.addr',
-      addr,
-      'host:port with a port from 0 to 65535, e.g. "127.0.0.1:8080"',
-    );
-  }
+  if (!match || port > 65_535) return undefined;
   const host = match[1] ?? (match[2] === '' || match[2] === undefined ? '0.0.0.0' : match[2]);
   return { host, port };
 }
