@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   type Address,
   BaseError,
@@ -17,6 +21,7 @@ import { deployBatcher } from '../src/batch/deploy.js';
 import { settleBatch } from '../src/batch/outcomes.js';
 import { transferTopic, usdtAbi } from '../src/chain/token.js';
 import { createTestChain, type TestChain } from './helpers/chain.js';
+import { runCli } from './helpers/cli.js';
 
 /** The USDC-like switch of contracts/TestUSDT.sol (not in the service's token ABI: only tests flip it). */
 const blacklistSwitchAbi = parseAbi(['function setBlacklistRecipients(bool on)']);
@@ -265,4 +270,85 @@ describe('the batcher on anvil', () => {
     if (!receipt.contractAddress) throw new Error('raw deployment has no contract address');
     return receipt.contractAddress;
   }
+});
+
+describe('m2pool-payment contracts deploy-batcher', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'm2p-batcher-cli-'));
+  const env = { PAYMENT_MASTER_KEY: randomBytes(32).toString('hex'), CONFIG_PATH: '' };
+  let c: TestChain;
+  let config: string;
+  let collection: TestChain['accounts'][number];
+
+  beforeAll(async () => {
+    c = await createTestChain({ noMining: false });
+    collection = c.accounts[3]!;
+    await c.deployToken(6);
+    const queue = (name: string) => ({ queue: name, exchange: 'b.exchange', routing: [`${name}.key`] });
+    config = join(dir, 'config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        rmq_config: {
+          sub_addr: 'amqp://guest:guest@127.0.0.1:5672',
+          ...Object.fromEntries(
+            ['pay', 'topup', 'withdraw', 'pay_resp', 'topup_resp', 'withdraw_resp'].map((k) => [
+              k,
+              queue(`b.${k}`),
+            ]),
+          ),
+        },
+        eth_config: {
+          rpcUrl: c.anvil.rpcUrl,
+          wsUrl: c.anvil.wsUrl,
+          chainId: c.anvil.chainId,
+          dbConfig: { driver: 'sqlite', file: join(dir, 'payment.sqlite') },
+          tokens: { USDT: { address: c.token, decimals: 6 } },
+          collectionAddress: collection.address,
+        },
+      }),
+    );
+  });
+  afterAll(async () => {
+    await c?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses an unknown chain, and a collection wallet whose key the vault lacks', async () => {
+    const unknown = await runCli(['contracts', 'deploy-batcher', '--chain', 'BSC', '--config', config], {
+      env,
+    });
+    expect(unknown).toMatchObject({ code: 2, stdout: '' });
+    expect(unknown.stderr).toContain('error: no chain BSC in the config (ETH)');
+    const keyless = await runCli(['contracts', 'deploy-batcher', '--chain', 'eth', '--config', config], {
+      env,
+    });
+    expect(keyless).toMatchObject({ code: 2, stdout: '' });
+    expect(keyless.stderr).toContain(
+      `error: the vault holds no key for ETH's collection wallet ${collection.address.toLowerCase()}`,
+    );
+  });
+
+  it("deploys from the collection wallet's key in the vault and prints the address, owned by that wallet", async () => {
+    const imported = await runCli(['wallet', 'import', '--config', config], {
+      env,
+      stdin: collection.privateKey,
+    });
+    expect(imported.code).toBe(0);
+    const nonceBefore = await c.publicClient.getTransactionCount({ address: collection.address });
+    const result = await runCli(['contracts', 'deploy-batcher', '--chain', 'ETH', '--config', config], {
+      env,
+    });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^0x[0-9a-f]{40}\n$/);
+    const address = result.stdout.trim() as Address;
+    const owner = await c.publicClient.readContract({ address, abi: batcherAbi, functionName: 'owner' });
+    expect(owner.toLowerCase()).toBe(collection.address.toLowerCase());
+    // Sent by the collection wallet itself: its first transaction made the contract.
+    expect(await c.publicClient.getTransactionCount({ address: collection.address })).toBe(nonceBefore + 1);
+    // No key in any output.
+    expect(result.stdout + result.stderr + imported.stdout + imported.stderr).not.toContain(
+      collection.privateKey.slice(2),
+    );
+  });
 });

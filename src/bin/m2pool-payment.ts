@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { normalizeLegacyFlags, resolveSignKey } from '../config/args.js';
 import { type AuditFlags, runAudit } from './audit.js';
+import { addContractCommands } from './contracts.js';
 import { addDevCommands } from './dev.js';
 import { addApprovalCommands, type ResolveFlags, runResolve } from './payout.js';
 import { runSign } from './sign.js';
@@ -126,6 +127,7 @@ program
     process.exitCode = await runSweep(flags);
   });
 
+addContractCommands(program);
 addDevCommands(program);
 
 await program.parseAsync(argv);

@@ -1,4 +1,5 @@
 import { toAddressLc } from '../internal/address.js';
+import { parseBatch } from './batch.js';
 import { type Checker, field, given, type Json } from './check.js';
 import { parsePolicies } from './policies.js';
 import { parseSweep } from './sweep.js';
@@ -42,6 +43,7 @@ const ENTRY_FIELDS = [
   'replaceAfterBlocks',
   'policies',
   'sweep',
+  'batch',
 ] as const;
 
 /** Requests match chain names and symbols in any letter case. */
@@ -282,7 +284,9 @@ function parseChainFields(
         : null;
 
   if (!rpcUrls || !wsUrls || confirmHeight === undefined || !chainIdOk || !policies) return undefined;
-  if (sweep === undefined) return undefined;
+  // Batched payouts (new, optional: config/batch.ts); null when not configured.
+  const batch = parseBatch(c, path, field(obj, 'batch'), { collectionAddressLc });
+  if (sweep === undefined || batch === undefined) return undefined;
   if (hasCollection && !collectionAddressLc) return undefined;
   if (maxFeeGwei === undefined || replaceAfterBlocks === undefined || !native || !tokens || clash)
     return undefined;
@@ -305,6 +309,7 @@ function parseChainFields(
     // Only when configured: a chain without policies reads as it always did.
     ...(Object.keys(policies).length > 0 ? { policies } : {}),
     ...(sweep ? { sweep } : {}),
+    ...(batch ? { batch } : {}),
   };
 }
 

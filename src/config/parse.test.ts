@@ -547,7 +547,7 @@ describe('chains', () => {
         j.chains.BSC.tokens.USDT.decimal = 18;
       },
       [
-        'chains.BSC.confirmHieght: found 15, expected one of the fields rpcUrl, rpcUrls, wsUrl, wsUrls, chainId, confirmHeight, native, tokens, collectionAddress, maxFeeGwei, replaceAfterBlocks, policies, sweep',
+        'chains.BSC.confirmHieght: found 15, expected one of the fields rpcUrl, rpcUrls, wsUrl, wsUrls, chainId, confirmHeight, native, tokens, collectionAddress, maxFeeGwei, replaceAfterBlocks, policies, sweep, batch',
         'chains.BSC.dbConfig: found an object, expected no dbConfig here (one database serves every chain: eth_config.dbConfig)',
         'chains.BSC.native.name: found "Binance Coin", expected one of the fields symbol, decimals',
         'chains.BSC.tokens.USDT.decimal: found 18, expected one of the fields address, decimals',

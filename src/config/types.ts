@@ -118,7 +118,31 @@ export interface ChainConfig {
   policies?: Readonly<Record<string, AssetPolicy>>;
   /** Sweeping the issued deposit wallets into the collection wallet (`sweep`, PROTOCOL §2.12). Absent: none. */
   sweep?: SweepConfig;
+  /** Paying the collection wallet's token withdrawals in batches (`batch`, PROTOCOL §2.13). Absent: none. */
+  batch?: BatchConfig;
 }
+
+/**
+ * A chain's `batch` section (src/config/batch.ts): the collection wallet's token withdrawals gathered into
+ * one transaction to the batcher contract (contracts/Batcher.sol, src/batch/). Enabled, it has its address.
+ */
+export type BatchConfig = {
+  /** A batch is sent once it has this many payments (2 to 500). */
+  maxSize: number;
+  /** ...or once its first payment has waited this long (0: whatever is ready is sent at once). */
+  maxWaitMs: number;
+} & (
+  | {
+      enabled: true;
+      /** Lowercase address of the batcher contract. */
+      addressLc: `0x${string}`;
+    }
+  | {
+      /** Configured but off: every payment is its own transaction. */
+      enabled: false;
+      addressLc?: `0x${string}`;
+    }
+);
 
 /**
  * A chain's `sweep` section (src/config/sweep.ts): which deposit-wallet balances are moved to the
