@@ -6,6 +6,7 @@ import type { Common, MetricHooks } from './context/common.js';
 import { createDepositTracker } from './deposits/tracker.js';
 import { errorMessage, PaymentError } from './internal/errors.js';
 import { createPayoutEngine, type PayoutEngine } from './payouts/engine.js';
+import { createSweeper, type Sweeper } from './treasury/sweeper.js';
 import type { Db } from './store/schema.js';
 import type { Vault } from './vault/vault.js';
 
@@ -38,7 +39,9 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
   const logger = common.logger.child({ chain: chain.name });
   let state: LaneState = 'connecting';
   let failure: string | undefined;
-  let parts: { context: ChainContext; watcher: BlockWatcher; payouts: PayoutEngine } | undefined;
+  let parts:
+    | { context: ChainContext; watcher: BlockWatcher; payouts: PayoutEngine; sweeper: Sweeper | undefined }
+    | undefined;
   let stopped = false;
   /** Listeners of the watcher's blocks, taken before the watcher exists (a lane connects later). */
   const blockListeners: ((e: BlockEvent) => void)[] = [];
@@ -79,9 +82,21 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
       watcher.onBlock(() => payouts.poke());
       watcher.onReorg(() => payouts.poke(true));
       for (const listener of blockListeners) watcher.onBlock(listener);
-      parts = { context, watcher, payouts };
+      const { sweep, collectionAddressLc } = chain;
+      const sweeper =
+        sweep && collectionAddressLc
+          ? createSweeper(laneCommon, {
+              db: deps.db,
+              chain: { ...chain, sweep, collectionAddressLc },
+              client: context.client,
+              vault: deps.vault,
+              pokePayouts: () => payouts.poke(),
+            })
+          : undefined;
+      parts = { context, watcher, payouts, sweeper };
       watcher.start();
       payouts.start();
+      sweeper?.start();
       state = 'running';
       // Requests that came while the lane was connecting are in the database: look at them now.
       payouts.poke();
@@ -134,6 +149,7 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
       stopped = true;
       state = 'stopped';
       if (!parts) return;
+      await parts.sweeper?.stop();
       await parts.payouts.stop();
       await parts.watcher.stop();
     },

@@ -192,7 +192,7 @@ describe.each(dbKinds)('sweep --dry-run on %s', (kind: DbKind) => {
 
     const send = await sweep(['--config', config]);
     expect(send.code).toBe(2);
-    expect(send.stderr).toContain('sending sweeps is not built yet');
+    expect(send.stderr).toContain('the running service sweeps every intervalSeconds');
     const unknown = await sweep(['--dry-run', '--chain', 'BSC', '--config', config]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe('error: no chain BSC in the config (ETH)\n');

@@ -25,7 +25,8 @@ export interface SweepFlags {
 /**
  * `m2pool-payment sweep --dry-run [--chain NAME] [--config PATH]`: each chain's sweep plan as the sweeper
  * would make it now (docs/TREASURY.md §4), read from its node and the database, nothing sent. Without
- * --dry-run it exits 2: sending sweeps is not built yet. Resolves with the exit code: 1 when a chain's
+ * --dry-run it exits 2: the running service sweeps, one round each `intervalSeconds` (a second sweeper
+ * beside it could store a second top-up for a wallet). Resolves with the exit code: 1 when a chain's
  * plan could not be read (the others are shown), 2 for a flag or config the operator fixes.
  */
 export async function runSweep(
@@ -34,7 +35,7 @@ export async function runSweep(
 ): Promise<number> {
   if (!flags.dryRun) {
     console.error(
-      'error: sending sweeps is not built yet: run `m2pool-payment sweep --dry-run` to see the plan',
+      'error: the running service sweeps every intervalSeconds (see its status page); run `m2pool-payment sweep --dry-run` to see the plan',
     );
     return 2;
   }

@@ -16,6 +16,10 @@ export interface MetricHooks {
   deadLetter(queue: string): void;
   block(number: number): void;
   reorg(depth: number): void;
+  /** A treasury transfer (`sweep`, `gas_topup`) confirmed: its amount and fee, in whole units (floats). */
+  treasuryTransfer(kind: string, symbol: string, amount: number, fee: number): void;
+  /** A sweep round's plan: wallets at a threshold, what issued wallets hold, whether the gas wallet can pay. */
+  sweepPlan(plan: { walletsAbove: number; held: Record<string, number>; gasWalletCanFund: boolean }): void;
 }
 
 export const noMetricHooks: MetricHooks = {
@@ -27,6 +31,8 @@ export const noMetricHooks: MetricHooks = {
   deadLetter() {},
   block() {},
   reorg() {},
+  treasuryTransfer() {},
+  sweepPlan() {},
 };
 
 /**

@@ -16,6 +16,7 @@ import {
   setDepositStatus,
 } from '../store/repos/deposits.js';
 import { enqueueOutbox } from '../store/repos/outbox.js';
+import { treasuryTransactionsAmong } from '../store/repos/payouts.js';
 import { watchedAmong } from '../store/repos/watched.js';
 import type { Db, DepositRow, NewDeposit } from '../store/schema.js';
 
@@ -82,7 +83,14 @@ export function createDepositTracker(common: Common, deps: DepositTrackerDeps): 
       for (const address of await watchedAmong(trx, chain, symbol, [...set]))
         watched.add(`${symbol}:${address}`);
     }
-    return candidates.filter((t) => watched.has(`${tokenByAddress.get(t.tokenAddressLc)!.symbol}:${t.toLc}`));
+    const matched = candidates.filter((t) =>
+      watched.has(`${tokenByAddress.get(t.tokenAddressLc)!.symbol}:${t.toLc}`),
+    );
+    if (matched.length === 0) return matched;
+    // A gas top-up to a deposit wallet (or a sweep to a watched collection wallet) is the service moving its
+    // own money: never a deposit, never answered.
+    const own = await treasuryTransactionsAmong(trx, chain, [...new Set(matched.map((t) => t.txHash))]);
+    return own.size === 0 ? matched : matched.filter((t) => !own.has(t.txHash));
   }
 
   /**

@@ -125,6 +125,38 @@ export function createMetrics() {
       registers,
     }),
 
+    // Treasury (src/treasury/): sweeps of the issued deposit wallets
+    treasurySwept: new Counter({
+      name: 'm2pool_treasury_swept_total',
+      help: 'Amounts swept from deposit wallets into the collection wallet, confirmed, in whole units, by chain and symbol',
+      labelNames: ['chain', 'symbol'] as const,
+      registers,
+    }),
+    treasuryGasSpent: new Counter({
+      name: 'm2pool_treasury_gas_spent_total',
+      help: "Fees of confirmed sweeps and gas top-ups in the chain's native coin, by chain and kind",
+      labelNames: ['chain', 'kind'] as const,
+      registers,
+    }),
+    treasuryWalletsAbove: new Gauge({
+      name: 'm2pool_treasury_wallets_above_threshold',
+      help: "Deposit wallets with an asset at or above its sweep threshold in the last round's plan, by chain",
+      labelNames: ['chain'] as const,
+      registers,
+    }),
+    treasuryHeld: new Gauge({
+      name: 'm2pool_treasury_deposit_wallet_funds',
+      help: 'What the issued deposit wallets hold in all, in whole units, at the last round, by chain and symbol',
+      labelNames: ['chain', 'symbol'] as const,
+      registers,
+    }),
+    treasuryGasWalletCanFund: new Gauge({
+      name: 'm2pool_treasury_gas_wallet_can_fund',
+      help: "1 when the gas wallet could pay the last round's top-ups and their fees, else 0, by chain",
+      labelNames: ['chain'] as const,
+      registers,
+    }),
+
     // Messages
     queueMessages: new Gauge({
       name: 'm2pool_queue_messages',

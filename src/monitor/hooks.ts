@@ -38,5 +38,15 @@ export function createMetricHooks(metrics: Metrics, chain?: string): MetricHooks
       metrics.reorgs.inc(on);
       metrics.reorgDepth.observe(on, depth);
     },
+    treasuryTransfer(kind, symbol, amount, fee) {
+      if (kind === 'sweep') metrics.treasurySwept.inc({ ...on, symbol }, amount);
+      metrics.treasuryGasSpent.inc({ ...on, kind }, fee);
+    },
+    sweepPlan(plan) {
+      metrics.treasuryWalletsAbove.set(on, plan.walletsAbove);
+      for (const [symbol, amount] of Object.entries(plan.held))
+        metrics.treasuryHeld.set({ ...on, symbol }, amount);
+      metrics.treasuryGasWalletCanFund.set(on, plan.gasWalletCanFund ? 1 : 0);
+    },
   };
 }

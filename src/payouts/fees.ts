@@ -50,6 +50,17 @@ export function bumpFees(old: Fees, current: Fees, cap: bigint): Fees | undefine
   return { type: 'eip1559', maxFeePerGas, maxPriorityFeePerGas };
 }
 
+/** `fees` with no field above `cap` (a treasury sweep is signed under its round's cap). */
+export function capFees(fees: Fees, cap: bigint): Fees {
+  if (fees.type === 'legacy') return { type: 'legacy', gasPrice: min(fees.gasPrice, cap) };
+  const maxFeePerGas = min(fees.maxFeePerGas, cap);
+  return {
+    type: 'eip1559',
+    maxFeePerGas,
+    maxPriorityFeePerGas: min(fees.maxPriorityFeePerGas, maxFeePerGas),
+  };
+}
+
 /** The most a transaction with these fees can cost per unit of gas. */
 export function maxGasPrice(fees: Fees): bigint {
   return fees.type === 'legacy' ? fees.gasPrice : fees.maxFeePerGas;

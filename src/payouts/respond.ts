@@ -2,7 +2,12 @@ import type { Config } from '../config/types.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import { type PayoutOutcome, payResponse, withdrawResponse } from '../protocol/responses.js';
 import type { OutboxMessage } from '../store/repos/outbox.js';
-import type { PayoutRow } from '../store/schema.js';
+import type { PayoutKind, PayoutRow } from '../store/schema.js';
+
+/** The kinds a business asked for and is answered about; the others are the treasury's own transfers. */
+export function isAnsweredKind(kind: PayoutKind): kind is 'withdraw' | 'pay' {
+  return kind === 'withdraw' || kind === 'pay';
+}
 
 /** What the answer needs of the payout's chain: the fee is paid in its native coin, in its decimals. */
 export interface FeeCoin {
@@ -12,7 +17,8 @@ export interface FeeCoin {
 /**
  * The one response of a payout, as an outbox row: `status 1`, or `status 0` with its error. `chain` is
  * the payout's chain (a ChainContext or ChainConfig): the fee is formatted in its native coin's decimals,
- * never the token's.
+ * never the token's. Undefined for a treasury transfer (`sweep`, `gas_topup`): the service moved its own
+ * money, and no business asked (its audit trail records the outcome).
  */
 export function payoutResponse(
   rmq: Config['rmq'],
@@ -33,7 +39,8 @@ export function payoutResponse(
   >,
   outcome: PayoutOutcome,
   chain: FeeCoin,
-): OutboxMessage {
+): OutboxMessage | undefined {
+  if (!isAnsweredKind(row.kind)) return undefined;
   const queue = row.kind === 'pay' ? rmq.payResp : rmq.withdrawResp;
   const input = {
     queueId: row.queue_id,

@@ -8,8 +8,8 @@ import { insertPayoutTxs, payoutsInState, spendingOf } from '../store/repos/payo
 import type { PayoutRow, PayoutTxRow } from '../store/schema.js';
 import { isRevert, tokenBalance } from './chain.js';
 import type { PayoutParts } from './context.js';
-import { type Fees, maxGasPrice } from './fees.js';
-import { failure, payoutResponse } from './respond.js';
+import { capFees, type Fees, maxGasPrice } from './fees.js';
+import { failure, isAnsweredKind, payoutResponse } from './respond.js';
 import { IN_FLIGHT_PAYOUT_STATES, movePayout } from './state.js';
 import { transferCall } from './transactions.js';
 
@@ -32,6 +32,12 @@ export function createSigner(common: Common, ctx: PayoutParts) {
   const { rmq } = common.config;
   const { collectionAddressLc, name: chainName } = ctx.chain;
   const { serializable, txFields, feeDetail } = ctx.transactions;
+  // A sweep is signed at most at the sweep's fee cap: its round topped the wallet up for that price.
+  const sweepCap = common.config.chains.find((c) => c.name === chainName)?.sweep?.maxFeePerGasWei;
+  const feeOf = (row: PayoutRow, fee: Fees): Fees =>
+    row.kind === 'sweep' && sweepCap !== undefined && maxGasPrice(fee) > sweepCap
+      ? capFees(fee, sweepCap)
+      : fee;
 
   // ---- accepted → signed (or failed) -------------------------------------------------------------
 
@@ -80,19 +86,25 @@ export function createSigner(common: Common, ctx: PayoutParts) {
       recipients.map((address) => client.getCode({ address: address as Hex, blockNumber })),
     );
     const plain = new Set(recipients.filter((_, i) => !codes[i] || codes[i] === '0x'));
-    return rows.map((r) =>
-      isNativeAddress(r.token_address) && plain.has(r.to_address) ? PLAIN_TRANSFER_GAS : tuning.gasGuess,
-    );
+    return rows.map((r) => {
+      if (isNativeAddress(r.token_address) && plain.has(r.to_address)) return PLAIN_TRANSFER_GAS;
+      // A treasury transfer carries the gas limit its round planned (and topped the wallet up for): checked
+      // against the guess, a sweep from a wallet holding just that gas would never be sent.
+      if (!isAnsweredKind(r.kind) && r.gas_limit !== null) return BigInt(r.gas_limit);
+      return tuning.gasGuess;
+    });
   }
 
   /**
    * PROTOCOL §5: the requested wallet if the vault holds it and it can pay the amount and the gas (for the
    * native coin: the value and the gas together), else the collection wallet.
    */
-  async function chooseSenders(rows: PayoutRow[], price: bigint, head: number): Promise<Decision[]> {
+  async function chooseSenders(rows: PayoutRow[], fee: Fees, head: number): Promise<Decision[]> {
     const held = new Map<string, boolean>();
     const candidatesOf = async (row: PayoutRow) => {
-      const list = [row.from_address, collectionAddressLc].filter((a): a is string => Boolean(a));
+      // A treasury transfer moves money out of one wallet in particular: never from the collection wallet.
+      const fallback = isAnsweredKind(row.kind) ? collectionAddressLc : undefined;
+      const list = [row.from_address, fallback].filter((a): a is string => Boolean(a));
       const out: Hex[] = [];
       for (const a of new Set(list)) {
         if (!held.has(a)) held.set(a, await vault.has(a));
@@ -104,12 +116,12 @@ export function createSigner(common: Common, ctx: PayoutParts) {
     const addresses = [...new Set(candidates.flat())];
     const tokens = [...new Set(rows.map((r) => r.token_address as Hex))].filter((t) => !isNativeAddress(t));
     const [funds, guesses] = await Promise.all([
-      spendable(addresses, tokens, price, head),
+      spendable(addresses, tokens, maxGasPrice(fee), head),
       gasGuesses(rows, head),
     ]);
     return rows.map((row, i) => {
       const amount = BigInt(row.amount_raw);
-      const gasCost = guesses[i]! * price;
+      const gasCost = guesses[i]! * maxGasPrice(feeOf(row, fee));
       const native = isNativeAddress(row.token_address);
       for (const sender of candidates[i]!) {
         const f = funds.get(sender)!;
@@ -152,6 +164,17 @@ export function createSigner(common: Common, ctx: PayoutParts) {
     const { row, sender } = decision;
     try {
       const gas = await client.estimateGas({ account: sender, ...transferCall(row), blockTag: 'latest' });
+      if (!isAnsweredKind(row.kind) && row.gas_limit !== null) {
+        // Signed with the limit its round planned and funded: the wallet holds no gas for more.
+        const planned = BigInt(row.gas_limit);
+        if (gas <= planned) return { ...decision, gas: planned };
+        return {
+          row,
+          kind: 'fail',
+          code: 'insufficient_funds',
+          message: `the transfer now needs ${gas} gas, above the ${planned} its round planned`,
+        };
+      }
       // A plain value transfer to an account without code costs exactly its intrinsic gas.
       if (gas === PLAIN_TRANSFER_GAS) return { ...decision, gas };
       return { ...decision, gas: (gas * BigInt(100 + tuning.gasMarginPct)) / 100n };
@@ -257,21 +280,27 @@ export function createSigner(common: Common, ctx: PayoutParts) {
     const rows = await payoutsInState(db, chainName, 'accepted', tuning.batchSize);
     if (rows.length === 0) return { selected: 0, moved: 0 };
     const fee = await fees(head);
-    const chosen = await chooseSenders(rows, maxGasPrice(fee), head);
+    const chosen = await chooseSenders(rows, fee, head);
     const decided = await Promise.all(chosen.map((d) => (d.kind === 'pay' ? estimate(d) : d)));
     await failPayouts(decided.filter((d): d is Decision & { kind: 'fail' } => d.kind === 'fail'));
-    const bySender = new Map<Hex, (Decision & { kind: 'pay' })[]>();
+    // By sender, and apart by fee: a sweep is signed under its round's cap, a withdrawal from the same
+    // wallet is not.
+    const bySender = new Map<string, { sender: Hex; fee: Fees; group: (Decision & { kind: 'pay' })[] }>();
     for (const d of decided) {
       if (d.kind !== 'pay') continue;
-      bySender.set(d.sender, [...(bySender.get(d.sender) ?? []), d]);
+      const own = feeOf(d.row, fee);
+      const key = `${d.sender}:${own === fee ? 'payout' : 'sweep'}`;
+      const entry = bySender.get(key) ?? { sender: d.sender, fee: own, group: [] };
+      entry.group.push(d);
+      bySender.set(key, entry);
     }
     let failedSenders = 0;
     let signed = 0;
-    for (const [sender, group] of bySender) {
+    for (const { sender, fee: groupFee, group } of bySender.values()) {
       // One wallet that cannot sign now (its node call failed, a row changed under us) must not hold up
       // the others: its payouts stay accepted for the next pass.
       try {
-        await signForSender(sender, group, fee);
+        await signForSender(sender, group, groupFee);
         signed += group.length;
       } catch (err) {
         failedSenders++;

@@ -2,7 +2,8 @@ import type { Updateable } from 'kysely';
 import { type AuditEntry, recordAudit } from '../store/repos/audit.js';
 import { enqueueOutbox, type OutboxMessage } from '../store/repos/outbox.js';
 import { insertPayoutIfNew, updatePayoutIf, updatePayoutsIf } from '../store/repos/payouts.js';
-import type { Db, NewPayout, PayoutRow, PayoutState, PayoutTable } from '../store/schema.js';
+import type { Db, NewPayout, PayoutKind, PayoutRow, PayoutState, PayoutTable } from '../store/schema.js';
+import { isAnsweredKind } from './respond.js';
 
 /**
  * The payout state machine: every state, every way a payout moves, and the functions through which
@@ -78,6 +79,11 @@ export function isInFlight(state: PayoutState): boolean {
   return IN_FLIGHT_PAYOUT_STATES.includes(state);
 }
 
+/** A business's payout is answered exactly once, with its final state; a treasury transfer never is. */
+function needsAnswer(kind: PayoutKind, state: PayoutState): boolean {
+  return isFinal(state) && isAnsweredKind(kind);
+}
+
 function assertTransition(from: PayoutState, to: PayoutState) {
   if (!PAYOUT_TRANSITIONS[from].includes(to)) throw new Error(`a payout cannot move from ${from} to ${to}`);
 }
@@ -90,8 +96,8 @@ export interface Move {
   /** Other columns written with the state. */
   set?: Omit<Updateable<PayoutTable>, 'state' | 'queue_id' | 'updated_at'>;
   audit?: MoveAudit;
-  /** The payout's one answer: required exactly when `to` is final. */
-  answer?: OutboxMessage;
+  /** The payout's one answer: required exactly when `to` is final and the payout is answered (kind). */
+  answer?: OutboxMessage | undefined;
 }
 
 /**
@@ -101,13 +107,15 @@ export interface Move {
  */
 export async function movePayout(
   trx: Db,
-  row: Pick<PayoutRow, 'queue_id' | 'state' | 'version'>,
+  row: Pick<PayoutRow, 'queue_id' | 'kind' | 'state' | 'version'>,
   move: Move,
   now = Date.now(),
 ): Promise<boolean> {
   assertTransition(row.state, move.to);
-  if (isFinal(move.to) !== (move.answer !== undefined)) {
-    throw new Error(`a move to ${move.to} ${isFinal(move.to) ? 'needs' : 'cannot carry'} an answer`);
+  if (needsAnswer(row.kind, move.to) !== (move.answer !== undefined)) {
+    throw new Error(
+      `a move of a ${row.kind} to ${move.to} ${needsAnswer(row.kind, move.to) ? 'needs' : 'cannot carry'} an answer`,
+    );
   }
   const moved = await updatePayoutIf(trx, row.queue_id, row, {
     ...move.set,
@@ -171,9 +179,9 @@ export async function createPayout(
   answer?: OutboxMessage,
 ): Promise<boolean> {
   if (!INITIAL_STATES.includes(row.state)) throw new Error(`a payout cannot start in ${row.state}`);
-  if (isFinal(row.state) !== (answer !== undefined)) {
+  if (needsAnswer(row.kind, row.state) !== (answer !== undefined)) {
     throw new Error(
-      `a payout created ${row.state} ${isFinal(row.state) ? 'needs' : 'cannot carry'} an answer`,
+      `a ${row.kind} created ${row.state} ${needsAnswer(row.kind, row.state) ? 'needs' : 'cannot carry'} an answer`,
     );
   }
   if (!(await insertPayoutIfNew(trx, row))) return false;

@@ -1,5 +1,6 @@
 import { type Hex, keccak256 } from 'viem';
 import type { Common } from '../context/common.js';
+import { formatAmount } from '../money/amount.js';
 import {
   insertPayoutTxs,
   payoutsInStates,
@@ -12,7 +13,7 @@ import { broadcast, getReceipt, minedTransactionPays, type RawReceipt } from './
 import type { PayoutParts } from './context.js';
 import { bumpFees, type Fees } from './fees.js';
 import { findNonceUsage, type NonceUsage } from './nonce-usage.js';
-import { failure, payoutResponse } from './respond.js';
+import { failure, isAnsweredKind, payoutResponse } from './respond.js';
 import { type MoveAudit, movePayout, recordPayoutEvent } from './state.js';
 
 /**
@@ -29,6 +30,7 @@ export function createTracker(
   const { metrics, logger } = common;
   const { rmq } = common.config;
   const { confirmHeight, maxFeePerGasWei: feeCap, replaceAfterBlocks, name: chainName } = ctx.chain;
+  const sweepCap = common.config.chains.find((c) => c.name === chainName)?.sweep?.maxFeePerGasWei;
   const { serializable, txFields, feeDetail } = ctx.transactions;
   /** The head at which each payout's nonce was first found used by a transaction the node does not show. */
   const unresolvedSince = new Map<string, number>();
@@ -126,6 +128,10 @@ export function createTracker(
       `payout ${state}`,
     );
     metrics.payoutTransition(row.state, state);
+    if (state === 'confirmed' && !isAnsweredKind(row.kind)) {
+      const feeCoins = Number(formatAmount(fee, ctx.chain.native.decimals));
+      metrics.treasuryTransfer(row.kind, row.symbol, Number(row.amount_text), feeCoins);
+    }
     ctx.afterCommit();
   }
 
@@ -138,7 +144,9 @@ export function createTracker(
           maxFeePerGas: BigInt(latest.max_fee_per_gas ?? '0'),
           maxPriorityFeePerGas: BigInt(latest.max_priority_fee_per_gas ?? '0'),
         };
-    const bumped = bumpFees(old, await fees(head), feeCap);
+    // A sweep's wallet holds the gas of its round's cap and no more: a bump above it could not be paid.
+    const cap = row.kind === 'sweep' && sweepCap !== undefined && sweepCap < feeCap ? sweepCap : feeCap;
+    const bumped = bumpFees(old, await fees(head), cap);
     if (!bumped) {
       logger.warn(
         { queueId: row.queue_id, txHash: row.tx_hash },

@@ -146,10 +146,16 @@ export type PayoutState =
   | 'confirmed'
   | 'failed';
 
-/** A withdrawal or payment (PROTOCOL §5), keyed by its queue_id. */
+/**
+ * What a payout is: a business's withdrawal or payment (answered on its response queue), or one of the
+ * service's own treasury transfers (src/treasury/), which nobody is answered about.
+ */
+export type PayoutKind = 'withdraw' | 'pay' | 'sweep' | 'gas_topup';
+
+/** A withdrawal or payment (PROTOCOL §5), or a treasury transfer (a sweep, a gas top-up), keyed by its queue_id. */
 export interface PayoutTable {
   queue_id: string;
-  kind: 'withdraw' | 'pay';
+  kind: PayoutKind;
   order_id: string | null;
   /** The chain as the request spelled it, echoed in the answer. */
   chain: string;

@@ -101,12 +101,15 @@ export interface SweepPlan {
   wallets: WalletSweep[];
   /** What reaches the collection wallet, per symbol (tokens and the native coin). */
   totals: Record<string, bigint>;
+  /** What every issued wallet holds at the block, per symbol (tokens and the native coin), swept or not. */
+  held: Record<string, bigint>;
   /** The most the round's transactions cost in gas: token sweeps, native sweeps and top-ups. */
   gasCost: bigint;
   topUpTotal: bigint;
   topUpCount: number;
   gasWallet: {
     address: string;
+    balance: bigint;
     /** Its native balance less its own payouts in flight. */
     spare: bigint;
     /** The top-ups and their own fees. */
@@ -183,10 +186,17 @@ export function planSweep(input: SweepRoundInput): SweepPlan {
     enabled: sweep.enabled,
     wallets: [],
     totals: {},
+    held: heldBy(input),
     gasCost: 0n,
     topUpTotal: 0n,
     topUpCount: 0,
-    gasWallet: { address: input.gasWallet.address, spare: 0n, needed: 0n, canFund: true },
+    gasWallet: {
+      address: input.gasWallet.address,
+      balance: input.gasWallet.native,
+      spare: 0n,
+      needed: 0n,
+      canFund: true,
+    },
   };
   const gasSpare =
     spareFunds([{ ...input.gasWallet, tokens: new Map() }], input.inFlight, price).get(
@@ -236,6 +246,17 @@ export function planSweep(input: SweepRoundInput): SweepPlan {
   plan.gasWallet.needed = plan.topUpTotal + BigInt(plan.topUpCount) * nativeTxCost;
   plan.gasWallet.canFund = gasSpare >= plan.gasWallet.needed;
   return plan;
+}
+
+/** The sum of every wallet's balance of each asset. */
+function heldBy(input: Pick<SweepRoundInput, 'chain' | 'wallets'>): Record<string, bigint> {
+  const held: Record<string, bigint> = { [input.chain.native.symbol]: 0n };
+  for (const t of input.chain.tokens) held[t.symbol] = 0n;
+  for (const w of input.wallets) {
+    held[input.chain.native.symbol]! += w.native;
+    for (const t of input.chain.tokens) held[t.symbol]! += w.tokens.get(t.addressLc) ?? 0n;
+  }
+  return held;
 }
 
 /** Wei per gas as gwei, exact ("30", "1.5"). */

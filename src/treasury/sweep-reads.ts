@@ -2,6 +2,7 @@ import type { Hex, PublicClient } from 'viem';
 import type { ChainConfig, SweepConfig } from '../config/types.js';
 import { chunks } from '../internal/options.js';
 import { tokenBalance, transferCalldata } from '../payouts/chain.js';
+import { maxGasPrice, suggestFees } from '../payouts/fees.js';
 import { issuedAddresses } from '../store/repos/addresses.js';
 import { payoutsSpendingFrom } from '../store/repos/payouts.js';
 import type { Db, PayoutState } from '../store/schema.js';
@@ -68,9 +69,10 @@ export async function inFlightFrom(
 }
 
 /**
- * The fee now and what a sweep would be signed with: on an EIP-1559 chain the block's base fee plus the
- * node's suggested tip, and a maxFeePerGas of twice the base fee plus the tip (as payouts sign), capped by
- * the sweep's and the chain's caps; else the gas price for both.
+ * The fee now and what a sweep is signed with. The payout engine signs a sweep with its usual fees
+ * (src/payouts/fees.ts: twice the next base fee plus the median tip, under the chain's cap) capped by the
+ * sweep's `maxFeeGwei`; the plan prices the gas the same way, so a top-up holds what the signature needs.
+ * The fee now is the block's base fee plus that tip (or the gas price on a chain without EIP-1559).
  */
 export async function readSweepFees(
   client: PublicClient,
@@ -78,15 +80,15 @@ export async function readSweepFees(
   chain: Pick<ChainConfig, 'maxFeePerGasWei'>,
   sweep: Pick<SweepConfig, 'maxFeePerGasWei'>,
 ): Promise<SweepFees> {
-  const cap = lower(chain.maxFeePerGasWei, sweep.maxFeePerGasWei);
-  const { baseFeePerGas } = await client.getBlock({ blockNumber: block });
-  if (baseFeePerGas === null || baseFeePerGas === undefined) {
-    const price = await client.getGasPrice();
-    return { currentPerGas: price, maxFeePerGas: lower(price, cap) };
+  const [signed, { baseFeePerGas }] = await Promise.all([
+    suggestFees(client, chain.maxFeePerGasWei),
+    client.getBlock({ blockNumber: block }),
+  ]);
+  const maxFeePerGas = lower(maxGasPrice(signed), sweep.maxFeePerGasWei);
+  if (signed.type === 'legacy' || baseFeePerGas === null || baseFeePerGas === undefined) {
+    return { currentPerGas: maxGasPrice(signed), maxFeePerGas };
   }
-  const tip = await client.estimateMaxPriorityFeePerGas();
-  const maxFee = baseFeePerGas * 2n + tip;
-  return { currentPerGas: baseFeePerGas + tip, maxFeePerGas: lower(maxFee, cap) };
+  return { currentPerGas: baseFeePerGas + signed.maxPriorityFeePerGas, maxFeePerGas };
 }
 
 function lower(a: bigint, b: bigint): bigint {

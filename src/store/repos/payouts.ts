@@ -191,6 +191,8 @@ export async function requestedSince(
     .where('state', 'in', states)
     .where('created_at', '>=', where.sinceMs)
     .where('token_address', '=', where.tokenAddress)
+    // The treasury's own sweeps and top-ups are not requests: no limit counts them.
+    .where('kind', 'in', ['withdraw', 'pay'])
     .execute();
   let totalRaw = 0n;
   let fromRaw = 0n;
@@ -275,4 +277,29 @@ export async function payoutsSpendingFrom(
     );
   }
   return rows;
+}
+
+/**
+ * Which of `hashes` (transactions seen on chain `chainName`) the service signed for its own treasury
+ * transfers (a sweep, a gas top-up): the deposit tracker never reports them as deposits. Every such
+ * transaction is stored before it is broadcast, so it is here before any block can hold it.
+ */
+export async function treasuryTransactionsAmong(
+  db: Db,
+  chainName: string,
+  hashes: readonly string[],
+): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const slice of chunks(hashes)) {
+    const rows = await db
+      .selectFrom('payout_txs')
+      .innerJoin('payouts', 'payouts.queue_id', 'payout_txs.queue_id')
+      .select('payout_txs.tx_hash')
+      .where('payout_txs.chain_name', '=', chainName)
+      .where('payout_txs.tx_hash', 'in', slice)
+      .where('payouts.kind', 'in', ['sweep', 'gas_topup'])
+      .execute();
+    for (const r of rows) out.add(r.tx_hash);
+  }
+  return out;
 }
