@@ -103,7 +103,8 @@ describe.each(dbKinds)('sweep --dry-run on %s', (kind: DbKind) => {
       .values([
         // Not yet signed: counted against its from_address.
         payoutRow('p-u3', { token_address: token, from_address: u3.toLowerCase(), amount_raw: '30000001' }),
-        // Mined at or before the block read: the balance already shows it, it is not taken twice.
+        // Mined at or before the block read (the newest confirmed one: confirmHeight 2, so the head less 1):
+        // the balance already shows it, it is not taken twice.
         payoutRow('p-u0', {
           token_address: token,
           from_address: u0.toLowerCase(),
@@ -111,7 +112,7 @@ describe.each(dbKinds)('sweep --dry-run on %s', (kind: DbKind) => {
           state: 'mined',
           nonce: 0,
           gas_limit: '60000',
-          mined_block: head,
+          mined_block: head - 1,
           amount_raw: '100000000',
         }),
         // Asked from u1 but paid by the collection wallet: takes nothing from u1.

@@ -80,6 +80,8 @@ describe.each(dbKinds)('sweeping issued deposit wallets on %s', (kind) => {
     const wallet = await issue('alice');
     const collectionBefore = await stack.chain.balanceOf(collection.address);
     await stack.chain.mint(wallet, 123_456_789n);
+    // Not final yet: a deposit a reorganisation may still take is never swept.
+    expect((await sweeper.sweepNow()).plan.wallets).toEqual([]);
     const topups = stack.collector('topupResp');
     const answersFor = () =>
       topups.messages
@@ -161,6 +163,7 @@ describe.each(dbKinds)('sweeping issued deposit wallets on %s', (kind) => {
     const wallet = await issue('bob');
     await stack.chain.mint(wallet, 75n * E6);
     await stack.chain.setEthBalance(wallet, 10n ** 17n); // pays its own gas: no top-up
+    await stack.chain.mine(2); // a confirmed balance: only those are swept
     await stack.chain.testClient.setNextBlockBaseFeePerGas({ baseFeePerGas: 100n * GWEI });
     await stack.chain.mine(1);
     const skipped = await sweeper.sweepNow();
@@ -182,6 +185,7 @@ describe.each(dbKinds)('sweeping issued deposit wallets on %s', (kind) => {
     const wallet = (await issue('carol')).toLowerCase() as Address;
     await stack.chain.mint(wallet, 200n * E6);
     await stack.chain.setEthBalance(wallet, 10n ** 17n);
+    await stack.chain.mine(2);
     const withdrawals = stack.collector('withdrawResp');
     const answerOf = (id: string) =>
       withdrawals.messages

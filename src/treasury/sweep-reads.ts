@@ -158,12 +158,20 @@ async function estimateSweeps(
   return limits;
 }
 
-/** One chain's sweep plan, read at the node's head; undefined when the chain has no `sweep`. */
+/**
+ * One chain's sweep plan, read at the newest confirmed block (the head less `confirmHeight - 1`); undefined
+ * when the chain has no `sweep`.
+ */
 export async function readSweepPlan(deps: SweepReadDeps, chain: ChainConfig): Promise<SweepPlan | undefined> {
   const { sweep, collectionAddressLc } = chain;
   if (!sweep || !collectionAddressLc) return undefined;
   const swept = { ...chain, sweep };
-  const block = await deps.client.getBlockNumber();
+  // The confirmed balances (issue 12): at the newest block a deposit counts as final in (`confirmHeight`
+  // blocks deep), so a deposit that a reorganisation may still take away is never swept.
+  const head = await deps.client.getBlockNumber({ cacheTime: 0 });
+  const deep = BigInt(Math.max(chain.confirmHeight - 1, 0));
+  const block = head > deep ? head - deep : 0n;
+  // The fee, though, is the one a transaction sent now pays: the head's.
   const rows = await issuedAddresses(deps.db);
   const tokens = chain.tokens.map((t) => t.addressLc as Hex);
   const wallets: SweepWallet[] = [];
@@ -172,7 +180,7 @@ export async function readSweepPlan(deps: SweepReadDeps, chain: ChainConfig): Pr
   }
   const gasWallet = sweep.gasWalletLc;
   const [fees, inFlight, gasNative] = await Promise.all([
-    readSweepFees(deps.client, block, chain, sweep),
+    readSweepFees(deps.client, head, chain, sweep),
     inFlightFrom(deps.db, chain.name, [...wallets.map((w) => w.address), gasWallet], block, deps.gasGuess),
     deps.client.getBalance({ address: gasWallet, blockNumber: block }),
   ]);
