@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import amqplib from 'amqplib';
 import { createPublicClient, type Hex, http } from 'viem';
 import { afterAll, describe, expect, it } from 'vitest';
+import { batcherAbi } from '../src/batch/contract.js';
 import { startAnvil } from '../src/chain/anvil.js';
 import { testUsdtAbi } from '../src/chain/token.js';
 import { loadConfig } from '../src/config/load.js';
@@ -49,6 +50,7 @@ interface ChainJson {
   native?: { symbol: string; decimals: number };
   tokens: Record<string, { address: Hex; decimals: number }>;
   collectionAddress: string;
+  batch?: { enabled: boolean; address: Hex };
 }
 
 /** `npm start` with no config file, in an empty directory: the embedded devnet, two chains. Then `dev` and the demo. */
@@ -126,6 +128,17 @@ describe('the embedded devnet', () => {
     expect(await tokenBalance(bsc.rpcUrl, bsc.tokens.USDT!.address, collection)).toBe(10n ** 24n);
     expect(await tokenBalance(eth.rpcUrl, eth.tokens.USDT!.address, collection)).toBe(10n ** 12n);
     expect(await client(bsc.rpcUrl).getBalance({ address: collection })).toBeGreaterThan(10n ** 21n);
+    // Each chain has its batcher, owned by the collection wallet, written in but off (PROTOCOL §2.13).
+    for (const c of [eth, bsc]) {
+      expect(c.batch).toMatchObject({ enabled: false, address: expect.stringMatching(/^0x[0-9a-f]{40}$/) });
+      const owner = await client(c.rpcUrl).readContract({
+        address: c.batch!.address,
+        abi: batcherAbi,
+        functionName: 'owner',
+      });
+      expect(owner.toLowerCase()).toBe(collection);
+    }
+    expect(config.chains.map((c) => c.batch?.enabled)).toEqual([false, false]);
 
     const banner = service.output.join('\n');
     expect(banner).toMatch(/chain ETH\s+chainId 31337\s+6 confirmations.*native ETH \(18 decimals\)/);
@@ -218,6 +231,8 @@ describe('the embedded devnet', () => {
     const after = readConfigFile();
     expect(after.eth_config.tokens).toEqual(before.eth_config.tokens);
     expect(after.chains.BSC!.tokens).toEqual(before.chains.BSC!.tokens);
+    expect(after.eth_config.batch).toEqual(before.eth_config.batch);
+    expect(after.chains.BSC!.batch).toEqual(before.chains.BSC!.batch);
     expect(service.output.join('\n')).not.toMatch(/test USDT deployed|was reset/);
     await stopService();
     expect(await service.exited).toBe(0);
@@ -275,6 +290,14 @@ describe('a devnet directory of the one-chain version', () => {
         tokenAddress: oldToken,
       });
       expect(state.chains?.BSC?.tokenAddress).toBe(bsc!.tokenAddress);
+      // The kept chain gets the batcher the old devnet did not have.
+      expect(state.chains?.ETH?.batcherAddress).toBe(eth!.batcherAddress);
+      expect(devnet.config.chain.batch).toEqual({
+        enabled: false,
+        maxSize: 100,
+        maxWaitMs: 2000,
+        addressLc: eth!.batcherAddress,
+      });
       // The database was kept: the key stored in it before is still there.
       const handle = await createDatabase(devnet.config.db);
       try {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { createPublicClient, createWalletClient, type Hex, http } from 'viem';
 import { mnemonicToAccount } from 'viem/accounts';
+import { deployBatcher } from '../batch/deploy.js';
 import { type AnvilInstance, findFreePort, startAnvil } from '../chain/anvil.js';
 import { testTokenDeployData, testUsdtAbi } from '../chain/token.js';
 import type { NativeCoinConfig } from '../config/types.js';
@@ -73,17 +74,19 @@ export interface DevnetChainRun {
   wasReset: boolean;
   /** The test token was deployed in this start (a new chain, or one reset). */
   deployed: boolean;
+  /** The batcher contract (batch payouts), owned by the collection wallet. */
+  batcherAddress: Hex;
 }
 
 /**
  * Starts the chain's anvil (one block a second, state in `dataDir/spec.stateFile`) and makes sure its
- * test USDT is there: the one at `knownToken` if the chain still has it, else a fresh deployment.
- * Stops the anvil again when that fails.
+ * test USDT and its batcher are there: those at `known` if the chain still has them, else fresh
+ * deployments. Stops the anvil again when that fails.
  */
 export async function startDevnetChain(
   spec: DevnetChainSpec,
   dataDir: string,
-  knownToken: Hex | undefined,
+  known: { tokenAddress?: Hex; batcherAddress?: Hex } = {},
 ): Promise<DevnetChainRun> {
   const port = (await isPortFree(spec.preferredPort)) ? spec.preferredPort : await findFreePort();
   const statePath = join(dataDir, spec.stateFile);
@@ -92,14 +95,44 @@ export async function startDevnetChain(
     if (anvil.chainId !== spec.chainId)
       throw new Error(`${statePath} is of chain ${anvil.chainId}, not ${spec.name}'s ${spec.chainId}`);
     const client = createPublicClient({ transport: http(anvil.rpcUrl), cacheTime: 0 });
-    if (knownToken && ((await client.getCode({ address: knownToken })) ?? '0x') !== '0x')
-      return { spec, anvil, tokenAddress: knownToken, wasReset: false, deployed: false };
-    const tokenAddress = await deployTestToken(anvil.rpcUrl, spec.tokenDecimals, spec.deployerIndex);
-    return { spec, anvil, tokenAddress, wasReset: knownToken !== undefined, deployed: true };
+    const hasCode = async (address: Hex | undefined) =>
+      address !== undefined && ((await client.getCode({ address })) ?? '0x') !== '0x';
+    const tokenKept = await hasCode(known.tokenAddress);
+    const tokenAddress = tokenKept
+      ? known.tokenAddress!
+      : await deployTestToken(anvil.rpcUrl, spec.tokenDecimals, spec.deployerIndex);
+    const batcherAddress = (await hasCode(known.batcherAddress))
+      ? known.batcherAddress!
+      : await deployDevnetBatcher(anvil.rpcUrl, spec.chainId);
+    const wasReset = !tokenKept && known.tokenAddress !== undefined;
+    return { spec, anvil, tokenAddress, batcherAddress, wasReset, deployed: !tokenKept };
   } catch (err) {
     await anvil.stop();
     throw err;
   }
+}
+
+/**
+ * Deploys the batcher from the collection wallet, its owner, as `contracts deploy-batcher` would. Done
+ * before the service starts, so the nonce it takes races no payout.
+ */
+export async function deployDevnetBatcher(rpcUrl: string, chainId: number): Promise<Hex> {
+  const collection = devnetAccount(DEVNET_COLLECTION_INDEX);
+  const client = createPublicClient({ transport: http(rpcUrl), cacheTime: 0 });
+  const fees = await client.estimateFeesPerGas();
+  const deployed = await deployBatcher({
+    client,
+    from: collection.address,
+    chainId,
+    fees: {
+      type: 'eip1559',
+      maxFeePerGas: fees.maxFeePerGas,
+      maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+    },
+    signTransaction: (tx) => collection.signTransaction(tx),
+    pollingIntervalMs: 100,
+  });
+  return deployed.address;
 }
 
 /**

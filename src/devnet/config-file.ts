@@ -49,7 +49,7 @@ export function devnetConfigJson(options: {
   const rmq = devnetRmq(options.queuePrefix);
   const queue = (q: QueueConfig) => ({ queue: q.queue, exchange: q.exchange, routing: q.routing });
   const collection = devnetAccount(DEVNET_COLLECTION_INDEX).address.toLowerCase();
-  const chain = ({ spec, anvil, tokenAddress }: DevnetChainRun) => ({
+  const chain = ({ spec, anvil, tokenAddress, batcherAddress }: DevnetChainRun) => ({
     rpcUrl: anvil.rpcUrl,
     wsUrl: anvil.wsUrl,
     chainId: spec.chainId,
@@ -59,6 +59,8 @@ export function devnetConfigJson(options: {
     collectionAddress: collection,
     maxFeeGwei: spec.maxFeeGwei,
     replaceAfterBlocks: 5,
+    // Deployed, not yet used: payouts are not batched until the payout side does it (PROTOCOL §2.13).
+    batch: { enabled: false, address: batcherAddress },
   });
   const [eth, ...more] = options.chains;
   if (!eth) throw new Error('a devnet has at least one chain');

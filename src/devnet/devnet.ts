@@ -36,6 +36,8 @@ export const DEVNET_CONFIRM_HEIGHT = DEVNET_CHAINS[0]!.confirmHeight;
 /** What the devnet keeps of one chain between runs. */
 export interface DevnetChainState {
   tokenAddress?: Hex;
+  /** Its batcher contract (batch payouts); absent in a devnet made before batching. */
+  batcherAddress?: Hex;
   /** Where its node listened in the last start. */
   rpcUrl?: string;
 }
@@ -111,7 +113,7 @@ export async function startDevnet(
   try {
     // One after the other: each takes its preferred port when free, else a free one.
     for (const spec of specs) {
-      const run = await startDevnetChain(spec, dataDir, known[spec.name]?.tokenAddress);
+      const run = await startDevnetChain(spec, dataDir, known[spec.name]);
       chains.push(run);
       if (run.deployed) logger.info({ chain: spec.name, token: run.tokenAddress }, 'test USDT deployed');
     }
@@ -123,7 +125,10 @@ export async function startDevnet(
     }
     const httpPort = (await isPortFree(8080)) ? 8080 : await findFreePort();
     state.chains = Object.fromEntries(
-      chains.map((run) => [run.spec.name, { tokenAddress: run.tokenAddress, rpcUrl: run.anvil.rpcUrl }]),
+      chains.map((run) => [
+        run.spec.name,
+        { tokenAddress: run.tokenAddress, batcherAddress: run.batcherAddress, rpcUrl: run.anvil.rpcUrl },
+      ]),
     );
     const eth = chains[0]!;
     state.tokenAddress = eth.tokenAddress;
