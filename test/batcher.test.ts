@@ -53,6 +53,13 @@ describe('the batcher on anvil', () => {
       expect((await send(1, c.token, call.data)).status).toBe('success');
     }
   };
+  /** The test token's USDC-like switch: blacklisted recipients refused too. */
+  const blacklistRecipients = (on: boolean) =>
+    send(
+      0,
+      c.token,
+      encodeFunctionData({ abi: blacklistSwitchAbi, functionName: 'setBlacklistRecipients', args: [on] }),
+    );
   const items = (label: string, n: number): BatchItem[] =>
     Array.from({ length: n }, (_, i) => ({
       to: freshAddress(`${label}-${i}`),
@@ -97,11 +104,7 @@ describe('the batcher on anvil', () => {
   it('pays 100 recipients in one transaction; the one the token refuses fails alone, balances exact', async () => {
     const batch = items('blk', 100);
     const refused = batch[37]!;
-    await send(
-      0,
-      c.token,
-      encodeFunctionData({ abi: blacklistSwitchAbi, functionName: 'setBlacklistRecipients', args: [true] }),
-    );
+    await blacklistRecipients(true);
     await c.addBlackList(refused.to);
     const total = batchTotal(batch);
     await approveFor(total);
@@ -133,6 +136,8 @@ describe('the batcher on anvil', () => {
     const batch = items('gas', 100);
     // The same amounts to other fresh recipients, one transaction each.
     const singles = items('one', 100);
+    // Measured as mainnet USDT behaves: the blacklist checks senders only.
+    await blacklistRecipients(false);
     await approveFor(batchTotal(batch));
     const batched = await send(1, batcher, batchTransferData(c.token, batch));
     expect(settleBatch(batch, batched, batcher).every((s) => s.outcome === 'paid')).toBe(true);
@@ -237,18 +242,12 @@ describe('the batcher on anvil', () => {
           args: [listed, 1n],
         })
         .catch((e: unknown) => e);
-    const flip = (on: boolean) =>
-      send(
-        0,
-        c.token,
-        encodeFunctionData({ abi: blacklistSwitchAbi, functionName: 'setBlacklistRecipients', args: [on] }),
-      );
     await c.addBlackList(listed);
-    await flip(true);
+    await blacklistRecipients(true);
     expect(revertName(await simulateTransfer())).toBe('TestUSDT: recipient is blacklisted');
-    await flip(false);
+    await blacklistRecipients(false);
     expect(await simulateTransfer()).toMatchObject({ result: undefined });
-    await flip(true);
+    await blacklistRecipients(true);
     // Mainnet USDT's approve: from a non-zero allowance only to 0.
     await approveFor(10n);
     const direct = await c.publicClient
