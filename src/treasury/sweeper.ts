@@ -43,6 +43,13 @@ export interface TreasuryState {
   gasWallet?: { address: string; balance: string; needed: string; canFund: boolean };
 }
 
+/** What one round did: its plan, the payouts it called for, and the queue ids it stored. */
+export interface RoundResult {
+  plan: SweepPlan;
+  orders: SweepOrders;
+  stored: string[];
+}
+
 export type Sweeper = ReturnType<typeof createSweeper>;
 
 /**
@@ -72,13 +79,6 @@ export function createSweeper(common: Common, deps: SweeperDeps) {
     held: {},
     walletsAbove: 0,
   };
-
-  interface RoundResult {
-    plan: SweepPlan;
-    orders: SweepOrders;
-    /** The queue ids the round stored. */
-    stored: string[];
-  }
 
   const decimalsOf = (symbol: string) =>
     symbol === chain.native.symbol
