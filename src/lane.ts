@@ -1,13 +1,14 @@
 import { type ChainContext, createChainContext, readChainId } from './chain/context.js';
 import { createChainRpc } from './chain/rpc.js';
 import { type BlockEvent, type BlockWatcher, createBlockWatcher } from './chain/watcher.js';
+import type { Holding, LeaseRole, Leases } from './cluster/lease.js';
 import type { ChainConfig } from './config/types.js';
 import type { Common, MetricHooks } from './context/common.js';
 import { createDepositTracker } from './deposits/tracker.js';
 import { errorMessage, PaymentError } from './internal/errors.js';
 import { createPayoutEngine, type PayoutEngine } from './payouts/engine.js';
-import { createSweeper, type Sweeper } from './treasury/sweeper.js';
 import type { Db } from './store/schema.js';
+import { createSweeper, type Sweeper } from './treasury/sweeper.js';
 import type { Vault } from './vault/vault.js';
 
 /** Where a chain's lane is: its parts run only once the node has shown it is on the configured chain. */
@@ -22,6 +23,8 @@ export interface ChainLaneDeps {
   vault: Vault;
   /** After a commit that wrote outbox rows (wakes the relay). */
   afterCommit: () => void;
+  /** This instance's leases: the lane's watcher and payout engine run only while it holds theirs. */
+  leases: Leases;
 }
 
 export type ChainLane = ReturnType<typeof createChainLane>;
@@ -32,6 +35,13 @@ export type ChainLane = ReturnType<typeof createChainLane>;
  * watcher retrying) while the other chains run. `connect` asks the node for its chain id (retried until
  * it answers) and refuses a node on another chain than the configured one; only then are the parts
  * made, so nothing is ever signed with a chain id the node does not have.
+ *
+ * With several instances on one database, one of them watches the chain: the watcher and deposit tracker
+ * run while this instance holds the lease `watcher:<CHAIN>`, each of their transactions fenced by it, and
+ * are made anew from the stored cursor at each term. The payout engine runs under `payouts:<CHAIN>` (one
+ * sender per chain until payouts are claimed row by row), the sweeper under `sweeper:<CHAIN>`. A lane
+ * without them is a standby: its context answers `/ready`, and it takes a lease over when the holder
+ * stops renewing it.
  */
 export function createChainLane(common: Common, deps: ChainLaneDeps) {
   const { chain } = deps;
@@ -39,9 +49,11 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
   const logger = common.logger.child({ chain: chain.name });
   let state: LaneState = 'connecting';
   let failure: string | undefined;
-  let parts:
-    | { context: ChainContext; watcher: BlockWatcher; payouts: PayoutEngine; sweeper: Sweeper | undefined }
-    | undefined;
+  let context: ChainContext | undefined;
+  let watcher: BlockWatcher | undefined;
+  let payouts: PayoutEngine | undefined;
+  let sweeper: Sweeper | undefined;
+  let holdings: Holding[] = [];
   let stopped = false;
   /** Listeners of the watcher's blocks, taken before the watcher exists (a lane connects later). */
   const blockListeners: ((e: BlockEvent) => void)[] = [];
@@ -65,47 +77,26 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
         );
       }
       if (stopped) return;
-      const context = await createChainContext(laneCommon, { ...chain, chainId: actual });
-      const tracker = createDepositTracker(laneCommon, {
-        chain: context,
-        signKey: deps.signKey,
-        afterCommit: deps.afterCommit,
-      });
-      const watcher = createBlockWatcher(laneCommon, { db: deps.db, chain: context, sink: tracker });
-      const payouts = createPayoutEngine(laneCommon, {
-        db: deps.db,
-        chain: context,
-        signKey: deps.signKey,
-        vault: deps.vault,
-        afterCommit: deps.afterCommit,
-      });
-      watcher.onBlock(() => payouts.poke());
-      watcher.onReorg(() => payouts.poke(true));
-      for (const listener of blockListeners) watcher.onBlock(listener);
-      const { sweep, collectionAddressLc } = chain;
-      const sweeper =
-        sweep && collectionAddressLc
-          ? createSweeper(laneCommon, {
-              db: deps.db,
-              chain: { ...chain, sweep, collectionAddressLc },
-              client: context.client,
-              vault: deps.vault,
-              pokePayouts: () => payouts.poke(),
-            })
-          : undefined;
-      parts = { context, watcher, payouts, sweeper };
-      watcher.start();
-      payouts.start();
-      sweeper?.start();
+      const made = await createChainContext(laneCommon, { ...chain, chainId: actual });
+      if (stopped) return;
+      context = made;
+      holdings = [
+        deps.leases.hold(`watcher:${chain.name}`, watcherRole(made)),
+        deps.leases.hold(`payouts:${chain.name}`, payoutsRole(made)),
+      ];
+      const sweepRole = sweeperRole(made);
+      if (sweepRole) holdings.push(deps.leases.hold(`sweeper:${chain.name}`, sweepRole));
+      // The first try of each lease: a single instance (or the first of several) runs the parts from here.
+      await Promise.all(holdings.map((h) => h.settled));
+      if (stopped) return;
       state = 'running';
-      // Requests that came while the lane was connecting are in the database: look at them now.
-      payouts.poke();
       logger.info(
         {
           chainId: actual,
           confirmHeight: chain.confirmHeight,
           native: chain.native.symbol,
           tokens: chain.tokens.map((t) => `${t.symbol}@${t.addressLc}`),
+          roles: holdings.filter((h) => h.held()).map((h) => h.name),
         },
         'chain running',
       );
@@ -118,28 +109,111 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
     }
   }
 
+  /** The watcher and deposit tracker, made at each term of `watcher:<CHAIN>` from the stored cursor. */
+  function watcherRole(made: ChainContext): LeaseRole {
+    return {
+      start(term) {
+        const tracker = createDepositTracker(laneCommon, {
+          chain: made,
+          signKey: deps.signKey,
+          afterCommit: deps.afterCommit,
+        });
+        const w = createBlockWatcher(laneCommon, {
+          db: deps.db,
+          chain: made,
+          sink: tracker,
+          fence: term.fence,
+        });
+        w.onBlock(() => payouts?.poke());
+        w.onReorg(() => payouts?.poke(true));
+        for (const listener of blockListeners) w.onBlock(listener);
+        watcher = w;
+        w.start();
+      },
+      async stop() {
+        const w = watcher;
+        watcher = undefined;
+        await w?.stop();
+      },
+    };
+  }
+
+  /** The sweeper (src/treasury/), made at each term of `sweeper:<CHAIN>`, when the chain has a sweep section. */
+  function sweeperRole(made: ChainContext): LeaseRole | undefined {
+    const { sweep, collectionAddressLc } = chain;
+    if (!sweep || !collectionAddressLc) return undefined;
+    return {
+      start() {
+        sweeper = createSweeper(laneCommon, {
+          db: deps.db,
+          chain: { ...chain, sweep, collectionAddressLc },
+          client: made.client,
+          vault: deps.vault,
+          pokePayouts: () => payouts?.poke(),
+        });
+        sweeper.start();
+      },
+      async stop() {
+        const s = sweeper;
+        sweeper = undefined;
+        await s?.stop();
+      },
+    };
+  }
+
+  /** The payout engine, made at each term of `payouts:<CHAIN>`. */
+  function payoutsRole(made: ChainContext): LeaseRole {
+    return {
+      start() {
+        const engine = createPayoutEngine(laneCommon, {
+          db: deps.db,
+          chain: made,
+          signKey: deps.signKey,
+          vault: deps.vault,
+          afterCommit: deps.afterCommit,
+        });
+        payouts = engine;
+        engine.start();
+        // Requests that came while no engine ran are in the database: look at them now.
+        engine.poke();
+      },
+      async stop() {
+        const engine = payouts;
+        payouts = undefined;
+        await engine?.stop();
+      },
+    };
+  }
+
   return {
     name: chain.name,
     config: chain,
     connect,
     state: () => state,
-    /** The running parts; undefined while the lane connects or after it failed. */
-    parts: () => parts,
+    /**
+     * The running parts; undefined while the lane connects or after it failed. `watcher` and `payouts`
+     * are undefined while another instance holds their lease.
+     */
+    parts: () => (context && state === 'running' ? { context, watcher, payouts, sweeper } : undefined),
+    /** The leases this lane holds now (`watcher:ETH`, `payouts:ETH`). */
+    roles: () => holdings.filter((h) => h.held()).map((h) => h.name),
     /** Calls `listener` with every block the chain's watcher processes, from when the lane runs. */
     onBlock(listener: (e: BlockEvent) => void) {
       blockListeners.push(listener);
-      parts?.watcher.onBlock(listener);
+      watcher?.onBlock(listener);
     },
-    /** A payout request for this chain was committed: the engine looks at once. */
+    /** A payout request for this chain was committed: the engine looks at once (if it runs here). */
     pokePayouts() {
-      parts?.payouts.poke();
+      payouts?.poke();
     },
     /** Why the lane is not ready, or undefined when it is (for `/ready`). */
     async readiness(): Promise<string | undefined> {
       if (state === 'failed') return `failed: ${failure ?? 'unknown error'}`;
-      if (!parts) return 'connecting to the node (reading its chain id)';
-      await parts.context.rpc.getBlockNumber();
-      const s = parts.watcher.status();
+      if (!context) return 'connecting to the node (reading its chain id)';
+      await context.rpc.getBlockNumber();
+      // A standby for this chain's watcher: ready once its node answers.
+      if (!watcher) return undefined;
+      const s = watcher.status();
       if (s.caughtUp) return undefined;
       return s.backfilling
         ? `backfilling (block ${s.tip ?? '?'} of ${s.nodeHead ?? '?'})`
@@ -148,10 +222,8 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
     async stop(): Promise<void> {
       stopped = true;
       state = 'stopped';
-      if (!parts) return;
-      await parts.sweeper?.stop();
-      await parts.payouts.stop();
-      await parts.watcher.stop();
+      // Each lease's work stopped first, then the lease given up for a standby to take at once.
+      await Promise.all(holdings.map((h) => h.release()));
     },
   };
 }

@@ -1,4 +1,6 @@
 import { type Consumer, createBroker } from './amqp/connection.js';
+import { createInstanceRegistry } from './cluster/instances.js';
+import { createLeases, type Holding, type LeaseRole } from './cluster/lease.js';
 import type { Config } from './config/types.js';
 import { createCommon } from './context/common.js';
 import { createTopupHandler } from './deposits/topup.js';
@@ -8,6 +10,7 @@ import { createMetrics } from './internal/metrics.js';
 import type { PartialOptions } from './internal/options.js';
 import { createChainLane } from './lane.js';
 import { createMetricHooks } from './monitor/hooks.js';
+import { createInstancesMonitor } from './monitor/instances.js';
 import { createMonitor } from './monitor/monitor.js';
 import { createOutboxRelay } from './outbox/relay.js';
 import { createPayoutRequestHandler } from './payouts/requests.js';
@@ -108,24 +111,27 @@ export async function createService(options: CreateServiceOptions) {
   // Set once the service object exists; the lock can only be lost after that.
   let stopOnLost: ((err: Error) => void) | undefined;
   try {
-    lock = await acquireInstanceLock(config.db, logger, {
-      wait: true,
-      signal: starting.signal,
-      onLost: (err) => {
-        lockLost = true;
-        stopOnLost?.(err);
-      },
-      onStandby: async (what) => {
-        phase = 'standby';
-        standbyOn = what;
-        try {
-          httpAddress = await http.start();
-        } catch (err) {
-          // The active instance on this machine may have the port: /health comes with the takeover.
-          logger.warn({ err }, 'standby: HTTP not started; it starts when this instance takes over');
-        }
-      },
-    });
+    // SQLite: one instance per file, the second waits. MySQL: every instance runs; the leases below
+    // decide which one does each piece of work that must not run twice.
+    if (config.db.driver === 'sqlite')
+      lock = await acquireInstanceLock(config.db, logger, {
+        wait: true,
+        signal: starting.signal,
+        onLost: (err) => {
+          lockLost = true;
+          stopOnLost?.(err);
+        },
+        onStandby: async (what) => {
+          phase = 'standby';
+          standbyOn = what;
+          try {
+            httpAddress = await http.start();
+          } catch (err) {
+            // The active instance on this machine may have the port: /health comes with the takeover.
+            logger.warn({ err }, 'standby: HTTP not started; it starts when this instance takes over');
+          }
+        },
+      });
     phase = 'starting';
     store = await createDatabase(config.db, logger);
     await migrateToLatest(store.db);
@@ -162,6 +168,11 @@ export async function createService(options: CreateServiceOptions) {
 
   const database = store;
   const { db } = store;
+  const instances = createInstanceRegistry(common, {
+    db,
+    httpAddr: () => (httpAddress ? `${httpAddress.host}:${httpAddress.port}` : undefined),
+  });
+  const leases = createLeases(common, { db, holder: instances.id });
   const broker = createBroker(common, {
     url: config.rmq.url,
     rmq: config.rmq,
@@ -178,6 +189,7 @@ export async function createService(options: CreateServiceOptions) {
       signKey,
       vault,
       afterCommit: wakeRelay,
+      leases,
     }),
   );
   const topupHandler = createTopupHandler(common, { db, signKey, afterCommit: wakeRelay });
@@ -212,21 +224,40 @@ export async function createService(options: CreateServiceOptions) {
     broker,
     consumers: () => consumers,
   });
-  for (const [path, handler] of Object.entries(monitorRoutes({ registry: metrics.registry, monitor })))
-    http.route(path, handler);
+  // Which instances run on the database and what each one leads: in /status, the page and the metrics.
+  const instancesMonitor = createInstancesMonitor(common, { instances, registry: metrics.registry });
+  const routes = monitorRoutes({
+    registry: metrics.registry,
+    monitor: { ...monitor, status: () => ({ ...monitor.status(), ...instancesMonitor.status() }) },
+  });
+  for (const [path, handler] of Object.entries(routes)) http.route(path, handler);
 
   let stopped = false;
   const heldLock = lock;
+  let relayHolding: Holding | undefined;
+
+  /** The outbox relay runs on one instance at a time: two would publish the same rows. */
+  const relayRole: LeaseRole = {
+    start: () => relay.start(),
+    async stop(reason) {
+      // A graceful stop publishes what is left; after a loss another instance may publish them already.
+      if (reason === 'stopping' && broker.isConnected())
+        await relay.flush(common.options.relay.flushOnStopMs);
+      await relay.stop();
+    },
+  };
 
   async function start() {
     try {
       httpAddress ??= await http.start();
+      await instances.start();
       await connectLanes();
+      relayHolding = leases.hold('relay', relayRole);
+      await relayHolding.settled;
     } catch (err) {
       await stop();
       throw err;
     }
-    relay.start();
     const prefetch = {
       prefetch: common.options.consumer.prefetch,
       onDeadLetter: (queue: string) => common.metrics.deadLetter(queue),
@@ -251,12 +282,15 @@ export async function createService(options: CreateServiceOptions) {
     if (!(await broker.waitReady(common.options.broker.startWaitMs)))
       logger.warn('RabbitMQ not reachable yet; retrying in the background');
     monitor.start();
+    instancesMonitor.start();
     phase = 'running';
     logger.info(
       {
         chains: lanes.map((lane) => `${lane.name} (${lane.state()})`),
         db: config.db.driver,
-        instanceLock: heldLock.what,
+        instance: instances.id,
+        roles: leases.held(),
+        ...(heldLock ? { instanceLock: heldLock.what } : {}),
       },
       'service started',
     );
@@ -270,22 +304,18 @@ export async function createService(options: CreateServiceOptions) {
     starting.abort();
     options.signal?.removeEventListener('abort', abortStart);
     const steps: [string, () => Promise<unknown>][] = [
-      ['monitor', () => monitor.stop()],
+      ['monitor', () => Promise.all([monitor.stop(), instancesMonitor.stop()])],
       ['consumers', () => Promise.all(consumers.map((c) => c.close()))],
       ['chains', () => Promise.all(lanes.map((lane) => lane.stop()))],
-      [
-        'outbox',
-        async () => {
-          // Without the lock another instance may be publishing the same rows by now.
-          if (broker.isConnected() && !lockLost) await relay.flush(common.options.relay.flushOnStopMs);
-          await relay.stop();
-        },
-      ],
+      // After the chains: the relay's last flush publishes what they wrote while stopping.
+      ['outbox', async () => (lockLost ? relay.stop() : relayHolding?.release())],
+      ['leases', () => leases.stop()],
       ['broker', () => broker.close()],
       ['http', () => http.stop()],
+      ['instances', () => instances.stop()],
       ['database', () => database.close()],
       // Last: a standby takes over only once this instance has finished.
-      ['instance lock', () => heldLock.release()],
+      ['instance lock', async () => heldLock?.release()],
     ];
     for (const [name, step] of steps) {
       try {
@@ -332,12 +362,17 @@ export async function createService(options: CreateServiceOptions) {
   };
   if (lockLost) stopOnLost(new Error('the instance lock was lost during the start'));
 
-  /** A chain's running parts (tests, the devnet): throws while its lane is not running. */
+  /**
+   * A chain's running parts (tests, the devnet): throws while its lane is not running, or while another
+   * instance holds its watcher or payout lease.
+   */
   function partsOf(name: string) {
     const lane = lanes.find((l) => l.name === name);
     const parts = lane?.parts();
     if (!parts) throw new Error(`chain ${name} is not running (${lane ? lane.state() : 'not configured'})`);
-    return parts;
+    const { watcher, payouts } = parts;
+    if (!watcher || !payouts) throw new Error(`chain ${name}: another instance holds its watcher or payouts`);
+    return { ...parts, watcher, payouts };
   }
 
   return {
@@ -351,12 +386,16 @@ export async function createService(options: CreateServiceOptions) {
     },
     partsOf,
     lanes,
+    /** This instance's id, and the live instances with their roles (`/status`). */
+    instances,
+    leases,
     vault,
     relay,
     broker,
     logger,
     metrics,
     monitor,
+    instancesMonitor,
     httpAddress: () => httpAddress,
     start,
     stop,

@@ -61,6 +61,11 @@ export interface BlockWatcherDeps {
   db: Db;
   chain: ChainContext;
   sink: WatcherSink;
+  /**
+   * Run first in every transaction that moves the cursor: throws when this instance no longer leads the
+   * chain (the fencing check of its `watcher:<CHAIN>` lease, src/cluster/lease.ts), so nothing is written.
+   */
+  fence?: (trx: Db) => Promise<void>;
 }
 
 export type BlockWatcher = ReturnType<typeof createBlockWatcher>;
@@ -119,13 +124,20 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
   async function anchorAt(number: number): Promise<BlockHeader> {
     const header = await rpc.getBlockHeader(Math.max(number, 0));
     if (!header) throw new Error(`block ${number} not found while anchoring the watcher`);
-    await insertBlock(db, chain, header);
+    await fenced((trx) => insertBlock(trx, chain, header));
     logger.info({ block: header.number }, 'watcher starts after this block');
     return header;
   }
 
+  function fenced(work: (trx: Db) => Promise<void>): Promise<void> {
+    return db.transaction().execute(async (trx) => {
+      await deps.fence?.(trx);
+      await work(trx);
+    });
+  }
+
   async function commit(work: (trx: Db) => Promise<void>) {
-    await db.transaction().execute(work);
+    await fenced(work);
     // Progress, not whole passes, resets the backoff: a pass that committed blocks and then failed
     // retries soon, or deposits found after it would wait up to the longest backoff for their status 2.
     failures = 0;

@@ -18,7 +18,8 @@ export interface MonitoredChain {
   name: string;
   config: ChainConfig;
   state(): ChainRunState;
-  parts(): { context: ChainContext; watcher: { status(): WatcherStatus } } | undefined;
+  /** `watcher` is undefined while another instance watches the chain. */
+  parts(): { context: ChainContext; watcher: { status(): WatcherStatus } | undefined } | undefined;
 }
 
 const NO_WATCHER: WatcherStatus = {
@@ -153,7 +154,7 @@ export function createChainSampler(
         const s = t.sample;
         const parts = t.chain.parts();
         s.state = t.chain.state();
-        s.watcher = parts?.watcher.status() ?? NO_WATCHER;
+        s.watcher = parts?.watcher?.status() ?? NO_WATCHER;
         if (parts) {
           s.chainId = parts.context.chainId;
           t.runningSince ??= now;

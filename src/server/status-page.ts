@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CHARTS_BODY, CHARTS_SCRIPT, CHARTS_STYLE } from './status-page-charts.js';
+import { INSTANCES_BODY, INSTANCES_SCRIPT } from './status-page-instances.js';
 
 /*
  * The operator's status page: one self-contained document (the service may run where there is no
@@ -225,6 +226,7 @@ function render(s) {
     s.queues.items.map(function (q) {
       return [el('span', { title: q.queue }, q.role), num(q.messages), pct(q.usage), q.inFlight === null ? '\\u2013' : num(q.inFlight)];
     }), 'Broker not connected');
+  renderInstances(s);
 }
 
 function showMeta() {
@@ -260,7 +262,7 @@ const BODY = `
   <section><h2>Pending payouts <small>oldest first</small></h2><div id="pending-payouts" class="rows"></div></section>
   <section><h2>Held for approval <small>payout approve / payout reject QUEUE_ID</small></h2><div id="held-payouts" class="rows"></div></section>
   <section><h2>Recent activity <small>last 20</small></h2><div id="recent" class="rows"></div></section>
-  <section><h2>Queues</h2><div id="queues" class="rows"></div></section>
+  <section><h2>Queues</h2><div id="queues" class="rows"></div></section>${INSTANCES_BODY}
 </main>
 <footer><a href="status">status JSON</a> · <a href="metrics">Prometheus metrics</a></footer>
 `;
@@ -272,7 +274,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="assets/uplot.css">
 <style>${STYLE}${CHARTS_STYLE}</style>
-</head><body>${BODY}<script src="assets/uplot.js"></script><script>${SCRIPT}${CHARTS_SCRIPT}</script></body></html>
+</head><body>${BODY}<script src="assets/uplot.js"></script><script>${SCRIPT}${CHARTS_SCRIPT}${INSTANCES_SCRIPT}</script></body></html>
 `;
 
 const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
@@ -281,7 +283,7 @@ const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text).di
 export const STATUS_PAGE_CSP = [
   "default-src 'none'",
   `style-src 'self' ${sha256(STYLE + CHARTS_STYLE)}`,
-  `script-src 'self' ${sha256(SCRIPT + CHARTS_SCRIPT)}`,
+  `script-src 'self' ${sha256(SCRIPT + CHARTS_SCRIPT + INSTANCES_SCRIPT)}`,
   "connect-src 'self'",
   'img-src data:',
   "base-uri 'none'",
