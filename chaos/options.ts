@@ -1,7 +1,7 @@
 /**
  * The sizes of a chaos run: `npm run chaos -- --seed N --payouts N --deposits N [--kills N --reorgs N
- * --broker-cuts N --db-cuts N --malformed N --second-instance --confirm-height N --lag-blocks N]`.
- * Without flags: the default size, a few minutes on 2 cores.
+ * --broker-cuts N --db-cuts N --malformed N --second-instance --confirm-height N --lag-blocks N
+ * --sweeps N | --no-sweeps]`. Without flags: the default size, a few minutes on 2 cores.
  */
 export interface ChaosOptions {
   seed: number;
@@ -19,6 +19,11 @@ export interface ChaosOptions {
   lagBlocks: number;
   /** How long the run may wait for the last answers once the faults stop (seconds). */
   drainS: number;
+  /**
+   * Issued HD deposit wallets that the service sweeps (a share of the deposits goes to them); 0, or
+   * `--no-sweeps`: no HD root, no `sweep` section.
+   */
+  sweeps: number;
 }
 
 export const defaultChaosOptions: ChaosOptions = {
@@ -34,6 +39,7 @@ export const defaultChaosOptions: ChaosOptions = {
   confirmHeight: 6,
   lagBlocks: 3,
   drainS: 180,
+  sweeps: 10,
 };
 
 const numeric: Record<string, keyof ChaosOptions> = {
@@ -48,6 +54,7 @@ const numeric: Record<string, keyof ChaosOptions> = {
   '--confirm-height': 'confirmHeight',
   '--lag-blocks': 'lagBlocks',
   '--drain-s': 'drainS',
+  '--sweeps': 'sweeps',
 };
 
 /** Throws on an unknown flag or a value that is not a whole number ≥ 0. */
@@ -60,6 +67,10 @@ export function parseChaosArgs(argv: string[]): ChaosOptions {
       : [arg, undefined];
     if (flag === '--second-instance') {
       options.secondInstance = inline === undefined ? true : inline !== 'false';
+      continue;
+    }
+    if (flag === '--no-sweeps' && inline === undefined) {
+      options.sweeps = 0;
       continue;
     }
     const key = numeric[flag];

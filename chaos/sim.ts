@@ -22,8 +22,18 @@ import { createInstances } from './instances.js';
 import { badMessages, type RequestRole } from './malformed.js';
 import type { ChaosOptions } from './options.js';
 import { createRandom } from './random.js';
+import { mergeVerdicts, reportLines } from './report.js';
 import { startNodeFaults } from './rpc.js';
+import {
+  issueWallets,
+  readTreasury,
+  SWEEP,
+  settleTreasury,
+  sweepSection,
+  treasuryChainTxs,
+} from './sweeps.js';
 import { type PayoutRequest, type Verdict, verify } from './verify.js';
+import { verifySweeps } from './verify-sweeps.js';
 
 export interface ChaosReport extends Verdict {
   /** `[figure, value]` in the order they are printed. */
@@ -115,6 +125,7 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
     );
     for (let s = 1; s <= 9; s++) await chain.mint(chain.accounts[s]!.address, 10n ** 9n * USDT);
     const floor = Number(await chain.blockNumber());
+    const collectionStart = await chain.balanceOf(collection.address);
     const cc = await createChaosChain(chain, random.fork('chain'), floor);
     progress(`anvil ${chain.anvil.rpcUrl}, token ${chain.token}, setup to block ${floor}`);
 
@@ -144,8 +155,14 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
       wsUrl: node.wsUrl,
       collectionAddressLc: collection.address,
     });
+    // Sweeping: an HD root and issued deposit wallets before the service starts, and the chain's section.
+    const issued = o.sweeps > 0 ? await issueWallets(db.config, config, random.fork('hd'), o.sweeps) : [];
+    const json = toV2Json(config);
+    if (issued.length > 0)
+      (json.eth_config as Record<string, unknown>).sweep = sweepSection(collection.address);
     const configPath = join(workDir, 'config.json');
-    writeJson(configPath, toV2Json(config));
+    writeJson(configPath, json);
+    if (issued.length > 0) progress(`${issued.length} deposit wallets issued from an HD root, swept`);
 
     // The business: straight to the broker, collecting every answer from before the service starts.
     const business = await createBusinessClient();
@@ -172,8 +189,12 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
     for (const a of depositAddresses) await business.publishRequest(queues.topup, signedTopup(a));
     await waitFor(
       async () => {
-        const rows = await view.db.selectFrom('watched_addresses').select('address').execute();
-        return rows.length >= depositAddresses.length;
+        const rows = await view.db
+          .selectFrom('watched_addresses')
+          .select('address')
+          .where('address', 'in', depositAddresses)
+          .execute();
+        return new Set(rows.map((r) => r.address)).size >= depositAddresses.length;
       },
       120_000,
       `${depositAddresses.length} addresses watched`,
@@ -184,8 +205,14 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
     const D = mainPhaseMs(o);
     const at = (from: number, to: number) => Math.round(D * (from + plan.next() * (to - from)));
     const events: Event[] = [];
-    for (const raw of deposits)
-      events.push({ at: at(0, 0.85), kind: 'deposit', to: plan.pick(depositAddresses), raw });
+    // A share of the deposits goes to the issued wallets, so sweep rounds run under every fault.
+    const toIssued = random.fork('issued');
+    for (const raw of deposits) {
+      const when = at(0, 0.85);
+      const to = plan.pick(depositAddresses);
+      const swept = issued.length > 0 && toIssued.chance(0.4);
+      events.push({ at: when, kind: 'deposit', to: swept ? toIssued.pick(issued) : to, raw });
+    }
     for (const payout of payouts) events.push({ at: at(0, 0.85), kind: 'payout', payout });
     for (let i = 0; i < o.kills; i++) events.push({ at: at(0.05, 0.9), kind: 'kill' });
     for (let i = 0; i < o.reorgs; i++) events.push({ at: at(0.05, 1), kind: 'reorg' });
@@ -351,6 +378,8 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
     progress(`drained: ${left.missingPayouts} payouts and ${left.missingDeposits} deposits still unanswered`);
     // A few more blocks and seconds, so late duplicates or contradictions show up too.
     await sleep(o.confirmHeight * 1_000);
+    // Blocks keep coming until every deposit wallet is swept and no round stores anything more.
+    if (issued.length > 0) await settleTreasury(view, chain, issued, o.drainS * 1_000, progress);
     mining = false;
     await miner;
     await instances.stopAll(10_000);
@@ -364,61 +393,57 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
     const leftInQueue = Object.fromEntries(
       await Promise.all(roles.map(async (r) => [r, await count(queues[r].queue)])),
     ) as Record<RequestRole, number>;
+    const transfers = await cc.transfers(floor);
+    const answered = {
+      topup: answers.topup.messages,
+      withdraw: answers.withdraw.messages,
+      pay: answers.pay.messages,
+    };
     const verdict = verify({
       signKey: TEST_SIGN_KEY,
       decimals: DECIMALS,
       payouts,
       deposits: [...cc.deposits.values()],
       bad,
-      answers: {
-        topup: answers.topup.messages,
-        withdraw: answers.withdraw.messages,
-        pay: answers.pay.messages,
-      },
-      transfers: await cc.transfers(floor),
+      answers: answered,
+      transfers,
       dlq,
       leftInQueue,
       crashes: instances.crashes,
     });
 
-    const rpc = node.counts();
-    const lines: [string, number | string][] = [
-      ['seed', o.seed],
-      ['payouts', payouts.length],
-      ['deposits', cc.deposits.size],
-      ['deposits_moved', figures.deposits_moved],
-      ['deposits_replaced', figures.deposits_replaced],
-      ['kills', figures.kills],
-      ['instances_started', instances.started],
-      ['second_instance', figures.second_instance],
-      ['reorgs', figures.reorgs],
-      ['reorg_blocks', figures.reorg_blocks],
-      ['broker_cuts', figures.broker_cuts],
-      ['db_cuts', figures.db_cuts],
-      ...['429', '503', 'drop', 'delay', 'lag', 'header_not_found', 'ws_cut'].map((k): [string, number] => [
-        `rpc_${k}`,
-        rpc[k] ?? 0,
-      ]),
-      ['malformed', figures.malformed],
-      ['payouts_paid', verdict.figures.payouts_paid ?? 0],
-      ['payouts_refused', verdict.figures.payouts_refused ?? 0],
-      ['deposits_canonical', verdict.figures.deposits_canonical ?? 0],
-      ['deposits_removed', verdict.figures.deposits_removed ?? 0],
-      ['removed_unseen', verdict.figures.removed_unseen ?? 0],
-      ['redelivered', verdict.figures.redelivered ?? 0],
-      ['double_sends', verdict.figures.double_sends ?? 0],
-      ['missing_answers', verdict.figures.missing_answers ?? 0],
-      ['duplicate_answers', verdict.figures.duplicate_answers ?? 0],
-      ['wrong_answers', verdict.figures.wrong_answers ?? 0],
-      ['false_credits', verdict.figures.false_credits ?? 0],
-      ['missed_deposits', verdict.figures.missed_deposits ?? 0],
-      ['unsigned_answers', verdict.figures.unsigned_answers ?? 0],
-      ['out_of_order', verdict.figures.out_of_order ?? 0],
-      ['lost_messages', verdict.figures.lost_messages ?? 0],
-      ['crashes', verdict.figures.crashes ?? 0],
-      ['seconds', Math.round((Date.now() - t0) / 1000)],
-    ];
-    return { ...verdict, lines };
+    const treasury = await readTreasury(view);
+    for (const p of treasury.payouts.filter((r) => r.state === 'failed'))
+      progress(`${p.queue_id} failed: ${p.error_code} ${p.error_message ?? ''}`.trim());
+    const balances = new Map<string, bigint>();
+    for (const a of [...issued, collection.address]) balances.set(a, await chain.balanceOf(a));
+    const swept = verifySweeps({
+      wallets: issued,
+      collection: collection.address,
+      minAmountRaw: SWEEP.minAmountRaw,
+      records: treasury,
+      chainTxs: await treasuryChainTxs(chain, floor, issued, collection.address),
+      transfers,
+      deposits: [...cc.deposits.values()],
+      payouts,
+      answers: answered,
+      balances,
+      collectionStart,
+    });
+    const all = mergeVerdicts(verdict, swept);
+    const lines = reportLines(
+      o,
+      {
+        payouts: payouts.length,
+        deposits: cc.deposits.size,
+        instancesStarted: instances.started,
+        rpc: node.counts(),
+        injected: figures,
+        seconds: Math.round((Date.now() - t0) / 1000),
+      },
+      all,
+    );
+    return { ...all, lines };
   } finally {
     await cleanupChaos(progress);
   }

@@ -14,6 +14,7 @@ import { verifySignature } from '../src/protocol/sign.js';
 import type { ReceivedMessage } from '../test/helpers/rabbit.js';
 import type { DepositTx, TransferLog } from './chain.js';
 import type { BadMessage, RequestRole } from './malformed.js';
+import { sweepFailureFigures } from './verify-sweeps.js';
 
 export interface PayoutRequest {
   queueId: string;
@@ -41,7 +42,7 @@ export interface VerifyInput {
   crashes: { pid: number | undefined; code: number | null; signal: string | null; lastLines: string[] }[];
 }
 
-/** The figures that must be 0. */
+/** The figures that must be 0 (with verify-sweeps.ts's). */
 export const failureFigures = [
   'double_sends',
   'missing_answers',
@@ -53,6 +54,7 @@ export const failureFigures = [
   'out_of_order',
   'lost_messages',
   'crashes',
+  ...sweepFailureFigures,
 ] as const;
 
 export interface Verdict {
