@@ -57,10 +57,12 @@ export interface CreateServiceOptions {
 export type Service = Awaited<ReturnType<typeof createService>>;
 
 /**
- * Wires the parts. First the instance lock (src/store/instance-lock.ts): while another instance holds the
- * database this waits as a standby, with HTTP up (`/health` 200, `/ready` 503 naming the standby). Then the
- * database (migrated), the vault check, the chain RPC and watcher, deposit tracker, RabbitMQ consumers,
- * the outbox relay, and HTTP. `start()` returns once everything runs; `stop()` drains and closes.
+ * Wires the parts. On SQLite first the instance lock (src/store/instance-lock.ts): while another instance
+ * holds the file this waits as a standby, with HTTP up (`/health` 200, `/ready` 503 naming the standby).
+ * Then the database (migrated), the vault check, this instance's row and leases (src/cluster/: on MySQL
+ * several instances share the database), the chain RPC and watcher, deposit tracker, RabbitMQ consumers,
+ * the outbox relay, and HTTP. `start()` returns once everything runs, or stands by for the leases another
+ * instance holds; `stop()` drains, gives the leases up and closes.
  */
 export async function createService(options: CreateServiceOptions) {
   const { config, signKey } = options;

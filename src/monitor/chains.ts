@@ -139,6 +139,12 @@ export function createChainSampler(
      * a node that hangs keeps its read going in the background.
      */
     async sampleBalances(now: number, waitMs: number): Promise<void> {
+      // An instance that does not watch a chain (another one leads it) asks the node for its head at
+      // each sample, as its watcher would: `node_down` then says whether its node answers.
+      for (const t of tracks) {
+        const parts = t.chain.parts();
+        if (parts && !parts.watcher) parts.context.rpc.getBlockNumber().catch(() => undefined);
+      }
       const reads = tracks.flatMap((t) => readBalancesOf(t, now) ?? []);
       if (reads.length === 0) return;
       let timer: NodeJS.Timeout | undefined;

@@ -54,7 +54,7 @@ interface RoundResult {
  * Rows are selected by `sent_at IS NULL`, never by an id cursor, so a row of a transaction that
  * committed after a later id was sent is still found; a batch is always the lowest unsent rows, so an
  * unsent earlier row of a subject is always in the same round. One relay per database (it takes no row
- * locks; the instance lock, src/store/instance-lock.ts, keeps a second service from running one).
+ * locks; the service runs it only while it holds the `relay` lease, src/cluster/lease.ts).
  */
 export function createOutboxRelay(
   common: Pick<Common, 'logger' | 'metrics' | 'options'>,
