@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dbKinds, type OpenTestDatabase, openTestDatabase } from '../../test/helpers/db.js';
 import { until } from '../../test/helpers/service.js';
+import { startTcpProxy } from '../../test/helpers/tcp-proxy.js';
+import type { MysqlDbConfig } from '../config/types.js';
 import { createLogger } from '../internal/logger.js';
 import { resolveOptions } from '../internal/options.js';
 import { createDatabase, type DatabaseHandle } from '../store/db.js';
@@ -168,5 +170,79 @@ describe.each(dbKinds)('leases on %s', (kind) => {
       await registry.stop();
     }
     expect(await registry.list()).toEqual([]);
+  });
+});
+
+describe('a lease holder cut off from MySQL', () => {
+  it('stops its work once it could not renew for a TTL, and the other instance takes the lease over', async () => {
+    const database = await openTestDatabase('mysql');
+    const config = database.config as MysqlDbConfig;
+    // Instance A reaches the database through a proxy the test can cut; B directly.
+    const proxy = await startTcpProxy(config.host, config.port);
+    const viaProxy = await createDatabase({ ...config, host: proxy.host, port: proxy.port });
+    const a = createLeases(common, { db: viaProxy.db, holder: 'instance-a' });
+    const b = createLeases(common, { db: database.handle.db, holder: 'instance-b' });
+    const roleA = recordingRole();
+    const roleB = recordingRole();
+    try {
+      const holdA = a.hold('watcher:ETH', roleA.role);
+      await holdA.settled;
+      const holdB = b.hold('watcher:ETH', roleB.role);
+      await holdB.settled;
+      expect([holdA.held(), holdB.held()]).toEqual([true, false]);
+
+      // A silent partition: A's renewals hang, they neither succeed nor fail.
+      proxy.cut('blackhole');
+      await until(() => roleA.stops.length > 0, 10_000, "A's work stopped");
+      expect(roleA.stops).toEqual(['lost']);
+      expect(roleA.terms[0]!.signal.aborted).toBe(true);
+      await until(() => holdB.held(), 10_000, 'B to take the lease over');
+      const tokenA = roleA.terms[0]!.token;
+      expect(roleB.terms[0]!.token).toBeGreaterThan(tokenA);
+      expect(await database.handle.db.transaction().execute((trx) => holds(trx, 'watcher:ETH', tokenA))).toBe(
+        false,
+      );
+    } finally {
+      proxy.restore();
+      await b.stop();
+      await a.stop();
+      await viaProxy.close();
+      await proxy.close();
+      await database.cleanup();
+    }
+  });
+});
+
+describe('fencing on MySQL', () => {
+  it('a takeover waits for a write that passed the fence to commit; after it, the old token writes nothing', async () => {
+    const database = await openTestDatabase('mysql');
+    const other = await createDatabase(database.config);
+    try {
+      const db = database.handle.db;
+      const tokenA = (await acquireLease(db, 'watcher:ETH', 'instance-a', TTL))!;
+      // A's lease lapses while A, paused, is inside a fenced write.
+      await db.updateTable('leases').set({ expires_at: 0 }).where('name', '=', 'watcher:ETH').execute();
+      let takeover: Promise<number | undefined> | undefined;
+      let tookOver = false;
+      await db.transaction().execute(async (trx) => {
+        expect(await holds(trx, 'watcher:ETH', tokenA)).toBe(true);
+        takeover = acquireLease(other.db, 'watcher:ETH', 'instance-b', 60_000).then((t) => {
+          tookOver = true;
+          return t;
+        });
+        await new Promise((r) => setTimeout(r, 500));
+        // B's acquire is held back by the row A's check locked.
+        expect(tookOver).toBe(false);
+        await insertBlock(trx, 'ETH', { number: 1, hash: '0x01', parentHash: '0x00' });
+      });
+      expect(await takeover).toBe(tokenA + 1);
+      // A's next write is refused by the fence.
+      const stale = await db.transaction().execute((trx) => holds(trx, 'watcher:ETH', tokenA));
+      expect(stale).toBe(false);
+      expect(await db.selectFrom('chain_blocks').select('number').execute()).toHaveLength(1);
+    } finally {
+      await other.close();
+      await database.cleanup();
+    }
   });
 });
