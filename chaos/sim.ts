@@ -7,17 +7,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Address, formatUnits, type Hex } from 'viem';
-import { privateKeyToAddress } from 'viem/accounts';
+import { type Address, formatUnits } from 'viem';
 import { createDatabase, type DatabaseHandle } from '../src/store/db.js';
 import { createTestChain } from '../test/helpers/chain.js';
 import { createTestDatabase } from '../test/helpers/db.js';
-import { importWallets, signedWithdraw, type TestWallet } from '../test/helpers/payouts.js';
+import { importWallets, signedWithdraw } from '../test/helpers/payouts.js';
 import { toV2Json, writeJson } from '../test/helpers/process.js';
 import { amqpUrlVia, createBusinessClient, createTestQueues, TEST_AMQP_URL } from '../test/helpers/rabbit.js';
 import { signedTopup, TEST_MASTER_KEY, TEST_SIGN_KEY, testConfig } from '../test/helpers/service.js';
 import { type CutMode, startTcpProxy, type TcpProxy } from '../test/helpers/tcp-proxy.js';
 import { createChaosChain } from './chain.js';
+import { unanswered } from './drain.js';
 import { createInstances } from './instances.js';
 import { badMessages, type RequestRole } from './malformed.js';
 import type { ChaosOptions } from './options.js';
@@ -34,13 +34,13 @@ import {
 } from './sweeps.js';
 import { type PayoutRequest, type Verdict, verify } from './verify.js';
 import { verifySweeps } from './verify-sweeps.js';
+import { planWorkload, USDT } from './workload.js';
 
 export interface ChaosReport extends Verdict {
   /** `[figure, value]` in the order they are printed. */
   lines: [string, number | string][];
 }
 
-const USDT = 1_000_000n;
 const DECIMALS = 6;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -90,39 +90,11 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
     const chain = await createTestChain({ noMining: true });
     cleanups.push(() => chain.stop());
     await chain.deployToken();
-    const wallet = (): TestWallet => {
-      const privateKey = plan.hex(32) as Hex;
-      return { privateKey, address: privateKeyToAddress(privateKey).toLowerCase() as Hex };
-    };
-    const payers = [wallet(), wallet(), wallet()];
-    const collection = wallet();
-
-    const payouts: PayoutRequest[] = [];
-    const need = new Map<string, bigint>();
-    for (let i = 0; i < o.payouts; i++) {
-      const role = plan.chance(0.5) ? 'withdraw' : 'pay';
-      // One in five names a wallet the vault does not hold: the collection wallet pays those.
-      const own = plan.chance(0.8);
-      const from = (own ? plan.pick(payers).address : plan.hex(20)) as Address;
-      const raw = BigInt(plan.int(1, 50)) * USDT + BigInt(plan.int(0, 999_999));
-      const payer = own ? from : collection.address;
-      need.set(payer, (need.get(payer) ?? 0n) + raw);
-      const queueId = `chaos-${o.seed}-${i}`;
-      const orderId = role === 'pay' ? `order-${queueId}` : undefined;
-      payouts.push({ queueId, role, orderId, from, to: plan.hex(20) as Address, raw });
-    }
+    const { payers, collection, payouts, need, deposits, depositAddresses } = planWorkload(plan, o);
     for (const w of [...payers, collection]) {
       await chain.setEthBalance(w.address, 100n * 10n ** 18n);
       await chain.mint(w.address, 2n * (need.get(w.address) ?? 0n) + 100n * USDT);
     }
-    const deposits = Array.from(
-      { length: o.deposits },
-      () => BigInt(plan.int(1, 1_000)) * USDT + BigInt(plan.int(0, 999_999)),
-    );
-    const depositAddresses = Array.from(
-      { length: Math.max(1, Math.ceil(o.deposits / 2)) },
-      () => plan.hex(20) as Address,
-    );
     for (let s = 1; s <= 9; s++) await chain.mint(chain.accounts[s]!.address, 10n ** 9n * USDT);
     const floor = Number(await chain.blockNumber());
     const collectionStart = await chain.balanceOf(collection.address);
@@ -341,34 +313,19 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
     );
 
     // Drain: the node stays faulty, blocks keep coming, until every answer the chain calls for is in.
-    const answeredIds = () => {
-      const ids = new Set<string>();
-      for (const m of [...answers.withdraw.messages, ...answers.pay.messages])
-        ids.add(String((m.json as { queue_id?: unknown })?.queue_id));
-      return ids;
+    const answered = {
+      topup: answers.topup.messages,
+      withdraw: answers.withdraw.messages,
+      pay: answers.pay.messages,
     };
-    const wantedIds = [
-      ...payouts.map((p) => p.queueId),
-      ...bad.flatMap((b) => ('answerId' in b.expect ? [b.expect.answerId] : [])),
-    ];
-    const outstanding = async () => {
-      const ids = answeredIds();
-      const missingPayouts = wantedIds.filter((id) => !ids.has(id)).length;
-      const truth = new Set((await cc.transfers(floor)).map((t) => `${t.txHash} ${t.to}`));
-      const statuses = new Map<string, Set<number>>();
-      for (const m of answers.topup.messages) {
-        const j = m.json as { tx_hash?: string; address?: string; status?: number };
-        const key = `${j.tx_hash?.toLowerCase()} ${j.address?.toLowerCase()}`;
-        statuses.set(key, (statuses.get(key) ?? new Set()).add(Number(j.status)));
-      }
-      let missingDeposits = 0;
-      for (const d of cc.deposits.values()) {
-        const key = `${d.hash.toLowerCase()} ${d.to.toLowerCase()}`;
-        const got = statuses.get(key) ?? new Set<number>();
-        if (truth.has(key) ? !got.has(1) : got.has(2) && !got.has(0)) missingDeposits++;
-      }
-      return { missingPayouts, missingDeposits };
-    };
+    const outstanding = async () =>
+      unanswered({
+        payouts,
+        bad,
+        deposits: cc.deposits.values(),
+        transfers: await cc.transfers(floor),
+        answers: answered,
+      });
     const drainEnd = Date.now() + o.drainS * 1000;
     let left = await outstanding();
     while ((left.missingPayouts > 0 || left.missingDeposits > 0) && Date.now() < drainEnd) {
@@ -394,11 +351,6 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
       await Promise.all(roles.map(async (r) => [r, await count(queues[r].queue)])),
     ) as Record<RequestRole, number>;
     const transfers = await cc.transfers(floor);
-    const answered = {
-      topup: answers.topup.messages,
-      withdraw: answers.withdraw.messages,
-      pay: answers.pay.messages,
-    };
     const verdict = verify({
       signKey: TEST_SIGN_KEY,
       decimals: DECIMALS,

@@ -1,16 +1,23 @@
+import type { MessageProperties } from 'amqplib';
+import type { Address, Hash } from 'viem';
 import { describe, expect, it } from 'vitest';
-import { defaultChaosOptions } from '../chaos/options.js';
+import type { DepositTx } from '../chaos/chain.js';
+import { defaultChaosOptions, parseChaosArgs } from '../chaos/options.js';
 import { runChaos } from '../chaos/sim.js';
+import type { TreasuryPayoutRow } from '../chaos/sweeps.js';
 import { failureFigures } from '../chaos/verify.js';
+import { type SweepVerifyInput, sweepFailureFigures, verifySweeps } from '../chaos/verify-sweeps.js';
+import type { ReceivedMessage } from './helpers/rabbit.js';
 
 /**
  * A small seeded run of the fault suite (`npm run chaos`, README "Fault suite"): the real service as a
  * child process behind a lagging, rate-limited, dropping node, SIGKILLed, reorganised, cut from the
- * broker and the database, fed bad messages, with a second instance on the same database. Every
- * failure figure must be 0; a failure names the invariant and its evidence (queue_id, tx hash).
+ * broker and the database, fed bad messages, with a second instance on the same database, sweeping its
+ * issued deposit wallets all along. Every failure figure must be 0; a failure names the invariant and its
+ * evidence (queue_id, tx hash).
  */
 describe('the fault suite, small', () => {
-  it('seed 7: 20 payouts, 20 deposits, 3 kills, 3 reorgs, 2 broker cuts, 1 db cut, 200 bad messages, a second instance', async () => {
+  it('seed 7: 20 payouts, 20 deposits, 3 kills, 3 reorgs, 2 broker cuts, 1 db cut, 200 bad messages, a second instance, 5 swept wallets', async () => {
     const report = await runChaos(
       {
         ...defaultChaosOptions,
@@ -24,6 +31,7 @@ describe('the fault suite, small', () => {
         malformed: 200,
         secondInstance: true,
         drainS: 120,
+        sweeps: 5,
       },
       (line) => process.env.TEST_LOG_LEVEL && process.stderr.write(`${line}\n`),
     );
@@ -37,9 +45,203 @@ describe('the fault suite, small', () => {
     expect(Number(figures.rpc_lag)).toBeGreaterThan(0);
     expect(figures.payouts).toBe(20);
     expect(figures.deposits).toBe(20);
+    // Sweeping happened under those faults, its figures printed with the rest.
+    expect(figures.issued_wallets).toBe(5);
+    expect(Number(figures.deposits_to_issued)).toBeGreaterThan(0);
+    expect(Number(figures.swept)).toBeGreaterThan(0);
+    expect(Number(figures.swept_raw)).toBeGreaterThan(0);
+    expect(Number(figures.treasury_txs)).toBeGreaterThanOrEqual(Number(figures.swept));
+    for (const f of sweepFailureFigures) expect(report.lines.map(([name]) => name)).toContain(f);
     const failed = Object.fromEntries(failureFigures.map((f) => [f, report.figures[f] ?? 0]));
     expect(failed, report.failures.join('\n')).toEqual(Object.fromEntries(failureFigures.map((f) => [f, 0])));
     expect(report.failed, report.failures.join('\n')).toBe(0);
     expect(report.passed).toBeGreaterThan(40);
   }, 600_000);
+});
+
+describe('the fault suite options', () => {
+  it('sweeps 10 wallets by default; --sweeps N and --no-sweeps', () => {
+    expect(parseChaosArgs([]).sweeps).toBe(10);
+    expect(parseChaosArgs(['--sweeps', '3']).sweeps).toBe(3);
+    expect(parseChaosArgs(['--no-sweeps']).sweeps).toBe(0);
+    expect(() => parseChaosArgs(['--no-sweeps=1'])).toThrow(/unknown option/);
+  });
+});
+
+/**
+ * The sweep checks on a hand-made run (pure logic): one wallet, one deposit, its top-up and its sweep,
+ * all consistent; then each kind of fault the checks exist for, each caught by its own figure.
+ */
+describe('the fault suite sweep checks', () => {
+  const W = '0x00000000000000000000000000000000000000a1' as Address;
+  const C = '0x00000000000000000000000000000000000000c0' as Address;
+  const SENDER = '0x00000000000000000000000000000000000000d5' as Address;
+  const TOKEN = '0x00000000000000000000000000000000000000e7' as Address;
+  const hash = (n: number) => `0x${n.toString(16).padStart(64, '0')}` as Hash;
+  const [DEPOSIT, TOPUP_TX, SWEEP_TX] = [hash(1), hash(2), hash(3)];
+  const TOPUP_ID = `gas_topup:ETH:20:${W}`;
+  const SWEEP_ID = `sweep:ETH:25:${W}:USDT`;
+  const message = (json: Record<string, unknown>): ReceivedMessage => ({
+    json,
+    text: JSON.stringify(json),
+    headers: {},
+    properties: {} as MessageProperties,
+  });
+  const row = (p: Partial<TreasuryPayoutRow> & Pick<TreasuryPayoutRow, 'queue_id'>): TreasuryPayoutRow => ({
+    kind: 'sweep',
+    state: 'confirmed',
+    from_address: W,
+    to_address: C,
+    amount_raw: '99990000',
+    tx_hash: SWEEP_TX,
+    reverted: 0,
+    error_code: null,
+    error_message: null,
+    created_at: 2_000,
+    ...p,
+  });
+
+  const clean = (): SweepVerifyInput => {
+    const deposit: DepositTx = {
+      hash: DEPOSIT,
+      sender: 1,
+      nonce: 0,
+      to: W,
+      raw: 100_000_000n,
+      replaced: false,
+      moved: 0,
+    };
+    return {
+      wallets: [W],
+      collection: C,
+      minAmountRaw: 1_000_000n,
+      records: {
+        payouts: [
+          row({
+            queue_id: TOPUP_ID,
+            kind: 'gas_topup',
+            from_address: C,
+            to_address: W,
+            amount_raw: '1000000000000000',
+            tx_hash: TOPUP_TX,
+            created_at: 1_000,
+          }),
+          row({ queue_id: SWEEP_ID }),
+        ],
+        txs: new Map([
+          [TOPUP_TX, TOPUP_ID],
+          [SWEEP_TX, SWEEP_ID],
+        ]),
+        depositTxs: [{ txHash: DEPOSIT, to: W, status: '1' }],
+      },
+      chainTxs: [
+        { hash: TOPUP_TX, from: C, to: W, value: 10n ** 15n, blockNumber: 21, index: 0, status: 'success' },
+        { hash: SWEEP_TX, from: W, to: TOKEN, value: 0n, blockNumber: 26, index: 0, status: 'success' },
+      ],
+      transfers: [
+        { txHash: DEPOSIT, from: SENDER, to: W, value: 100_000_000n, blockNumber: 10, logIndex: 0 },
+        { txHash: SWEEP_TX, from: W, to: C, value: 99_990_000n, blockNumber: 26, logIndex: 0 },
+      ],
+      deposits: [deposit],
+      payouts: [],
+      answers: {
+        topup: [
+          message({ tx_hash: DEPOSIT, address: W, status: 2 }),
+          message({ tx_hash: DEPOSIT, address: W, status: 1 }),
+        ],
+        withdraw: [],
+        pay: [],
+      },
+      balances: new Map([
+        [W, 10_000n],
+        [C, 500_000_000n + 99_990_000n],
+      ]),
+      collectionStart: 500_000_000n,
+    };
+  };
+  const figuresOf = (input: SweepVerifyInput) => verifySweeps(input).figures;
+
+  it('a consistent sweep passes every check and is counted', () => {
+    const verdict = verifySweeps(clean());
+    expect(verdict.failures).toEqual([]);
+    expect(verdict.figures).toMatchObject({
+      swept: 1,
+      swept_raw: 99_990_000,
+      gas_topups: 1,
+      deposits_to_issued: 1,
+    });
+    for (const f of sweepFailureFigures) expect(verdict.figures[f]).toBe(0);
+  });
+
+  it('a second confirmed top-up with no sweep between is a double top-up', () => {
+    const input = clean();
+    input.records.payouts.push(
+      row({
+        queue_id: `gas_topup:ETH:22:${W}`,
+        kind: 'gas_topup',
+        from_address: C,
+        to_address: W,
+        created_at: 1_500,
+      }),
+    );
+    expect(figuresOf(input).double_topups).toBe(1);
+  });
+
+  it('two mined transactions of one sweep, or a mined one nobody signed, are treasury double sends', () => {
+    const twice = clean();
+    twice.records.txs.set(hash(4), SWEEP_ID);
+    twice.chainTxs.push({
+      hash: hash(4),
+      from: W,
+      to: TOKEN,
+      value: 0n,
+      blockNumber: 27,
+      index: 0,
+      status: 'success',
+    });
+    expect(figuresOf(twice).treasury_double_sends).toBe(1);
+    const stranger = clean();
+    stranger.chainTxs.push({
+      hash: hash(5),
+      from: C,
+      to: W,
+      value: 1n,
+      blockNumber: 30,
+      index: 1,
+      status: 'success',
+    });
+    expect(figuresOf(stranger).treasury_double_sends).toBe(1);
+  });
+
+  it('an answer for a treasury payout, and a deposit for a treasury transaction, are caught', () => {
+    const answered = clean();
+    answered.answers.withdraw.push(message({ queue_id: SWEEP_ID, status: 1 }));
+    expect(figuresOf(answered).treasury_answers).toBe(1);
+    const credited = clean();
+    credited.records.depositTxs.push({ txHash: TOPUP_TX, to: W, status: '2' });
+    credited.answers.topup.push(message({ tx_hash: TOPUP_TX, address: W, status: 2 }));
+    expect(figuresOf(credited).treasury_deposits).toBe(2);
+  });
+
+  it('a balance off by one unit, on the wallet or the collection wallet, is unbalanced', () => {
+    const wallet = clean();
+    wallet.balances.set(W, 9_999n);
+    expect(figuresOf(wallet).unbalanced).toBe(1);
+    const collection = clean();
+    collection.collectionStart += 1n;
+    expect(figuresOf(collection).unbalanced).toBe(1);
+  });
+
+  it('deposits to issued wallets and no confirmed sweep, or a wallet left unswept, fail the workload', () => {
+    const none = clean();
+    none.records.payouts = none.records.payouts.filter((p) => p.kind !== 'sweep');
+    none.records.txs.delete(SWEEP_TX);
+    none.chainTxs = none.chainTxs.filter((t) => t.hash !== SWEEP_TX);
+    none.transfers = none.transfers.filter((t) => t.txHash !== SWEEP_TX);
+    none.balances.set(W, 100_000_000n);
+    none.balances.set(C, 500_000_000n);
+    const figures = figuresOf(none);
+    expect(figures.sweeps_missing).toBe(2); // no sweep confirmed, and the wallet still holds its deposit
+    expect(figures.unbalanced).toBe(0);
+  });
 });
