@@ -11,7 +11,8 @@ export function createWaker(stop: AbortSignal) {
       wakeNow?.();
     },
     async wait(ms: number): Promise<void> {
-      if (!pending) {
+      // After the stop, the abort event has fired already: a wait begun then would last all `ms`.
+      if (!pending && !stop.aborted) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, ms);
           wakeNow = done;
