@@ -20,6 +20,7 @@ const quiet: AlertInputs = {
   brokerConnected: true,
   oldestInFlightMs: 60_000,
   unresolvedPayouts: 0,
+  sweeps: [],
 };
 const config = defaultAlertsConfig();
 const names = (inputs: Partial<AlertInputs>) =>
@@ -119,6 +120,24 @@ describe('evaluateAlerts', () => {
         message: 'chain BSC: the node has not answered for 40 s',
       },
     ]);
+  });
+
+  it("warns when the last sweep round's gas wallet could not fund it, for that chain alone", () => {
+    const gasWallet = { address: '0xgas', balance: '0.0001', needed: '0.00031', canFund: false };
+    const sweep = { chain: 'BSC', symbol: 'BNB', enabled: true, gasWallet };
+    expect(evaluateAlerts({ ...quiet, sweeps: [sweep] }, config)).toEqual([
+      {
+        name: 'sweep_gas',
+        severity: 'warning',
+        chain: 'BSC',
+        message:
+          'chain BSC: the gas wallet 0xgas cannot fund the sweep round: it needs 0.00031 BNB, has 0.0001 BNB (less its payouts in flight; or the vault has no key for it); deposit wallets wait',
+      },
+    ]);
+    expect(names({ sweeps: [{ ...sweep, gasWallet: { ...gasWallet, canFund: true } }] })).toEqual([]);
+    // Before the first round, and while sweeping is disabled, nothing is known of the round.
+    expect(names({ sweeps: [{ ...sweep, gasWallet: undefined }] })).toEqual([]);
+    expect(names({ sweeps: [{ ...sweep, enabled: false }] })).toEqual([]);
   });
 
   it('holds a native coin of other decimals to the same floor in whole units', () => {

@@ -20,12 +20,14 @@ export const ALERT_SEVERITIES = {
   payout_unresolved: ['critical'],
   broker_down: ['critical'],
   node_down: ['critical'],
+  // Deposit wallets wait to be swept; nothing is lost and no payout fails for it.
+  sweep_gas: ['warning'],
 } as const satisfies Record<string, readonly AlertSeverity[]>;
 
 export type AlertName = keyof typeof ALERT_SEVERITIES;
 
 /** The alerts about one chain: each fires for that chain alone and names it. */
-export const CHAIN_ALERTS: readonly AlertName[] = ['collection_gas', 'watcher_lag', 'node_down'];
+export const CHAIN_ALERTS: readonly AlertName[] = ['collection_gas', 'watcher_lag', 'node_down', 'sweep_gas'];
 
 export interface Alert {
   name: AlertName;
@@ -49,6 +51,16 @@ export interface ChainAlertInputs {
   nodeDown: string | undefined;
 }
 
+/** What `sweep_gas` looks at on a chain whose sweeper runs here (src/monitor/treasury.ts). */
+export interface SweepAlertInputs {
+  chain: string;
+  /** The native coin's symbol: the gas wallet's amounts are in it. */
+  symbol: string;
+  enabled: boolean;
+  /** The gas wallet as the last round planned it (exact text); undefined before the first round. */
+  gasWallet: { address: string; balance: string; needed: string; canFund: boolean } | undefined;
+}
+
 /** What the alerts look at; undefined means "not known yet" and never fires. */
 export interface AlertInputs {
   pending: number | undefined;
@@ -64,6 +76,8 @@ export interface AlertInputs {
   oldestInFlightMs: number | undefined;
   /** Payouts held `unresolved`. */
   unresolvedPayouts: number | undefined;
+  /** The chains whose sweeper runs in this instance. */
+  sweeps: readonly SweepAlertInputs[];
 }
 
 /** The alerts active for these inputs: for two-level thresholds only the higher severity reached. */
@@ -142,6 +156,16 @@ export function evaluateAlerts(inputs: AlertInputs, config: AlertsConfig): Alert
   }
   if (!inputs.brokerConnected) {
     alerts.push({ name: 'broker_down', severity: 'critical', message: 'RabbitMQ is not connected' });
+  }
+  for (const s of inputs.sweeps) {
+    const gas = s.gasWallet;
+    if (!s.enabled || !gas || gas.canFund) continue;
+    alerts.push({
+      name: 'sweep_gas',
+      severity: 'warning',
+      message: `chain ${s.chain}: the gas wallet ${gas.address} cannot fund the sweep round: it needs ${gas.needed} ${s.symbol}, has ${gas.balance} ${s.symbol} (less its payouts in flight; or the vault has no key for it); deposit wallets wait`,
+      chain: s.chain,
+    });
   }
   for (const chain of inputs.chains) {
     if (chain.nodeDown === undefined) continue;

@@ -17,13 +17,14 @@ import { createHistory, DEFAULT_HISTORY, type HistoryOptions, type HistorySample
 import { type LookupQuery, lookup } from './lookup.js';
 import { buildStatus, type ChainSample, type MonitorState, type QueueView, sumOf } from './status.js';
 import { createSystemSampler } from './system.js';
+import { createTreasuryView, type SweptChain } from './treasury.js';
 
 export type { MonitoredChain } from './chains.js';
 
 export interface MonitorDeps {
   db: Db;
-  /** Every configured chain (the first is ETH). */
-  chains: readonly MonitoredChain[];
+  /** Every configured chain (the first is ETH), with its sweeper when it runs here (the treasury panel). */
+  chains: readonly (MonitoredChain & SweptChain)[];
   /** The gauges it sets (the service's prom-client registry). */
   metrics: Metrics;
   relay: { backlog(): Promise<number> };
@@ -58,6 +59,7 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
   const stop = new AbortController();
   const chains = createChainSampler(common, { chains: deps.chains, metrics, startedAt });
   const chainNames = chains.names;
+  const treasury = createTreasuryView(deps.chains);
   const state: MonitorState = {
     sampledAt: undefined,
     chains: chains.samples,
@@ -185,6 +187,7 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
         brokerConnected: options.broker.isConnected(),
         oldestInFlightMs: state.oldestInFlightMs,
         unresolvedPayouts: known ? total((c) => c.payoutCounts.get('unresolved') ?? 0) : undefined,
+        sweeps: treasury.alertInputs(),
       },
       config.alerts,
     );
@@ -265,7 +268,7 @@ export function createMonitor(common: Common, deps: MonitorDeps) {
     status() {
       // The watchers move between samples: show where they are now.
       chains.sampleNow(Date.now());
-      return buildStatus({ config, startedAt, state });
+      return buildStatus({ config, startedAt, state, treasury: treasury.status(state.chains) });
     },
     alerts: (): readonly Alert[] => state.alerts,
     /** The charts' points (GET /status/history). */

@@ -8,6 +8,7 @@ import type { DepositStatus, PayoutState } from '../store/schema.js';
 import type { Alert } from './alerts.js';
 import type { WalletBalances } from './balances.js';
 import type { SystemSample } from './system.js';
+import type { TreasuryStatus } from './treasury.js';
 
 export interface QueueView {
   /** The v2 config key: topup, withdraw, pay, topup_resp, withdraw_resp, pay_resp. */
@@ -67,6 +68,8 @@ export interface BuildStatusInput {
   config: Config;
   startedAt: number;
   state: MonitorState;
+  /** Each swept chain's treasury (src/monitor/treasury.ts); none when left out. */
+  treasury?: readonly TreasuryStatus[];
 }
 
 /** Counts of every chain added up, by state. */
@@ -217,6 +220,7 @@ export function buildStatus(input: BuildStatusInput) {
         }
       : null,
     alerts: state.alerts,
+    treasury: input.treasury ?? [],
   };
 }
 

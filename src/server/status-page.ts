@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CHARTS_BODY, CHARTS_SCRIPT, CHARTS_STYLE } from './status-page-charts.js';
 import { INSTANCES_BODY, INSTANCES_SCRIPT } from './status-page-instances.js';
+import { TREASURY_BODY, TREASURY_SCRIPT } from './status-page-treasury.js';
 
 /*
  * The operator's status page: one self-contained document (the service may run where there is no
@@ -165,7 +166,7 @@ function chainRow(c, alerts, now) {
   var name = el('span', null, el('div', null, el('strong', null, c.name)), el('div', { class: 'sub' }, 'chain ' + (c.chainId === null ? '?' : c.chainId)));
   return { cells: [name, state, head, lag, pending, bal], level: level };
 }
-
+${TREASURY_SCRIPT}
 function render(s) {
   var now = s.now;
   var worst = s.alerts.some(function (a) { return a.severity === 'critical'; }) ? 'critical' : s.alerts.length ? 'warning' : 'ok';
@@ -196,6 +197,7 @@ function render(s) {
   var chainRows = s.chains.map(function (ch) { return chainRow(ch, s.alerts, now); });
   table('chains', [{ label: 'Chain' }, { label: 'State' }, { label: 'Head', num: true }, { label: 'Lag', num: true }, { label: 'Pending', num: true }, { label: 'Collection wallet', cls: 'bal' }],
     chainRows.map(function (r) { return r.cells; }), 'No chain configured', true, chainRows.map(function (r) { return r.level; }));
+  renderTreasury(s);
 
   table('pending-deposits', [{ label: 'Age' }, { label: 'Amount', num: true }, { label: 'Address' }, { label: 'Status' }, { label: 'Confirmations', num: true }, { label: 'Tx' }],
     s.deposits.pending.map(function (d) {
@@ -257,7 +259,7 @@ const BODY = `
 </header>
 <main>
   <section id="alerts" aria-live="polite"><h2>Alerts</h2><p class="none">…</p></section>
-  <div id="cards" class="cards"></div>${CHARTS_BODY}  <section><h2>Chains <small>head, lag, pending, collection wallet</small></h2><div id="chains" class="rows"></div></section>
+  <div id="cards" class="cards"></div>${CHARTS_BODY}  <section><h2>Chains <small>head, lag, pending, collection wallet</small></h2><div id="chains" class="rows"></div></section>${TREASURY_BODY}
   <section><h2>Pending deposits <small>oldest first</small></h2><div id="pending-deposits" class="rows"></div></section>
   <section><h2>Pending payouts <small>oldest first</small></h2><div id="pending-payouts" class="rows"></div></section>
   <section><h2>Held for approval <small>payout approve / payout reject QUEUE_ID</small></h2><div id="held-payouts" class="rows"></div></section>
