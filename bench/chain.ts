@@ -95,6 +95,41 @@ export async function startBenchChain(): Promise<BenchChain> {
   }
 }
 
+export interface TransferRange {
+  fromBlock: number;
+  toBlock: number;
+  logs: number;
+}
+
+/**
+ * Puts `logs` Transfer logs on chain, the i-th to `recipientOf(i)`: multiTransfer transactions of
+ * `logsPerTx` recipients each, signed here from the senders in turn and sent in JSON-RPC batches,
+ * `logsPerBlock` logs per mined block; then `confirmHeight + 1` empty blocks, so that a watcher behind
+ * takes the whole range by eth_getLogs ranges.
+ */
+export async function putTransferRange(
+  bc: BenchChain,
+  recipientOf: (i: number) => Address,
+  sizes: { logs: number; logsPerTx: number; logsPerBlock: number; confirmHeight: number },
+): Promise<TransferRange> {
+  const txs: Hex[] = [];
+  for (let i = 0, t = 0; i < sizes.logs; i += sizes.logsPerTx, t++) {
+    const to = Array.from({ length: Math.min(sizes.logsPerTx, sizes.logs - i) }, (_, k) =>
+      recipientOf(i + k),
+    );
+    txs.push(await bc.signMultiTransfer(bc.senders[t % bc.senders.length]!, to, to.map(randomAmount)));
+  }
+  const fromBlock = (await bc.head()) + 1;
+  const txsPerBlock = Math.max(1, Math.floor(sizes.logsPerBlock / sizes.logsPerTx));
+  for (let i = 0; i < txs.length; i += txsPerBlock) {
+    await bc.sendRaw(txs.slice(i, i + txsPerBlock));
+    await bc.mineOne();
+  }
+  const toBlock = await bc.head();
+  await bc.chain.mine(sizes.confirmHeight + 1);
+  return { fromBlock, toBlock, logs: sizes.logs };
+}
+
 export async function rpcBatch(url: string, body: unknown): Promise<unknown> {
   const response = await fetch(url, {
     method: 'POST',

@@ -38,6 +38,8 @@ export interface StartServiceChildOptions {
   logFile: string;
   /** Write a CPU profile into this folder. */
   profileDir?: string;
+  /** Another script speaking the same IPC (the bare idle baseline); default service-child.ts. */
+  script?: string;
 }
 
 /** Runs `createService(config).start()` in a child process (node --import tsx --expose-gc). */
@@ -45,7 +47,7 @@ export async function startServiceChild(options: StartServiceChildOptions): Prom
   const fd = openSync(options.logFile, 'a');
   const execArgv = ['--import', 'tsx', '--expose-gc'];
   if (options.profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', options.profileDir);
-  const child = fork(childScript, [], {
+  const child = fork(options.script ?? childScript, [], {
     execArgv,
     stdio: ['ignore', fd, fd, 'ipc'],
     env: {

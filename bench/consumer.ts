@@ -19,14 +19,21 @@ export interface ResponseConsumer {
   close(): Promise<void>;
 }
 
-/** A business system reading a response queue (topup, withdraw, pay), timing each message as it arrives. */
-export async function consumeTopupResponses(queue: QueueConfig): Promise<ResponseConsumer> {
+/**
+ * A business system reading a response queue (topup, withdraw, pay), timing each message as it arrives.
+ * `purge`: drop what earlier parts left in the queue first (tens of thousands of backfill answers).
+ */
+export async function consumeTopupResponses(
+  queue: QueueConfig,
+  options: { purge?: boolean } = {},
+): Promise<ResponseConsumer> {
   const conn = await amqplib.connect(TEST_AMQP_URL);
   conn.on('error', () => {});
   const ch = await conn.createChannel();
   await ch.assertExchange(queue.exchange, 'direct', { durable: true });
   await ch.assertQueue(queue.queue, { durable: true });
   for (const key of queue.routing) await ch.bindQueue(queue.queue, queue.exchange, key);
+  if (options.purge) await ch.purgeQueue(queue.queue);
   const arrivals: TopupArrival[] = [];
   const waiters = new Set<() => void>();
   await ch.consume(

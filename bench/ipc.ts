@@ -1,13 +1,16 @@
 /** Messages between the bench and a service child, and a JSON form of its config (bigints included). */
 export type ChildRequest =
   | { type: 'memory'; gc: boolean }
-  | { type: 'counts' }
+  /** Deposits found in blocks `fromBlock..toBlock`, and outbox rows. */
+  | { type: 'counts'; fromBlock: number; toBlock: number }
   | { type: 'payouts' }
   | { type: 'stop' };
 
 export type ChildReply =
   | { type: 'starting'; at: number; cpuUs: number }
   | { type: 'started'; at: number }
+  /** The watcher logged 'backfill started': its first eth_getLogs range follows. */
+  | { type: 'backfill'; at: number; cpuUs: number }
   | { type: 'block'; number: number; transfers: number; at: number; cpuUs: number }
   | { type: 'memory'; rss: number; heapUsed: number; maxRss: number }
   | { type: 'counts'; deposits: number; outbox: number; unsent: number }

@@ -1,24 +1,24 @@
-import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../src/config/types.js';
 import { startServiceChild } from './child.js';
-import type { BenchOptions } from './options.js';
+import type { BenchDb, BenchOptions } from './options.js';
 import type { Figure } from './report.js';
-import { createBenchDatabase, loadWatched } from './watched.js';
+import { createBenchDatabase } from './watched.js';
 
 const MiB = 1024 * 1024;
+const bareScript = fileURLToPath(new URL('./bare-idle-child.ts', import.meta.url));
 
-/** RSS of an idle service child (after its start settled, after GC): the lowest of three readings. */
-async function idleRss(config: Config, logFile: string): Promise<number> {
-  const child = await startServiceChild({ config, tuning: { httpPort: 0 }, logFile });
+/** RSS of an idle child after its start settled, after GC: the lowest of three readings. */
+async function idleRss(config: Config, logFile: string, script?: string): Promise<number> {
+  const child = await startServiceChild({ config, tuning: { httpPort: 0 }, logFile, script });
   try {
-    await sleep(2_000);
+    await sleep(1_500);
     const readings: number[] = [];
     for (let i = 0; i < 3; i++) {
       readings.push((await child.request({ type: 'memory', gc: true }, 'memory')).rss);
-      await sleep(300);
+      await sleep(200);
     }
     return Math.min(...readings);
   } finally {
@@ -26,102 +26,75 @@ async function idleRss(config: Config, logFile: string): Promise<number> {
   }
 }
 
-/** Two processes of each kind, alternating; the lower of each pair (RSS of equal processes varies by MBs). */
-async function idlePair(configs: [Config, Config], workDir: string): Promise<[number, number]> {
-  const best: [number, number] = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
-  for (let round = 0; round < 2; round++) {
-    for (const k of [0, 1] as const) {
-      const rss = await idleRss(configs[k], join(workDir, `memory-${k}-${round}.log`));
-      best[k] = Math.min(best[k], rss);
-    }
-  }
-  return best;
-}
-
-/** The baseline for bytes per address: a plain Set of 0x-addresses in a process of its own. */
-function naiveSetBytesPerAddress(n: number): Promise<number> {
-  const script = fileURLToPath(new URL('./set-child.ts', import.meta.url));
-  const child = fork(script, [String(n)], { execArgv: ['--import', 'tsx', '--expose-gc'] });
-  return new Promise((resolve, reject) => {
-    child.once('message', (m: { bytesPerAddress: number }) => resolve(m.bytesPerAddress));
-    child.once('exit', (code) => reject(new Error(`set-child exited with ${code}`)));
-  });
-}
-
 export interface MemoryInputs {
-  /** The service's config for a given database. */
+  /** The service's config on a given database. */
   configFor(db: Config['db']): Config;
-  /** Peak RSS of the ingest child (bytes). */
-  ingestPeakRss: number;
-  /** Peak RSS of the payout child (bytes); undefined when the payout part did not run. */
+  /** The database of the other parts, with `opts.watched` watched addresses. */
+  watchedDb: Config['db'];
+  /** Peak RSS of the ingest child (bytes), when the ingest ran. */
+  ingestPeakRss: number | undefined;
+  /** Peak RSS of the payout child (bytes), when the payout part ran. */
   payoutPeakRss: number | undefined;
 }
 
+/**
+ * memory_idle: an idle service on an empty database against a bare process holding the same connections
+ * (bare-idle-child.ts); memory_watched: the idle service on the database with `watched` addresses
+ * against the idle service on the empty one. Resident memory after GC, which includes the TypeScript
+ * loader both run under.
+ */
 export async function runMemory(
   inputs: MemoryInputs,
+  db: BenchDb,
   opts: BenchOptions,
   workDir: string,
 ): Promise<Figure[]> {
-  const empty = await createBenchDatabase(opts.db);
-  const full = await createBenchDatabase(opts.db);
+  const empty = await createBenchDatabase(db);
   try {
-    await loadWatched(full.config, [], opts.watched);
-    const [rss0, rssN] = await idlePair(
-      [inputs.configFor(empty.config), inputs.configFor(full.config)],
-      workDir,
-    );
-    const naive = await naiveSetBytesPerAddress(opts.watched);
-    const perAddress = (rssN - rss0) / opts.watched;
-    const idleLabel = 'idle service, 0 watched addresses';
+    const log = (name: string) => join(workDir, `memory-${db}-${name}.log`);
+    const emptyConfig = inputs.configFor(empty.config);
+    const bare = await idleRss(emptyConfig, log('bare'), bareScript);
+    const idle = await idleRss(emptyConfig, log('idle'));
+    const watched = await idleRss(inputs.configFor(inputs.watchedDb), log('watched'));
+    const idleLabel = 'the idle service with 0 watched addresses';
     const figures: Figure[] = [
       {
-        name: 'memory_idle_0',
-        value: rss0 / MiB,
+        name: 'memory_idle',
+        db,
+        value: idle / MiB,
         unit: 'MiB',
-        baseline: rss0 / MiB,
-        baselineLabel: idleLabel,
+        baseline: bare / MiB,
+        baselineLabel:
+          'a bare process with the same connections (node, ws, viem, DB driver, rabbitmq-client)',
+        note: 'RSS after GC, lowest of 3 readings, empty database',
       },
       {
-        name: 'memory_idle_watched',
-        value: rssN / MiB,
+        name: 'memory_watched',
+        db,
+        value: watched / MiB,
         unit: 'MiB',
-        baseline: rss0 / MiB,
+        baseline: idle / MiB,
         baselineLabel: idleLabel,
-        note: `${opts.watched} watched addresses; RSS after GC, lowest of 3 readings in each of 2 processes; the service keeps no in-memory watched set (it asks the database per block)`,
-      },
-      {
-        name: 'memory_per_watched_address',
-        value: perAddress,
-        unit: 'bytes',
-        baseline: naive,
-        baselineLabel: 'a plain JS Set of the addresses (separate process)',
-        target: '< 200 (200 MB per 1,000,000)',
-        // Below ~100,000 addresses the difference is inside the RSS noise between two processes.
-        met: opts.watched >= 100_000 ? perAddress < 200 : undefined,
-        note: `(RSS with ${opts.watched} watched − RSS with 0) / ${opts.watched}; each the lower of two idle processes`,
-      },
-      {
-        name: 'memory_ingest_peak',
-        value: inputs.ingestPeakRss / MiB,
-        unit: 'MiB',
-        baseline: rss0 / MiB,
-        baselineLabel: idleLabel,
-        note: 'peak RSS (getrusage maxrss) of the service during the deposit ingest',
+        note: `${opts.watched} watched addresses (and the other parts' deposits) in the database; ${((watched - idle) / Math.max(opts.watched, 1)).toFixed(1)} bytes per watched address: the service asks the database per block and keeps no watched set`,
       },
     ];
-    if (inputs.payoutPeakRss !== undefined) {
+    for (const [name, peak, what] of [
+      ['memory_ingest_peak', inputs.ingestPeakRss, 'the deposit ingest'],
+      ['memory_payout_peak', inputs.payoutPeakRss, `the payout run (${opts.payouts} withdrawals)`],
+    ] as const) {
+      if (peak === undefined) continue;
       figures.push({
-        name: 'memory_payout_peak',
-        value: inputs.payoutPeakRss / MiB,
+        name,
+        db,
+        value: peak / MiB,
         unit: 'MiB',
-        baseline: rss0 / MiB,
+        baseline: idle / MiB,
         baselineLabel: idleLabel,
-        note: `peak RSS (getrusage maxrss) of the service during the payout run (${opts.payouts} withdrawals from one wallet)`,
+        note: `peak RSS (getrusage maxrss) of the service during ${what}`,
       });
     }
     return figures;
   } finally {
     await empty.cleanup();
-    await full.cleanup();
   }
 }

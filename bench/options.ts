@@ -1,33 +1,39 @@
 /** Sizes and switches of a bench run, from the environment. `BENCH_QUICK=1` scales everything down. */
+export type BenchDb = 'sqlite' | 'mysql';
+
 export interface BenchOptions {
   quick: boolean;
-  /** 'sqlite' (default) or 'mysql' (BENCH_DB=mysql, MariaDB on 127.0.0.1:3306). */
-  db: 'sqlite' | 'mysql';
-  /** Transfer logs the ingest bench puts on chain. */
+  /** The databases each figure is measured on, in order (BENCH_DB=both|sqlite|mysql; default both). */
+  dbs: BenchDb[];
+  /** Transfer logs in the scan range, and the share of them (in percent) that go to watched addresses. */
+  scanLogs: number;
+  scanWatchedPct: number;
+  /** Transfer logs in the ingest range, every one to a watched address. */
   ingestLogs: number;
-  /** Distinct recipients among them (all watched). */
+  /** Distinct (watched) recipients among them. */
   ingestRecipients: number;
   /** Transfer logs per multiTransfer transaction. */
   logsPerTx: number;
   /** Transfer logs per mined block. */
   logsPerBlock: number;
-  /** Watched addresses in the database (the recipients among them). */
+  /** Watched addresses in each database (the bench's recipients among them). */
   watched: number;
-  /** Blocks mined one a second in the latency bench (the first `latencyWarmup` are not sampled). */
+  /** Blocks mined in the latency bench, one every `latencyIntervalMs` (the first `latencyWarmup` not sampled). */
   latencyBlocks: number;
   latencyWarmup: number;
+  latencyIntervalMs: number;
   /** Transfers to watched addresses per latency block. */
   latencyTransfersPerBlock: number;
   confirmHeight: number;
   /** Withdrawals in the payout bench (all from one collection wallet). */
   payouts: number;
-  /** confirmHeight of the payout bench's service (default: confirmHeight; at most 3 with BENCH_QUICK). */
-  payoutConfirmHeight: number;
   /** Write a CPU profile of each service child into this folder (BENCH_PROFILE=dir). */
   profileDir: string | undefined;
-  /** Parts to run (BENCH_ONLY=ingest,latency,payout,memory); default all. */
+  /** Parts to run (BENCH_ONLY=scan,ingest,latency,payout,memory); default all. */
   only: Set<string>;
 }
+
+export const PARTS = ['scan', 'ingest', 'latency', 'payout', 'memory'] as const;
 
 function int(name: string, fallback: number): number {
   const text = process.env[name];
@@ -37,28 +43,42 @@ function int(name: string, fallback: number): number {
   return value;
 }
 
+function dbsOf(text: string | undefined): BenchDb[] {
+  switch (text || 'both') {
+    case 'both':
+      return ['sqlite', 'mysql'];
+    case 'sqlite':
+      return ['sqlite'];
+    case 'mysql':
+      return ['mysql'];
+    default:
+      throw new Error(`BENCH_DB must be both, sqlite or mysql, got ${text}`);
+  }
+}
+
 export function benchOptions(): BenchOptions {
   const quick = process.env.BENCH_QUICK === '1';
-  const db = process.env.BENCH_DB === 'mysql' ? 'mysql' : 'sqlite';
-  const confirmHeight = int('BENCH_CONFIRM_HEIGHT', 12);
+  const only = new Set((process.env.BENCH_ONLY || PARTS.join(',')).split(','));
+  for (const part of only)
+    if (!(PARTS as readonly string[]).includes(part))
+      throw new Error(`BENCH_ONLY: unknown part ${part} (parts: ${PARTS.join(',')})`);
   return {
     quick,
-    db,
-    ingestLogs: int('BENCH_INGEST_LOGS', quick ? 2_000 : 20_000),
-    ingestRecipients: int('BENCH_INGEST_RECIPIENTS', quick ? 1_000 : 10_000),
+    dbs: dbsOf(process.env.BENCH_DB),
+    scanLogs: int('BENCH_SCAN_LOGS', quick ? 4_000 : 50_000),
+    scanWatchedPct: int('BENCH_SCAN_WATCHED_PCT', 1),
+    ingestLogs: int('BENCH_INGEST_LOGS', quick ? 1_000 : 20_000),
+    ingestRecipients: int('BENCH_INGEST_RECIPIENTS', quick ? 500 : 10_000),
     logsPerTx: int('BENCH_LOGS_PER_TX', 100),
     logsPerBlock: int('BENCH_LOGS_PER_BLOCK', 200),
     watched: int('BENCH_WATCHED', quick ? 10_000 : 1_000_000),
-    latencyBlocks: int('BENCH_LATENCY_BLOCKS', quick ? 8 : 64),
-    latencyWarmup: int('BENCH_LATENCY_WARMUP', quick ? 1 : 4),
+    latencyBlocks: int('BENCH_LATENCY_BLOCKS', quick ? 5 : 30),
+    latencyWarmup: int('BENCH_LATENCY_WARMUP', quick ? 1 : 3),
+    latencyIntervalMs: int('BENCH_LATENCY_INTERVAL_MS', quick ? 500 : 1_000),
     latencyTransfersPerBlock: int('BENCH_LATENCY_TRANSFERS', 4),
-    confirmHeight,
-    payouts: int('BENCH_PAYOUTS', quick ? 200 : 2_000),
-    payoutConfirmHeight: int(
-      'BENCH_PAYOUT_CONFIRM_HEIGHT',
-      quick ? Math.min(3, confirmHeight) : confirmHeight,
-    ),
+    confirmHeight: int('BENCH_CONFIRM_HEIGHT', 12),
+    payouts: int('BENCH_PAYOUTS', quick ? 50 : 1_000),
     profileDir: process.env.BENCH_PROFILE || undefined,
-    only: new Set((process.env.BENCH_ONLY || 'ingest,latency,payout,memory').split(',')),
+    only,
   };
 }

@@ -1,15 +1,22 @@
-/** One measured figure, with the baseline it is compared to (measured in the same run). */
+import type { BenchDb } from './options.js';
+
+/** A bound on a figure's ratio to its baseline: `≥ 0.8` for a rate, `≤ 1.5` for a latency. */
+export interface Goal {
+  op: '≥' | '≤';
+  ratio: number;
+}
+
+/** One measured figure on one database, with the baseline it is compared to (measured in the same run). */
 export interface Figure {
   name: string;
+  db: BenchDb;
   value: number;
   unit: string;
   /** The baseline's value in the same unit; the ratio is value / baseline. */
   baseline: number;
   /** What the baseline is, for the table. */
   baselineLabel: string;
-  /** A target, when the issue sets one, e.g. '≥ 10000' or '< 250'; `met` says whether it holds. */
-  target?: string;
-  met?: boolean;
+  goal?: Goal;
   note?: string;
 }
 
@@ -17,31 +24,47 @@ export function ratioOf(f: Figure): number {
   return f.baseline === 0 ? Number.NaN : f.value / f.baseline;
 }
 
-function fmt(n: number): string {
+export function goalMet(f: Figure): boolean | undefined {
+  if (!f.goal) return undefined;
+  const r = ratioOf(f);
+  return f.goal.op === '≥' ? r >= f.goal.ratio : r <= f.goal.ratio;
+}
+
+export function fmt(n: number): string {
   if (!Number.isFinite(n)) return String(n);
   if (Math.abs(n) >= 100) return String(Math.round(n));
   if (Math.abs(n) >= 1) return n.toFixed(2);
   return n.toPrecision(3);
 }
 
-/** The machine-readable lines: `bench <name> <value> <unit>` and `ratio <name> <value>`. */
+function goalText(f: Figure): string {
+  if (!f.goal) return 'no goal';
+  return `goal ${f.goal.op} ${f.goal.ratio}: ${goalMet(f) ? 'met' : 'not met'}`;
+}
+
+/**
+ * The machine-readable lines of each figure: `bench <name> <db> <value> <unit>`, `baseline <name> <db>
+ * <value> <unit>` and `ratio <name> <db> <value> (goal …)`.
+ */
 export function figureLines(figures: Figure[]): string[] {
   return figures.flatMap((f) => [
-    `bench ${f.name} ${fmt(f.value)} ${f.unit}`,
-    `ratio ${f.name} ${fmt(ratioOf(f))}`,
+    `bench ${f.name} ${f.db} ${fmt(f.value)} ${f.unit}`,
+    `baseline ${f.name} ${f.db} ${fmt(f.baseline)} ${f.unit}`,
+    `ratio ${f.name} ${f.db} ${fmt(ratioOf(f))} (${goalText(f)})`,
   ]);
 }
 
 export function figureTable(figures: Figure[]): string {
-  const header = ['figure', 'value', 'unit', 'baseline', 'ratio', 'target', 'met', 'baseline is'];
+  const header = ['figure', 'db', 'value', 'unit', 'baseline', 'ratio', 'goal', 'met', 'baseline is'];
   const rows = figures.map((f) => [
     f.name,
+    f.db,
     fmt(f.value),
     f.unit,
     fmt(f.baseline),
     fmt(ratioOf(f)),
-    f.target ?? '',
-    f.met === undefined ? '' : f.met ? 'yes' : 'NO',
+    f.goal ? `${f.goal.op} ${f.goal.ratio}` : '',
+    f.goal ? (goalMet(f) ? 'yes' : 'NO') : '',
     f.baselineLabel,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -50,7 +73,7 @@ export function figureTable(figures: Figure[]): string {
       .map((c, i) => c.padEnd(widths[i]!))
       .join('  ')
       .trimEnd();
-  const notes = figures.filter((f) => f.note).map((f) => `  ${f.name}: ${f.note}`);
+  const notes = figures.filter((f) => f.note).map((f) => `  ${f.name} (${f.db}): ${f.note}`);
   return [
     line(header),
     line(widths.map((w) => '-'.repeat(w))),

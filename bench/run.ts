@@ -1,13 +1,17 @@
 /**
- * `npm run bench`: the service's speed on a local anvil, RabbitMQ and SQLite. Prints
- * `bench <name> <value> <unit>` and `ratio <name> <value>` lines, then a table; progress goes to stderr.
+ * `npm run bench`: the service's speed on a local anvil, RabbitMQ and each database, every figure against
+ * a baseline measured in the same run that does the same work without the service. Prints
+ * `bench <figure> <db> <value> <unit>`, `baseline <figure> <db> <value> <unit>` and
+ * `ratio <figure> <db> <value> (goal …)` lines, then a table; progress goes to stderr.
  * Environment (sizes and defaults in options.ts):
- *   BENCH_QUICK=1          everything scaled down (a smoke run of ~30 s)
- *   BENCH_DB=mysql         MariaDB on 127.0.0.1:3306 instead of SQLite
- *   BENCH_ONLY=latency     skip parts (ingest,latency,payout,memory); the ingest always runs
- *   BENCH_LATENCY_BLOCKS=n more latency samples (4 transfers a block, one block a second)
- *   BENCH_PAYOUTS=n        withdrawals in the payout bench (default 2,000; 200 with BENCH_QUICK)
- *   BENCH_PAYOUT_CONFIRM_HEIGHT=n  confirmHeight of the payout bench's service (default BENCH_CONFIRM_HEIGHT; 3 with BENCH_QUICK)
+ *   BENCH_DB=both          both (default), sqlite (temp file, WAL) or mysql (MariaDB on 127.0.0.1:3306)
+ *   BENCH_QUICK=1          everything scaled down (the test's smoke run)
+ *   BENCH_ONLY=scan,ingest,latency,payout,memory   the parts to run (default all)
+ *   BENCH_SCAN_LOGS=n, BENCH_SCAN_WATCHED_PCT=p    the scan range (50,000 logs, 1% watched)
+ *   BENCH_INGEST_LOGS=n, BENCH_INGEST_RECIPIENTS=n the ingest range (20,000 logs to 10,000 recipients)
+ *   BENCH_WATCHED=n        watched addresses in each database (1,000,000)
+ *   BENCH_LATENCY_BLOCKS=n, BENCH_LATENCY_INTERVAL_MS=ms  latency samples (30 blocks, one a second)
+ *   BENCH_PAYOUTS=n        withdrawals in the payout part (1,000)
  *   BENCH_PROFILE=dir      CPU profile of each service child; read with bench/profile-summary.ts
  *   BENCH_KEEP=1           keep the service logs (a temp folder, printed at the end)
  */
@@ -17,13 +21,15 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { resolveAnvilBinary } from '../src/chain/anvil.js';
 import type { Config } from '../src/config/types.js';
-import { createTestQueues } from '../test/helpers/rabbit.js';
+import type { TestDatabase } from '../test/helpers/db.js';
+import { createTestQueues, type TestQueues } from '../test/helpers/rabbit.js';
 import { testConfig } from '../test/helpers/service.js';
 import { startBenchChain } from './chain.js';
-import { putIngestTransfers, runDepositIngest } from './deposit-ingest.js';
+import { planIngestRecipients, putIngestRange, runDepositIngest } from './deposit-ingest.js';
 import { runDepositLatency } from './deposit-latency.js';
+import { planScan, putScanRange, runDepositScan } from './deposit-scan.js';
 import { runMemory } from './memory.js';
-import { benchOptions } from './options.js';
+import { type BenchDb, benchOptions } from './options.js';
 import { runPayoutBench } from './payout.js';
 import { type Figure, figureLines, figureTable } from './report.js';
 import { createBenchDatabase, loadWatched } from './watched.js';
@@ -50,48 +56,96 @@ function machineNotes(): string[] {
   } catch {}
   return [
     `machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, ${anvil}`,
-    `database: ${opts.db === 'mysql' ? 'MariaDB 127.0.0.1:3306' : 'SQLite (temp file, WAL)'}; RabbitMQ 127.0.0.1:5672; anvil --no-mining, blocks by evm_mine`,
-    `sizes: ${opts.ingestLogs} ingest logs, ${opts.ingestRecipients} recipients, ${opts.watched} watched, ${opts.logsPerTx} logs/tx (multiTransfer), ${opts.logsPerBlock} logs/block, confirmHeight ${opts.confirmHeight}; ${opts.payouts} payouts, confirmHeight ${opts.payoutConfirmHeight}${opts.quick ? ' (BENCH_QUICK)' : ''}`,
+    `databases: ${opts.dbs.join(', ')} (SQLite: temp file, WAL; MariaDB: 127.0.0.1:3306); RabbitMQ 127.0.0.1:5672; anvil --no-mining, blocks by evm_mine`,
+    `sizes: scan ${opts.scanLogs} logs (${opts.scanWatchedPct}% watched), ingest ${opts.ingestLogs} logs to ${opts.ingestRecipients} recipients, ${opts.watched} watched, ${opts.logsPerTx} logs/tx, ${opts.logsPerBlock} logs/block, confirmHeight ${opts.confirmHeight}; latency ${opts.latencyBlocks} blocks every ${opts.latencyIntervalMs} ms; ${opts.payouts} payouts${opts.quick ? ' (BENCH_QUICK)' : ''}`,
   ];
+}
+
+/** One database's share of the run: the database with the watched addresses, and queues of its own. */
+interface DbRun {
+  kind: BenchDb;
+  store: TestDatabase;
+  queues: TestQueues;
+  configFor(db: Config['db']): Config;
+  config: Config;
 }
 
 let failed = false;
 try {
   const bc = await startBenchChain();
   cleanups.push(() => bc.stop());
-  const queues = createTestQueues();
-  cleanups.push(() => queues.cleanup());
-  const configFor = (db: Config['db']): Config =>
-    testConfig({ chain: bc.chain, queues, db, confirmHeight: opts.confirmHeight });
+  const scan = planScan(opts);
+  const ingestRecipients = planIngestRecipients(opts);
 
-  progress(`putting ${opts.ingestLogs} Transfer logs on chain`);
-  const data = await putIngestTransfers(bc, opts);
-  progress(`blocks ${data.fromBlock}..${data.toBlock}; loading ${opts.watched} watched addresses`);
-  const db = await createBenchDatabase(opts.db);
-  cleanups.push(() => db.cleanup());
-  await loadWatched(db.config, data.recipients, opts.watched);
+  const runs: DbRun[] = [];
+  for (const kind of opts.dbs) {
+    const store = await createBenchDatabase(kind);
+    cleanups.push(() => store.cleanup());
+    const queues = createTestQueues();
+    cleanups.push(() => queues.cleanup());
+    progress(`${kind}: loading ${opts.watched} watched addresses`);
+    await loadWatched(store.config, [...scan.watched, ...ingestRecipients], opts.watched);
+    const configFor = (db: Config['db']) =>
+      testConfig({ chain: bc.chain, queues, db, confirmHeight: opts.confirmHeight });
+    runs.push({ kind, store, queues, configFor, config: configFor(store.config) });
+  }
+  const log = (part: string, run: DbRun) => join(workDir, `${part}-${run.kind}.log`);
+  const figures: Figure[] = [];
+  const peaks = new Map<BenchDb, { ingest?: number; payout?: number }>(opts.dbs.map((k) => [k, {}]));
 
-  // The ingest also leaves the cursor at the head for the latency run, so it always runs.
-  progress('1. deposit ingest');
-  const ingest = await runDepositIngest(configFor(db.config), data, opts, join(workDir, 'ingest.log'));
-  progress(`2. deposit latency (${opts.latencyBlocks} blocks, one a second)`);
-  const latency = opts.only.has('latency')
-    ? await runDepositLatency(bc, configFor(db.config), data.recipients, opts, join(workDir, 'latency.log'))
-    : [];
-  progress(`3. payout throughput (${opts.payouts} withdrawals from one wallet)`);
-  const payout = opts.only.has('payout')
-    ? await runPayoutBench(bc, queues, opts, join(workDir, 'payout.log'), progress)
-    : undefined;
-  progress('4. memory');
-  const memory = opts.only.has('memory')
-    ? await runMemory(
-        { configFor, ingestPeakRss: ingest.peakRss, payoutPeakRss: payout?.peakRss },
-        opts,
-        workDir,
-      )
-    : [];
+  if (opts.only.has('scan')) {
+    progress(`putting the scan range on chain: ${opts.scanLogs} Transfer logs`);
+    const range = await putScanRange(bc, scan, opts);
+    for (const run of runs) {
+      progress(`deposit_scan (${run.kind}): blocks ${range.fromBlock}..${range.toBlock}`);
+      figures.push(await runDepositScan(run.config, run.kind, range, scan, opts, log('scan', run)));
+    }
+  }
+  if (opts.only.has('ingest')) {
+    progress(`putting the ingest range on chain: ${opts.ingestLogs} Transfer logs`);
+    const range = await putIngestRange(bc, ingestRecipients, opts);
+    for (const run of runs) {
+      progress(`deposit_ingest (${run.kind}): blocks ${range.fromBlock}..${range.toBlock}`);
+      const result = await runDepositIngest(run.config, run.kind, range, opts, log('ingest', run));
+      figures.push(result.figure);
+      peaks.get(run.kind)!.ingest = result.peakRss;
+    }
+  }
+  if (opts.only.has('latency')) {
+    for (const run of runs) {
+      progress(
+        `deposit_latency (${run.kind}): ${opts.latencyBlocks} blocks, one every ${opts.latencyIntervalMs} ms`,
+      );
+      figures.push(
+        ...(await runDepositLatency(bc, run.config, run.kind, ingestRecipients, opts, log('latency', run))),
+      );
+    }
+  }
+  if (opts.only.has('payout')) {
+    for (const run of runs) {
+      progress(`payout_broadcast (${run.kind}): ${opts.payouts} withdrawals from one wallet`);
+      const result = await runPayoutBench(bc, run.queues, run.kind, opts, log('payout', run), progress);
+      figures.push(result.figure);
+      peaks.get(run.kind)!.payout = result.peakRss;
+    }
+  }
+  if (opts.only.has('memory')) {
+    for (const run of runs) {
+      progress(`memory (${run.kind})`);
+      const peak = peaks.get(run.kind)!;
+      const inputs = {
+        configFor: run.configFor,
+        watchedDb: run.store.config,
+        ingestPeakRss: peak.ingest,
+        payoutPeakRss: peak.payout,
+      };
+      figures.push(...(await runMemory(inputs, run.kind, opts, workDir)));
+    }
+  }
 
-  const figures: Figure[] = [...ingest.figures, ...latency, ...(payout?.figures ?? []), ...memory];
+  // Each figure's databases together, figures in the order they were first measured.
+  const order = [...new Set(figures.map((f) => f.name))];
+  figures.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   console.log(figureLines(figures).join('\n'));
   console.log();
   console.log(machineNotes().join('\n'));
