@@ -145,6 +145,10 @@ describe.each(dbKinds)('leases on %s', (kind) => {
       await db.updateTable('leases').set({ holder: null }).where('name', '=', 'sweeper:ETH').execute();
     }
     expect(tokens).toEqual([1, 2, 3, 4]);
+    // A holder taking its own lease again starts a new term: its earlier term's token is fenced out.
+    const again = await acquireLease(db, 'sweeper:ETH', 'd', TTL);
+    expect(await acquireLease(db, 'sweeper:ETH', 'd', TTL)).toBe(again! + 1);
+    expect(await db.transaction().execute((trx) => holds(trx, 'sweeper:ETH', again!))).toBe(false);
   });
 
   it('lists live instances with the leases they hold, and forgets one at its clean stop', async () => {

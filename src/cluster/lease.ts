@@ -82,6 +82,7 @@ export function createLeases(common: Pick<Common, 'logger' | 'options'>, deps: L
       // No renewal confirmed for a whole TTL: another instance may hold it by now.
       const armDeadline = (sentAt: number) => {
         clearTimeout(deadline);
+        if (ended.signal.aborted) return;
         deadline = setTimeout(
           () => lose('no renewal succeeded within its TTL'),
           Math.max(sentAt + ttlMs - performance.now(), 0),
@@ -144,13 +145,17 @@ export function createLeases(common: Pick<Common, 'logger' | 'options'>, deps: L
 
     async function run() {
       let standby = false;
+      let failing = false;
       while (!giveUp.signal.aborted) {
         const sentAt = performance.now();
         let token: number | undefined;
         try {
           token = await acquireLease(db, name, holder, ttlMs);
+          failing = false;
         } catch (err) {
-          log.warn({ err }, 'could not try the lease; trying again');
+          // Once per outage: every lease of the instance tries each second.
+          if (!failing) log.warn({ err }, 'could not try the lease; trying again');
+          failing = true;
         }
         if (giveUp.signal.aborted) {
           if (token !== undefined) await releaseLease(db, name, holder, token).catch(() => {});

@@ -23,9 +23,11 @@ export async function readDbNow(db: Db): Promise<number> {
 }
 
 /**
- * Takes the lease `name` for `holder` when nobody holds it or its holder let it lapse; resolves to the
- * new fencing token, or undefined when another holder has it. The token is one more than the last one
- * ever given for this name, so a write fenced with an older token is refused.
+ * Takes the lease `name` for `holder` when nobody holds it, its holder let it lapse, or `holder` itself
+ * holds it (a holder that stopped its work after it lost track of the lease, e.g. a renewal that landed
+ * after it gave up, starts a new term at once); resolves to the new fencing token, or undefined when
+ * another holder has it. The token is one more than the last one ever given for this name, so a write
+ * fenced with an older token, of another holder or of an earlier term, is refused.
  */
 export async function acquireLease(
   db: Db,
@@ -45,7 +47,9 @@ export async function acquireLease(
         acquired_at: now,
       })
       .where('name', '=', name)
-      .where((eb) => eb.or([eb('holder', 'is', null), eb('expires_at', '<=', now)]))
+      .where((eb) =>
+        eb.or([eb('holder', 'is', null), eb('holder', '=', holder), eb('expires_at', '<=', now)]),
+      )
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) !== 1) return undefined;
     // In the same transaction: the row stays locked (MySQL) or the database is (SQLite) until commit.
