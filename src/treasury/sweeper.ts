@@ -223,6 +223,7 @@ export function createSweeper(common: Common, deps: SweeperDeps) {
           const ids = followUp;
           followUp = [];
           await settled(ids, intervalMs);
+          if (stop.signal.aborted) break;
         }
         await sweepNow();
         failures = 0;
