@@ -48,8 +48,8 @@ export interface CreateServiceOptions {
    */
   signal?: AbortSignal;
   /**
-   * Called when the service stopped itself because it can no longer run safely (the instance lock was
-   * lost). Without it the service just stops.
+   * Called when the service stopped itself because it can no longer run safely (a chain's node found on
+   * another chain after the start). Without it the service just stops.
    */
   onFatal?: (err: Error) => void;
 }
@@ -108,10 +108,7 @@ export async function createService(options: CreateServiceOptions) {
   let httpAddress: { host: string; port: number } | undefined;
 
   let lock: InstanceLock | undefined;
-  let lockLost = false;
   let store: DatabaseHandle | undefined;
-  // Set once the service object exists; the lock can only be lost after that.
-  let stopOnLost: ((err: Error) => void) | undefined;
   try {
     // SQLite: one instance per file, the second waits. MySQL: every instance runs; the leases below
     // decide which one does each piece of work that must not run twice.
@@ -119,10 +116,6 @@ export async function createService(options: CreateServiceOptions) {
       lock = await acquireInstanceLock(config.db, logger, {
         wait: true,
         signal: starting.signal,
-        onLost: (err) => {
-          lockLost = true;
-          stopOnLost?.(err);
-        },
         onStandby: async (what) => {
           phase = 'standby';
           standbyOn = what;
@@ -310,7 +303,7 @@ export async function createService(options: CreateServiceOptions) {
       ['consumers', () => Promise.all(consumers.map((c) => c.close()))],
       ['chains', () => Promise.all(lanes.map((lane) => lane.stop()))],
       // After the chains: the relay's last flush publishes what they wrote while stopping.
-      ['outbox', async () => (lockLost ? relay.stop() : relayHolding?.release())],
+      ['outbox', async () => relayHolding?.release()],
       ['leases', () => leases.stop()],
       ['broker', () => broker.close()],
       ['http', () => http.stop()],
@@ -357,12 +350,6 @@ export async function createService(options: CreateServiceOptions) {
       });
     }
   }
-
-  stopOnLost = (err) => {
-    logger.error({ err }, 'the instance lock was lost: stopping, so that two instances never run together');
-    void stop().then(() => options.onFatal?.(err));
-  };
-  if (lockLost) stopOnLost(new Error('the instance lock was lost during the start'));
 
   /**
    * A chain's running parts (tests, the devnet): throws while its lane is not running, or while another

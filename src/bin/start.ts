@@ -115,12 +115,12 @@ export async function runStart(flags: StartFlags, argv: readonly string[]): Prom
   process.on('SIGTERM', onSignal);
 
   // One run of the service after another: a run ends for good on a signal or an error that will repeat
-  // (a wrong config, chain id or master key); it is started again, waiting as a standby for the instance
-  // lock, when it lost that lock or could not start because the database or broker was unreachable.
+  // (a wrong config, chain id or master key); it is started again when it stopped itself or could not
+  // start because the database or broker was unreachable.
   for (let attempt = 1; ; attempt++) {
-    let lockLost: ((err: Error) => void) | undefined;
+    let stoppedItself: ((err: Error) => void) | undefined;
     const lost = new Promise<Error>((resolve) => {
-      lockLost = resolve;
+      stoppedItself = resolve;
     });
     try {
       service = await createService({
@@ -129,8 +129,8 @@ export async function runStart(flags: StartFlags, argv: readonly string[]): Prom
         masterKey: devnet?.state.masterKey ?? env.PAYMENT_MASTER_KEY,
         logger,
         signal: starting.signal,
-        // The service stopped itself (it lost the instance lock, e.g. in a database cut): start again.
-        onFatal: (err) => lockLost?.(err),
+        // The service stopped itself (a chain found on another chain after the start): start again.
+        onFatal: (err) => stoppedItself?.(err),
       });
       await service.start();
     } catch (err) {
@@ -164,7 +164,7 @@ export async function runStart(flags: StartFlags, argv: readonly string[]): Prom
     if (ended === undefined) return exit;
     running = false;
     service = undefined;
-    logger.warn({ err: ended }, 'this run stopped (the instance lock was lost); starting again as a standby');
+    logger.warn({ err: ended }, 'this run stopped itself; starting again');
   }
 }
 
