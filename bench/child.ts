@@ -53,6 +53,7 @@ export async function startServiceChild(options: StartServiceChildOptions): Prom
     env: {
       ...process.env,
       LOG_FORMAT: 'json',
+      ...(options.profileDir ? { BENCH_PROFILE_DIR: options.profileDir } : {}),
       BENCH_SERVICE: encodeJson({
         config: options.config,
         signKey: TEST_SIGN_KEY,

@@ -7,11 +7,11 @@
  *   BENCH_DB=both          both (default), sqlite (temp file, WAL) or mysql (MariaDB on 127.0.0.1:3306)
  *   BENCH_QUICK=1          everything scaled down (the test's smoke run)
  *   BENCH_ONLY=scan,ingest,latency,payout,memory   the parts to run (default all)
- *   BENCH_SCAN_LOGS=n, BENCH_SCAN_WATCHED_PCT=p    the scan range (50,000 logs, 1% watched)
- *   BENCH_INGEST_LOGS=n, BENCH_INGEST_RECIPIENTS=n the ingest range (20,000 logs to 10,000 recipients)
+ *   BENCH_SCAN_LOGS=n, BENCH_SCAN_WATCHED_PCT=p    the scan range (20,000 logs, 1% watched)
+ *   BENCH_INGEST_LOGS=n, BENCH_INGEST_RECIPIENTS=n the ingest range (10,000 logs to 5,000 recipients)
  *   BENCH_WATCHED=n        watched addresses in each database (1,000,000)
- *   BENCH_LATENCY_BLOCKS=n, BENCH_LATENCY_INTERVAL_MS=ms  latency samples (30 blocks, one a second)
- *   BENCH_PAYOUTS=n        withdrawals in the payout part (1,000)
+ *   BENCH_LATENCY_BLOCKS=n, BENCH_LATENCY_INTERVAL_MS=ms  latency samples (25 blocks, one a second)
+ *   BENCH_PAYOUTS=n        withdrawals in the payout part (500)
  *   BENCH_PROFILE=dir      CPU profile of each service child; read with bench/profile-summary.ts
  *   BENCH_KEEP=1           keep the service logs (a temp folder, printed at the end)
  */

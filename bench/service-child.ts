@@ -2,6 +2,8 @@
  * A service in a process of its own, so its memory and CPU are not mixed with the bench's. Started by
  * `startServiceChild` (child.ts) with its options in BENCH_SERVICE; talks over the IPC channel.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../src/config/types.js';
 import { createLogger } from '../src/internal/logger.js';
 import { createService, type ServiceTuning } from '../src/service.js';
@@ -19,6 +21,16 @@ function send(msg: ChildReply) {
   process.send?.(msg);
 }
 
+/**
+ * With BENCH_PROFILE, the moments of the events in the CPU profile's clock (CLOCK_MONOTONIC, µs), written
+ * next to the profile at the stop, so that profile-summary.ts can cut out a part (`backfill block:N`).
+ */
+const profileDir = process.env.BENCH_PROFILE_DIR;
+const marks: Record<string, number> = {};
+function mark(name: string) {
+  if (profileDir) marks[name] ??= Number(process.hrtime.bigint() / 1000n);
+}
+
 const input = decodeJson(process.env.BENCH_SERVICE ?? '') as ChildInput;
 // The service's JSON logs go to stdout (the log file) as usual; the watcher's 'backfill started' line is
 // also the bench's clock start for the scan and ingest figures, so their time is the backfill's alone
@@ -30,6 +42,7 @@ const logger = createLogger({
       process.stdout.write(line);
       if (!backfillSeen && line.includes('"msg":"backfill started"')) {
         backfillSeen = true;
+        mark('backfill');
         send({ type: 'backfill', at: nowMs(), cpuUs: cpuUs() });
       }
     },
@@ -42,11 +55,14 @@ const service = await createService({
   masterKey: input.masterKey ?? 'b2'.repeat(32),
   tuning: input.tuning,
 });
-service.lanes[0]!.onBlock((e) =>
-  send({ type: 'block', number: e.number, transfers: e.transfers, at: nowMs(), cpuUs: cpuUs() }),
-);
+service.lanes[0]!.onBlock((e) => {
+  mark(`block:${e.number}`);
+  send({ type: 'block', number: e.number, transfers: e.transfers, at: nowMs(), cpuUs: cpuUs() });
+});
+mark('starting');
 send({ type: 'starting', at: nowMs(), cpuUs: cpuUs() });
 await service.start();
+mark('started');
 send({ type: 'started', at: nowMs() });
 
 async function countOutbox(unsentOnly: boolean): Promise<number> {
@@ -97,6 +113,7 @@ process.on('message', async (msg: ChildRequest) => {
     send({ type: 'payouts', states, at: nowMs(), cpuUs: cpuUs() });
   } else if (msg.type === 'stop') {
     await service.stop();
+    if (profileDir) writeFileSync(join(profileDir, `marks.${process.pid}.json`), JSON.stringify(marks));
     send({ type: 'stopped', at: nowMs() });
     // exit (not just a disconnect) so a --cpu-prof profile is written now
     setTimeout(() => process.exit(0), 50);
