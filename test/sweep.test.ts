@@ -153,7 +153,14 @@ describe.each(dbKinds)('sweeping issued deposit wallets on %s', (kind) => {
       .select('to_state')
       .where('ref', '=', sweep!.queue_id)
       .execute();
-    expect(audit.map((a) => a.to_state)).toEqual(['accepted', 'signed', 'sent', 'mined', 'confirmed']);
+    // Every state in the audit trail (a slow block may add a `replaced` event after `sent`).
+    expect(audit.map((a) => a.to_state).filter((s) => s !== 'replaced')).toEqual([
+      'accepted',
+      'signed',
+      'sent',
+      'mined',
+      'confirmed',
+    ]);
 
     // Nothing left to sweep: a round stores nothing.
     expect((await sweeper.sweepNow()).stored).toEqual([]);

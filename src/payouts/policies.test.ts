@@ -74,9 +74,9 @@ describe('decidePolicy', () => {
 });
 
 describe('COUNTED_STATES', () => {
-  it('counts every state but failed, held included', () => {
+  it('counts every state but failed, held and batched included', () => {
     expect([...COUNTED_STATES].sort()).toEqual(
-      ['accepted', 'confirmed', 'held', 'mined', 'sent', 'signed', 'unresolved'].sort(),
+      ['accepted', 'batched', 'confirmed', 'held', 'mined', 'sent', 'signed', 'unresolved'].sort(),
     );
   });
 });

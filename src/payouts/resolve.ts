@@ -3,6 +3,7 @@ import { createPayoutClient } from '../chain/payout-client.js';
 import type { ChainConfig, Config } from '../config/types.js';
 import { payoutByQueueId } from '../store/repos/payouts.js';
 import type { Db } from '../store/schema.js';
+import { releaseBatchMembers, settleBatchMembers } from './batch-settle.js';
 import { getReceipt, minedTransactionPays } from './chain.js';
 import { failure, payoutResponse } from './respond.js';
 import { movePayout } from './state.js';
@@ -54,8 +55,8 @@ export async function resolvePayout(
   if ('failed' in resolution) {
     const outcome = failure('not_paid', resolution.failed);
     const answer = payoutResponse(deps.rmq, deps.signKey, row, outcome, chain);
-    const moved = await deps.db.transaction().execute((trx) =>
-      movePayout(
+    const moved = await deps.db.transaction().execute(async (trx) => {
+      const done = await movePayout(
         trx,
         row,
         {
@@ -65,8 +66,11 @@ export async function resolvePayout(
           answer,
         },
         now,
-      ),
-    );
+      );
+      // A batch that paid nobody: its payouts are paid again, one by one.
+      if (done && row.kind === 'batch') await releaseBatchMembers(trx, row, 'not_paid', now);
+      return done;
+    });
     if (!moved) throw new ResolveError(`payout ${queueId} changed while resolving it: run the command again`);
     return `payout ${queueId} failed (not_paid): answered status 0`;
   }
@@ -78,12 +82,15 @@ export async function resolvePayout(
       `the node of ${chain.name} has no receipt for ${hash}: is it mined, on this chain?`,
     );
   }
-  const pays = await minedTransactionPays(client, receipt, {
-    token: row.token_address,
-    sender: row.sender ?? '',
-    to: row.to_address,
-    amountRaw: BigInt(row.amount_raw),
-  });
+  // A contract call of our own (a batch) counts when it succeeded, to the contract it was made for.
+  const pays = row.call_data
+    ? BigInt(receipt.status) === 1n && receipt.to?.toLowerCase() === row.to_address
+    : await minedTransactionPays(client, receipt, {
+        token: row.token_address,
+        sender: row.sender ?? '',
+        to: row.to_address,
+        amountRaw: BigInt(row.amount_raw),
+      });
   if (!pays) {
     throw new ResolveError(
       `transaction ${hash} does not transfer ${row.amount_text} ${row.symbol} from ${row.sender} to ${row.to_address}`,
@@ -97,8 +104,8 @@ export async function resolvePayout(
     reverted: 0,
   };
   const answer = payoutResponse(deps.rmq, deps.signKey, { ...row, ...mined }, { status: 1 }, chain);
-  const moved = await deps.db.transaction().execute((trx) =>
-    movePayout(
+  const moved = await deps.db.transaction().execute(async (trx) => {
+    const done = await movePayout(
       trx,
       row,
       {
@@ -108,8 +115,12 @@ export async function resolvePayout(
         answer,
       },
       now,
-    ),
-  );
+    );
+    if (done && row.kind === 'batch') {
+      await settleBatchMembers(trx, { ...deps, chain }, { ...row, ...mined }, receipt, 'confirmed', now);
+    }
+    return done;
+  });
   if (!moved) throw new ResolveError(`payout ${queueId} changed while resolving it: run the command again`);
   return `payout ${queueId} confirmed by ${hash} (block ${mined.mined_block}): answered status 1`;
 }

@@ -6,6 +6,8 @@ import type { ErrorCode } from '../protocol/errors.js';
 import { allocateNonces } from '../store/repos/nonces.js';
 import { insertPayoutTxs, payoutsInState, spendingOf } from '../store/repos/payouts.js';
 import type { PayoutRow, PayoutTxRow } from '../store/schema.js';
+import { releaseBatchMembers } from './batch-settle.js';
+import { createBatchGatherer } from './batches.js';
 import { isRevert, tokenBalance } from './chain.js';
 import type { PayoutParts } from './context.js';
 import { capFees, type Fees, maxGasPrice } from './fees.js';
@@ -32,6 +34,7 @@ export function createSigner(common: Common, ctx: PayoutParts) {
   const { rmq } = common.config;
   const { collectionAddressLc, name: chainName } = ctx.chain;
   const { serializable, txFields, feeDetail } = ctx.transactions;
+  const batches = createBatchGatherer(common, ctx);
   // A sweep is signed at most at the sweep's fee cap: its round topped the wallet up for that price.
   const sweepCap = common.config.chains.find((c) => c.name === chainName)?.sweep?.maxFeePerGasWei;
   const feeOf = (row: PayoutRow, fee: Fees): Fees =>
@@ -211,7 +214,10 @@ export function createSigner(common: Common, ctx: PayoutParts) {
           audit: { detail: { error: d.code, message: d.message } },
           answer,
         };
-        if (await movePayout(trx, d.row, move, now)) moved.push(d);
+        if (!(await movePayout(trx, d.row, move, now))) continue;
+        // A batch refused before any node had it: its payouts are paid one by one instead.
+        if (d.row.kind === 'batch') await releaseBatchMembers(trx, d.row, d.code, now);
+        moved.push(d);
       }
       return moved;
     });
@@ -286,8 +292,8 @@ export function createSigner(common: Common, ctx: PayoutParts) {
     // By sender, and apart by fee: a sweep is signed under its round's cap, a withdrawal from the same
     // wallet is not.
     const bySender = new Map<string, { sender: Hex; fee: Fees; group: (Decision & { kind: 'pay' })[] }>();
-    for (const d of decided) {
-      if (d.kind !== 'pay') continue;
+    const paying = decided.filter((d): d is Decision & { kind: 'pay' } => d.kind === 'pay');
+    for (const d of await batches.gather(paying)) {
       const own = feeOf(d.row, fee);
       const key = `${d.sender}:${own === fee ? 'payout' : 'sweep'}`;
       const entry = bySender.get(key) ?? { sender: d.sender, fee: own, group: [] };

@@ -21,6 +21,10 @@ import { isAnsweredKind } from './respond.js';
  *   (request) ─→ held ─→ accepted (`payout approve`) | failed (`payout reject`: answered `rejected`)
  *   A payout above its policy's approval threshold; no worker ever reads a held payout.
  *
+ *   accepted ─→ batched ─→ confirmed | failed (with its batch) | accepted (its batch never went out)
+ *   A withdrawal carried by a `batch` payout (src/payouts/batches.ts): the batch is signed, sent and
+ *   followed like any payout; its members only wait for it, and are settled with it.
+ *
  * A state is where a payout is; an event (`replaced`: re-signed with higher fees under the same nonce)
  * happens to it without moving it, and is audited as such.
  */
@@ -31,8 +35,12 @@ export const PAYOUT_TRANSITIONS: { readonly [S in PayoutState]: readonly PayoutS
   // above its chain's approval threshold (withdrawal policies): waits for the operator, never signed
   // until `payout approve` (then accepted, paid as usual) or `payout reject` (failed, answered `rejected`)
   held: ['accepted', 'failed'],
-  // signed and stored before any broadcast; or refused (no wallet can pay, the transfer would revert)
-  accepted: ['signed', 'failed'],
+  // signed and stored before any broadcast; or refused (no wallet can pay, the transfer would revert); or
+  // carried by a batch of the collection wallet
+  accepted: ['signed', 'failed', 'batched'],
+  // settled with its batch, by the batch's receipt: paid (confirmed) or refused by the token (failed); or
+  // back to be paid on its own, when the batch failed before any node had it
+  batched: ['confirmed', 'failed', 'accepted'],
   // broadcast (a node refusal too: the tracker sends it again or replaces it from `sent`)
   signed: ['sent'],
   // in a block; or already final when first seen (after downtime); or paid anew because a transaction

@@ -8,13 +8,14 @@ import {
   transactionsOfPayouts,
 } from '../store/repos/payouts.js';
 import type { PayoutRow, PayoutTxRow } from '../store/schema.js';
+import { settleBatchMembers } from './batch-settle.js';
 import type { createBroadcaster } from './broadcast.js';
 import { broadcast, getReceipt, minedTransactionPays, type RawReceipt } from './chain.js';
 import type { PayoutParts } from './context.js';
 import { bumpFees, type Fees } from './fees.js';
 import { findNonceUsage, type NonceUsage } from './nonce-usage.js';
 import { failure, isAnsweredKind, payoutResponse } from './respond.js';
-import { type MoveAudit, movePayout, recordPayoutEvent } from './state.js';
+import { type Move, type MoveAudit, movePayout, recordPayoutEvent } from './state.js';
 
 /**
  * `sent → mined → confirmed` (or `failed` when reverted): receipts of every hash sent under the nonce,
@@ -32,6 +33,7 @@ export function createTracker(
   const { confirmHeight, maxFeePerGasWei: feeCap, replaceAfterBlocks, name: chainName } = ctx.chain;
   const sweepCap = common.config.chains.find((c) => c.name === chainName)?.sweep?.maxFeePerGasWei;
   const { serializable, txFields, feeDetail } = ctx.transactions;
+  const settling = { rmq, signKey, chain: ctx.chain, logger };
   /** The head at which each payout's nonce was first found used by a transaction the node does not show. */
   const unresolvedSince = new Map<string, number>();
   /**
@@ -69,12 +71,16 @@ export function createTracker(
     const succeeded = BigInt(receipt.status) === 1n;
     // Success without the token's Transfer to the recipient (a `transfer` that returned false), or a
     // native transfer of another value or to another address, is a failure.
-    const paid = await minedTransactionPays(client, receipt, {
-      token: row.token_address,
-      sender: row.sender ?? '',
-      to: row.to_address,
-      amountRaw: BigInt(row.amount_raw),
-    });
+    // A contract call of our own (a batch, an approval) is done when it succeeded: a batch's payments are
+    // each settled by their own events.
+    const paid = row.call_data
+      ? succeeded
+      : await minedTransactionPays(client, receipt, {
+          token: row.token_address,
+          sender: row.sender ?? '',
+          to: row.to_address,
+          amountRaw: BigInt(row.amount_raw),
+        });
     const reverted = !paid;
     const mined = {
       tx_hash: receipt.transactionHash.toLowerCase(),
@@ -112,16 +118,18 @@ export function createTracker(
     const errorFields =
       outcome.status === 0 ? { error_code: outcome.error, error_message: outcome.errorMessage } : {};
     const answer = payoutResponse(rmq, signKey, { ...row, ...mined }, outcome, ctx.chain);
-    const moved = await db
-      .transaction()
-      .execute((trx) =>
-        movePayout(
-          trx,
-          row,
-          { to: state, set: { ...mined, ...errorFields }, audit: minedAudit(mined, state), answer },
-          now,
-        ),
-      );
+    const moved = await db.transaction().execute(async (trx) => {
+      const move: Move = {
+        to: state,
+        set: { ...mined, ...errorFields },
+        audit: minedAudit(mined, state),
+        answer,
+      };
+      if (!(await movePayout(trx, row, move, now))) return false;
+      if (row.kind === 'batch')
+        await settleBatchMembers(trx, settling, { ...row, ...mined }, receipt, state, now);
+      return true;
+    });
     if (!moved) return;
     logger.info(
       { queueId: row.queue_id, txHash: mined.tx_hash, block: minedBlock, fee: fee.toString() },

@@ -34,7 +34,7 @@ export function createTransactionBuilders(chainId: number) {
   }
 
   function serializable(
-    row: Pick<PayoutRow, 'token_address' | 'to_address' | 'amount_raw'>,
+    row: Pick<PayoutRow, 'token_address' | 'to_address' | 'amount_raw' | 'call_data'>,
     nonce: number,
     gas: bigint,
     fee: Fees,
@@ -55,13 +55,17 @@ export function createTransactionBuilders(chainId: number) {
 
 /**
  * What a payout's transaction calls: the token's `transfer(to, amount)` with no value, or for the native
- * coin the recipient itself with the amount as value and no data. Also what the gas is estimated for.
+ * coin the recipient itself with the amount as value and no data; a contract call of the service's own
+ * (a batch, an approval) its stored calldata to `to_address`. Also what the gas is estimated for.
  */
-export function transferCall(row: Pick<PayoutRow, 'token_address' | 'to_address' | 'amount_raw'>): {
+export function transferCall(
+  row: Pick<PayoutRow, 'token_address' | 'to_address' | 'amount_raw'> & Partial<Pick<PayoutRow, 'call_data'>>,
+): {
   to: Hex;
   value: bigint;
   data?: Hex;
 } {
+  if (row.call_data) return { to: row.to_address as Hex, value: 0n, data: row.call_data as Hex };
   const amount = BigInt(row.amount_raw);
   if (isNativeAddress(row.token_address)) return { to: row.to_address as Hex, value: amount };
   return {

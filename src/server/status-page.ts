@@ -112,7 +112,7 @@ function age(s) {
 }
 function ago(ms, now) { return age(Math.max(0, Math.round((now - ms) / 1000))) + ' ago'; }
 function pct(r) { return r === null || r === undefined ? '\\u2013' : (Math.round(r * 1000) / 10) + '%'; }
-var KNOWN = ['pending', 'orphaned', 'confirmed', 'failed', 'held', 'accepted', 'signed', 'sent', 'unresolved', 'mined', 'warning', 'critical', 'error', 'running', 'connecting', 'stopped'];
+var KNOWN = ['pending', 'orphaned', 'confirmed', 'failed', 'held', 'accepted', 'batched', 'signed', 'sent', 'unresolved', 'mined', 'warning', 'critical', 'error', 'running', 'connecting', 'stopped'];
 function badge(text, level) { return el('span', { class: 'badge ' + (level || (KNOWN.indexOf(text) >= 0 ? text : 'other')) }, text); }
 function num(n) { return n === null || n === undefined ? '\\u2013' : Number(n).toLocaleString(); }
 function sum(obj, keys) { var t = 0; keys.forEach(function (k) { t += (obj && obj[k]) || 0; }); return t; }
@@ -180,7 +180,7 @@ function render(s) {
   $('alerts').replaceChildren(el('h2', null, 'Alerts'), list.childNodes.length ? list : el('p', { class: 'none' }, 'No active alerts'));
 
   var pendD = sum(s.deposits.counts, ['pending', 'orphaned']);
-  var pendP = sum(s.payouts.counts, ['held', 'accepted', 'signed', 'sent', 'unresolved', 'mined']);
+  var pendP = sum(s.payouts.counts, ['held', 'accepted', 'batched', 'signed', 'sent', 'unresolved', 'mined']);
   var held = (s.payouts.counts && s.payouts.counts.held) || 0;
   var unres = (s.payouts.counts && s.payouts.counts.unresolved) || 0;
   var oldest = s.payouts.oldestInFlightSeconds;

@@ -139,6 +139,7 @@ export type NewOutbox = Insertable<OutboxTable>;
 export type PayoutState =
   | 'held'
   | 'accepted'
+  | 'batched'
   | 'signed'
   | 'sent'
   | 'unresolved'
@@ -148,9 +149,11 @@ export type PayoutState =
 
 /**
  * What a payout is: a business's withdrawal or payment (answered on its response queue), or one of the
- * service's own treasury transfers (src/treasury/), which nobody is answered about.
+ * service's own transactions, which nobody is answered about: a treasury transfer (`sweep`, `gas_topup`:
+ * src/treasury/), a batch carrying withdrawals (`batch`) or the batcher's token allowance (`approve`:
+ * src/payouts/batches.ts).
  */
-export type PayoutKind = 'withdraw' | 'pay' | 'sweep' | 'gas_topup';
+export type PayoutKind = 'withdraw' | 'pay' | 'sweep' | 'gas_topup' | 'batch' | 'approve';
 
 /** A withdrawal or payment (PROTOCOL §5), or a treasury transfer (a sweep, a gas top-up), keyed by its queue_id. */
 export interface PayoutTable {
@@ -189,6 +192,16 @@ export interface PayoutTable {
   fee_wei: string | null;
   error_code: string | null;
   error_message: string | null;
+  /**
+   * Migration 0012. On a `batch` or an `approve`: its exact calldata (to `to_address`, no value). Null for a
+   * plain transfer, whose call follows from token, recipient and amount.
+   */
+  call_data: string | null;
+  /**
+   * Migration 0012. On a withdrawal or payment: the queue_id of the batch that carries (or carried) it.
+   * An `accepted` payout with one was in a batch that never went out: it is then paid on its own.
+   */
+  batch_id: string | null;
   /** Raised by every write of the state; conditional moves compare it (src/payouts/state.ts). */
   version: Generated<number>;
   created_at: number;
@@ -222,7 +235,8 @@ export interface SenderNonceTable {
 
 export type PayoutRow = Selectable<PayoutTable>;
 /** A new payout row: every column but the version, which starts at 0. */
-export type NewPayout = Omit<PayoutTable, 'version'>;
+export type NewPayout = Omit<PayoutTable, 'version' | 'call_data' | 'batch_id'> &
+  Partial<Pick<PayoutTable, 'call_data' | 'batch_id'>>;
 export type PayoutTxRow = Selectable<PayoutTxTable>;
 
 /**

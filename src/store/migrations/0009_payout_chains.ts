@@ -1,6 +1,6 @@
-import { type RawBuilder, sql } from 'kysely';
+import { sql } from 'kysely';
 import { driverOf } from '../dialect.js';
-import { type AnyDb, noPadCollation, portable, useNoPadCollation } from './portable.js';
+import { type AnyDb, mysqlCatalog, noPadCollation, portable, useNoPadCollation } from './portable.js';
 
 /*
  * Payouts per chain: one payout engine runs per configured chain on the one database, and each must see
@@ -114,21 +114,4 @@ export async function down(db: AnyDb): Promise<void> {
 async function dropIndex(db: AnyDb, index: string, table: string): Promise<void> {
   const drop = db.schema.dropIndex(index);
   await (driverOf(db) === 'mysql' ? drop.on(table) : drop).execute();
-}
-
-/** What a MySQL database already has, from information_schema: for a run cut short to be run again. */
-function mysqlCatalog(db: AnyDb) {
-  const count = async (query: RawBuilder<{ n: number | string }>) =>
-    Number((await query.execute(db)).rows[0]?.n ?? 0) > 0;
-  return {
-    table: (name: string) =>
-      count(sql<{ n: number | string }>`select count(*) as n from information_schema.tables
-        where table_schema = database() and table_name = ${name}`),
-    column: (tableName: string, column: string) =>
-      count(sql<{ n: number | string }>`select count(*) as n from information_schema.columns
-        where table_schema = database() and table_name = ${tableName} and column_name = ${column}`),
-    index: (tableName: string, index: string) =>
-      count(sql<{ n: number | string }>`select count(*) as n from information_schema.statistics
-        where table_schema = database() and table_name = ${tableName} and index_name = ${index}`),
-  };
 }

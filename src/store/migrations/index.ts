@@ -10,6 +10,7 @@ import * as noPadIds from './0008_nopad_ids.js';
 import * as payoutChains from './0009_payout_chains.js';
 import * as hdAddresses from './0010_hd_addresses.js';
 import * as addressLookup from './0011_address_lookup.js';
+import * as batches from './0012_batches.js';
 import * as cluster from './0013_cluster.js';
 
 /**
@@ -29,5 +30,6 @@ export const migrations: Record<string, Migration> = {
   '0009_payout_chains': payoutChains,
   '0010_hd_addresses': hdAddresses,
   '0011_address_lookup': addressLookup,
+  '0012_batches': batches,
   '0013_cluster': cluster,
 };

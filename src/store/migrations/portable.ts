@@ -1,4 +1,4 @@
-import { type CreateTableBuilder, type Kysely, sql } from 'kysely';
+import { type CreateTableBuilder, type Kysely, type RawBuilder, sql } from 'kysely';
 import { driverOf } from '../dialect.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema of their own time
@@ -50,4 +50,24 @@ export async function useNoPadCollation(db: AnyDb, table: string, collation: str
   await sql`alter table ${sql.table(table)} convert to character set utf8mb4 collate ${sql.raw(collation)}`.execute(
     db,
   );
+}
+
+/**
+ * What MySQL's catalog holds of this database: a migration there is not one transaction (DDL commits at
+ * once), so each step asks whether a run cut short already made it, and the migration can run again.
+ */
+export function mysqlCatalog(db: AnyDb) {
+  const count = async (query: RawBuilder<{ n: number | string }>) =>
+    Number((await query.execute(db)).rows[0]?.n ?? 0) > 0;
+  return {
+    table: (name: string) =>
+      count(sql<{ n: number | string }>`select count(*) as n from information_schema.tables
+        where table_schema = database() and table_name = ${name}`),
+    column: (tableName: string, column: string) =>
+      count(sql<{ n: number | string }>`select count(*) as n from information_schema.columns
+        where table_schema = database() and table_name = ${tableName} and column_name = ${column}`),
+    index: (tableName: string, index: string) =>
+      count(sql<{ n: number | string }>`select count(*) as n from information_schema.statistics
+        where table_schema = database() and table_name = ${tableName} and index_name = ${index}`),
+  };
 }

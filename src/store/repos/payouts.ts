@@ -303,3 +303,28 @@ export async function treasuryTransactionsAmong(
   }
   return out;
 }
+
+/** The withdrawals and payments a batch carries, still waiting for it (`batched`), in their batch order. */
+export async function batchMembers(db: Db, batchId: string): Promise<PayoutRow[]> {
+  return db
+    .selectFrom('payouts')
+    .selectAll()
+    .where('batch_id', '=', batchId)
+    .where('state', '=', 'batched')
+    .orderBy('created_at')
+    .orderBy('queue_id')
+    .execute();
+}
+
+/** A chain's `approve` payouts of `token` not final yet: while one is, no second is stored. */
+export async function activeApprovals(db: Db, chainName: string, token: string): Promise<number> {
+  const rows = await db
+    .selectFrom('payouts')
+    .select('queue_id')
+    .where('chain_name', '=', chainName)
+    .where('kind', '=', 'approve')
+    .where('token_address', '=', token)
+    .where('state', 'not in', ['confirmed', 'failed'])
+    .execute();
+  return rows.length;
+}
