@@ -70,6 +70,7 @@ export function reportLines(o: ChaosOptions, run: RunCounts, verdict: Verdict): 
     f('deposits_to_issued'),
     f('swept'),
     f('swept_raw'),
+    f('swept_under_faults'),
     f('sweeps_failed'),
     f('gas_topups'),
     f('topups_failed'),

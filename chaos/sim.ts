@@ -25,10 +25,10 @@ import { createRandom } from './random.js';
 import { mergeVerdicts, reportLines } from './report.js';
 import { startNodeFaults } from './rpc.js';
 import {
+  createTreasuryWatch,
   issueWallets,
   readTreasury,
   SWEEP,
-  settleTreasury,
   sweepSection,
   treasuryChainTxs,
 } from './sweeps.js';
@@ -308,6 +308,7 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
       }
     }
     await Promise.all(background);
+    const faultsOverAt = Date.now();
     progress(
       `faults over (${figures.kills} kills, ${figures.reorgs} reorgs, ${figures.broker_cuts}+${figures.db_cuts} cuts); draining`,
     );
@@ -326,17 +327,26 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
         transfers: await cc.transfers(floor),
         answers: answered,
       });
+    // The treasury, meanwhile, comes to rest: every deposit wallet swept, no round storing anything more.
+    const rest = createTreasuryWatch(view, chain, issued);
+    const quietMs = (SWEEP.intervalSeconds + 5) * 1_000;
     const drainEnd = Date.now() + o.drainS * 1000;
     let left = await outstanding();
-    while ((left.missingPayouts > 0 || left.missingDeposits > 0) && Date.now() < drainEnd) {
+    let quiet = await rest.quietFor(quietMs);
+    while ((left.missingPayouts > 0 || left.missingDeposits > 0 || !quiet) && Date.now() < drainEnd) {
       await sleep(3_000);
       left = await outstanding();
+      quiet = await rest.quietFor(quietMs);
     }
-    progress(`drained: ${left.missingPayouts} payouts and ${left.missingDeposits} deposits still unanswered`);
-    // A few more blocks and seconds, so late duplicates or contradictions show up too.
+    progress(
+      `drained: ${left.missingPayouts} payouts and ${left.missingDeposits} deposits still unanswered; ${rest.describe()}`,
+    );
+    // A few more blocks and seconds, so late duplicates or contradictions show up too; the treasury still
+    // at rest after them (checked last: nothing of it may be left in flight when the blocks stop).
     await sleep(o.confirmHeight * 1_000);
-    // Blocks keep coming until every deposit wallet is swept and no round stores anything more.
-    if (issued.length > 0) await settleTreasury(view, chain, issued, o.drainS * 1_000, progress);
+    const restEnd = Date.now() + 3 * quietMs;
+    while (!(await rest.quietFor(quietMs)) && Date.now() < restEnd) await sleep(2_000);
+    if (issued.length > 0) progress(`treasury: ${rest.describe()}`);
     mining = false;
     await miner;
     await instances.stopAll(10_000);
@@ -381,6 +391,7 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
       answers: answered,
       balances,
       collectionStart,
+      faultsOverAt,
     });
     const all = mergeVerdicts(verdict, swept);
     const lines = reportLines(

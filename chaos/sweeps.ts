@@ -201,26 +201,21 @@ export async function treasuryAtRest(
 }
 
 /**
- * Waits (bounded by `timeoutMs`) until the treasury has stayed at rest for longer than a round's interval,
- * so no round planned from an older block is still about to store something; the caller keeps mining.
+ * Follows the treasury at the end of a run, while blocks keep coming: `quietFor(ms)` is true once it has
+ * been at rest (treasuryAtRest) on every poll for `ms`, longer than a round's interval, so no round
+ * planned from an older block is still about to store something. Without wallets it is always at rest.
  */
-export async function settleTreasury(
-  view: DatabaseHandle,
-  chain: TestChain,
-  wallets: readonly Address[],
-  timeoutMs: number,
-  progress: (s: string) => void,
-): Promise<void> {
-  const quietMs = (SWEEP.intervalSeconds + 5) * 1_000;
-  const deadline = Date.now() + timeoutMs;
+export function createTreasuryWatch(view: DatabaseHandle, chain: TestChain, wallets: readonly Address[]) {
   let since: number | undefined;
-  let state = await treasuryAtRest(view, chain, wallets);
-  while (Date.now() < deadline) {
-    if (state.inFlight > 0 || state.unswept > 0) since = undefined;
-    else if (since === undefined) since = Date.now();
-    else if (Date.now() - since >= quietMs) break;
-    await new Promise((r) => setTimeout(r, 2_000));
-    state = await treasuryAtRest(view, chain, wallets);
-  }
-  progress(`treasury: ${state.inFlight} treasury payouts in flight, ${state.unswept} wallets unswept`);
+  let state = { inFlight: 0, unswept: 0 };
+  return {
+    async quietFor(ms: number): Promise<boolean> {
+      if (wallets.length === 0) return true;
+      state = await treasuryAtRest(view, chain, wallets);
+      if (state.inFlight > 0 || state.unswept > 0) since = undefined;
+      else since ??= Date.now();
+      return since !== undefined && Date.now() - since >= ms;
+    },
+    describe: () => `${state.inFlight} treasury payouts in flight, ${state.unswept} wallets unswept`,
+  };
 }

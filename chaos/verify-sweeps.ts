@@ -46,6 +46,8 @@ export interface SweepVerifyInput {
   /** Token balances at the end, by lowercase address (the wallets and the collection wallet). */
   balances: Map<string, bigint>;
   collectionStart: bigint;
+  /** When the faults stopped (ms since the epoch): sweeps stored before it were planned under them. */
+  faultsOverAt: number;
 }
 
 const str = (v: unknown) => (v === undefined || v === null ? '' : String(v));
@@ -253,6 +255,7 @@ export function verifySweeps(input: SweepVerifyInput): Verdict {
   figures.deposits_to_issued = depositsToIssued;
   figures.swept = sweeps.length;
   figures.swept_raw = Number(sweptIn);
+  figures.swept_under_faults = sweeps.filter((p) => p.created_at < input.faultsOverAt).length;
   figures.sweeps_failed = records.payouts.filter((p) => p.kind === 'sweep' && p.state === 'failed').length;
   figures.gas_topups = topUps.length;
   figures.topups_failed = records.payouts.filter(

@@ -157,6 +157,7 @@ describe('the fault suite sweep checks', () => {
         [C, 500_000_000n + 99_990_000n],
       ]),
       collectionStart: 500_000_000n,
+      faultsOverAt: 10_000,
     };
   };
   const figuresOf = (input: SweepVerifyInput) => verifySweeps(input).figures;
