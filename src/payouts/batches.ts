@@ -165,7 +165,7 @@ export function createBatchGatherer(common: Common, ctx: PayoutParts) {
         if (!moved) throw new Error(`payout ${d.row.queue_id} changed under the worker`);
       }
     });
-    for (const d of members) common.metrics.payoutTransition('accepted', 'batched');
+    for (let i = 0; i < members.length; i++) common.metrics.payoutTransition('accepted', 'batched');
     logger.info({ batch: id, token, payouts: members.length, gas: limit.toString() }, 'batch stored');
     ctx.poke();
     return true;

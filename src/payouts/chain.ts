@@ -56,6 +56,8 @@ export interface PaidPayout {
   sender: string;
   to: string;
   amountRaw: bigint;
+  /** The payout is a call with its own calldata to `to` (a batch, an approval), not a transfer. */
+  call?: boolean;
 }
 
 /**
@@ -88,6 +90,9 @@ export async function minedTransactionPays(
   payout: PaidPayout,
 ): Promise<boolean> {
   if (BigInt(receipt.status) !== 1n) return false;
+  // A contract call of our own (a batch, an approval) did its work when it succeeded, at the contract it
+  // was made for: a batch's payments are each settled by their own events.
+  if (payout.call) return receipt.to?.toLowerCase() === payout.to.toLowerCase();
   if (!isNativeAddress(payout.token)) return receiptPays(receipt, payout);
   const tx = await getTransaction(client, receipt.transactionHash);
   // A lagging backend that has the receipt but not the transaction yet: ask again, never read it as

@@ -50,6 +50,18 @@ export function bumpFees(old: Fees, current: Fees, cap: bigint): Fees | undefine
   return { type: 'eip1559', maxFeePerGas, maxPriorityFeePerGas };
 }
 
+/**
+ * The most a payout of `kind` may pay per gas on its chain: the chain's cap, and for a sweep also the
+ * sweep's own `maxFeeGwei` (its round topped the wallet up for that price, no more).
+ */
+export function feeCapOf(
+  chain: { maxFeePerGasWei: bigint; sweep?: { maxFeePerGasWei: bigint } | undefined },
+  kind: string,
+): bigint {
+  const sweepCap = kind === 'sweep' ? chain.sweep?.maxFeePerGasWei : undefined;
+  return sweepCap !== undefined && sweepCap < chain.maxFeePerGasWei ? sweepCap : chain.maxFeePerGasWei;
+}
+
 /** `fees` with no field above `cap` (a treasury sweep is signed under its round's cap). */
 export function capFees(fees: Fees, cap: bigint): Fees {
   if (fees.type === 'legacy') return { type: 'legacy', gasPrice: min(fees.gasPrice, cap) };

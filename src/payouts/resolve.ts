@@ -82,15 +82,13 @@ export async function resolvePayout(
       `the node of ${chain.name} has no receipt for ${hash}: is it mined, on this chain?`,
     );
   }
-  // A contract call of our own (a batch) counts when it succeeded, to the contract it was made for.
-  const pays = row.call_data
-    ? BigInt(receipt.status) === 1n && receipt.to?.toLowerCase() === row.to_address
-    : await minedTransactionPays(client, receipt, {
-        token: row.token_address,
-        sender: row.sender ?? '',
-        to: row.to_address,
-        amountRaw: BigInt(row.amount_raw),
-      });
+  const pays = await minedTransactionPays(client, receipt, {
+    token: row.token_address,
+    sender: row.sender ?? '',
+    to: row.to_address,
+    amountRaw: BigInt(row.amount_raw),
+    call: row.call_data !== null,
+  });
   if (!pays) {
     throw new ResolveError(
       `transaction ${hash} does not transfer ${row.amount_text} ${row.symbol} from ${row.sender} to ${row.to_address}`,

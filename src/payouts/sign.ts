@@ -10,7 +10,7 @@ import { releaseBatchMembers } from './batch-settle.js';
 import { createBatchGatherer } from './batches.js';
 import { isRevert, tokenBalance } from './chain.js';
 import type { PayoutParts } from './context.js';
-import { capFees, type Fees, maxGasPrice } from './fees.js';
+import { capFees, type Fees, feeCapOf, maxGasPrice } from './fees.js';
 import { failure, isAnsweredKind, payoutResponse } from './respond.js';
 import { IN_FLIGHT_PAYOUT_STATES, movePayout } from './state.js';
 import { transferCall } from './transactions.js';
@@ -36,11 +36,11 @@ export function createSigner(common: Common, ctx: PayoutParts) {
   const { serializable, txFields, feeDetail } = ctx.transactions;
   const batches = createBatchGatherer(common, ctx);
   // A sweep is signed at most at the sweep's fee cap: its round topped the wallet up for that price.
-  const sweepCap = common.config.chains.find((c) => c.name === chainName)?.sweep?.maxFeePerGasWei;
-  const feeOf = (row: PayoutRow, fee: Fees): Fees =>
-    row.kind === 'sweep' && sweepCap !== undefined && maxGasPrice(fee) > sweepCap
-      ? capFees(fee, sweepCap)
-      : fee;
+  const configured = common.config.chains.find((c) => c.name === chainName);
+  const feeOf = (row: PayoutRow, fee: Fees): Fees => {
+    const cap = configured ? feeCapOf(configured, row.kind) : maxGasPrice(fee);
+    return maxGasPrice(fee) > cap ? capFees(fee, cap) : fee;
+  };
 
   // ---- accepted → signed (or failed) -------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import { settleBatchMembers } from './batch-settle.js';
 import type { createBroadcaster } from './broadcast.js';
 import { broadcast, getReceipt, minedTransactionPays, type RawReceipt } from './chain.js';
 import type { PayoutParts } from './context.js';
-import { bumpFees, type Fees } from './fees.js';
+import { bumpFees, type Fees, feeCapOf } from './fees.js';
 import { findNonceUsage, type NonceUsage } from './nonce-usage.js';
 import { failure, isAnsweredKind, payoutResponse } from './respond.js';
 import { type Move, type MoveAudit, movePayout, recordPayoutEvent } from './state.js';
@@ -31,7 +31,7 @@ export function createTracker(
   const { metrics, logger } = common;
   const { rmq } = common.config;
   const { confirmHeight, maxFeePerGasWei: feeCap, replaceAfterBlocks, name: chainName } = ctx.chain;
-  const sweepCap = common.config.chains.find((c) => c.name === chainName)?.sweep?.maxFeePerGasWei;
+  const configured = common.config.chains.find((c) => c.name === chainName);
   const { serializable, txFields, feeDetail } = ctx.transactions;
   const settling = { rmq, signKey, chain: ctx.chain, logger };
   /** The head at which each payout's nonce was first found used by a transaction the node does not show. */
@@ -71,16 +71,13 @@ export function createTracker(
     const succeeded = BigInt(receipt.status) === 1n;
     // Success without the token's Transfer to the recipient (a `transfer` that returned false), or a
     // native transfer of another value or to another address, is a failure.
-    // A contract call of our own (a batch, an approval) is done when it succeeded: a batch's payments are
-    // each settled by their own events.
-    const paid = row.call_data
-      ? succeeded
-      : await minedTransactionPays(client, receipt, {
-          token: row.token_address,
-          sender: row.sender ?? '',
-          to: row.to_address,
-          amountRaw: BigInt(row.amount_raw),
-        });
+    const paid = await minedTransactionPays(client, receipt, {
+      token: row.token_address,
+      sender: row.sender ?? '',
+      to: row.to_address,
+      amountRaw: BigInt(row.amount_raw),
+      call: row.call_data !== null,
+    });
     const reverted = !paid;
     const mined = {
       tx_hash: receipt.transactionHash.toLowerCase(),
@@ -153,7 +150,7 @@ export function createTracker(
           maxPriorityFeePerGas: BigInt(latest.max_priority_fee_per_gas ?? '0'),
         };
     // A sweep's wallet holds the gas of its round's cap and no more: a bump above it could not be paid.
-    const cap = row.kind === 'sweep' && sweepCap !== undefined && sweepCap < feeCap ? sweepCap : feeCap;
+    const cap = configured ? feeCapOf({ ...configured, maxFeePerGasWei: feeCap }, row.kind) : feeCap;
     const bumped = bumpFees(old, await fees(head), cap);
     if (!bumped) {
       logger.warn(
