@@ -4,7 +4,8 @@
  * function, and by the nearest two src/ frames above it (which part of the service asked for the work).
  * `from` and `to` cut out a part by the child's marks (marks.<pid>.json beside the profile): `starting`,
  * `started`, `backfill` ('backfill started' logged), `block:<n>` (block n committed), e.g.
- * `backfill block:255` for a deposit_scan range ending at 255 (the bench prints the ranges).
+ * `backfill block:106` for the default deposit_scan (blocks 6..105 on stderr; the backfill's last range
+ * ends one block later, confirmHeight below the head).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
