@@ -6,12 +6,13 @@
  * Environment (sizes and defaults in options.ts):
  *   BENCH_DB=both          both (default), sqlite (temp file, WAL) or mysql (MariaDB on 127.0.0.1:3306)
  *   BENCH_QUICK=1          everything scaled down (the test's smoke run)
- *   BENCH_ONLY=scan,ingest,latency,payout,memory   the parts to run (default all)
+ *   BENCH_ONLY=scan,ingest,latency,payout,gas,memory   the parts to run (default all)
  *   BENCH_SCAN_LOGS=n, BENCH_SCAN_WATCHED_PCT=p    the scan range (20,000 logs, 1% watched)
  *   BENCH_INGEST_LOGS=n, BENCH_INGEST_RECIPIENTS=n the ingest range (10,000 logs to 5,000 recipients)
  *   BENCH_WATCHED=n        watched addresses in each database (1,000,000)
  *   BENCH_LATENCY_BLOCKS=n, BENCH_LATENCY_INTERVAL_MS=ms  latency samples (25 blocks, one a second)
  *   BENCH_PAYOUTS=n        withdrawals in the payout part (500)
+ *   BENCH_GAS_PAYOUTS=n    withdrawals in the gas part, batched and one by one (100)
  *   BENCH_PROFILE=dir      CPU profile of each service child; read with bench/profile-summary.ts
  *   BENCH_KEEP=1           keep the service logs (a temp folder, printed at the end)
  */
@@ -31,6 +32,7 @@ import { planScan, putScanRange, runDepositScan } from './deposit-scan.js';
 import { runMemory } from './memory.js';
 import { type BenchDb, benchOptions } from './options.js';
 import { runPayoutBench } from './payout.js';
+import { runPayoutGas } from './payout-gas.js';
 import { type Figure, figureLines, figureTable } from './report.js';
 import { createBenchDatabase, loadWatched } from './watched.js';
 
@@ -128,6 +130,9 @@ try {
       figures.push(result.figure);
       peaks.get(run.kind)!.payout = result.peakRss;
     }
+  }
+  if (opts.only.has('gas')) {
+    for (const run of runs) figures.push(await runPayoutGas(run.kind, opts.gasPayouts, progress));
   }
   if (opts.only.has('memory')) {
     for (const run of runs) {

@@ -10,6 +10,7 @@ const FIGURES: [name: string, goal: string | undefined][] = [
   ['deposit_latency_p50', undefined],
   ['deposit_latency_p99', '≤ 1.5'],
   ['payout_broadcast', '≥ 0.9'],
+  ['payout_gas_batched', '≤ 0.6'],
   ['memory_idle', undefined],
   ['memory_watched', undefined],
   ['memory_ingest_peak', undefined],
