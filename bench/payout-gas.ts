@@ -1,10 +1,9 @@
-import { type Address, type Hex, parseGwei } from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
-import { deployBatcher } from '../src/batch/deploy.js';
+import type { Hex } from 'viem';
 import { formatAmount } from '../src/money/amount.js';
 import type { PayoutKind } from '../src/store/schema.js';
+import { deployTestBatcher } from '../test/helpers/batcher.js';
 import { createTestChain, type TestChain } from '../test/helpers/chain.js';
-import { newWallet, type TestWallet } from '../test/helpers/payouts.js';
+import { newWallet } from '../test/helpers/payouts.js';
 import { randomAddress, until } from '../test/helpers/service.js';
 import { startStack } from '../test/helpers/stack.js';
 import type { BenchDb } from './options.js';
@@ -20,29 +19,12 @@ import type { Figure } from './report.js';
 
 const E6 = 1_000_000n;
 
-async function deploy(chain: TestChain, owner: TestWallet): Promise<Address> {
-  const block = await chain.publicClient.getBlock();
-  const deploying = deployBatcher({
-    client: chain.publicClient,
-    from: owner.address,
-    chainId: chain.chain.id,
-    fees: {
-      type: 'eip1559',
-      maxFeePerGas: (block.baseFeePerGas ?? 0n) * 2n + parseGwei('1'),
-      maxPriorityFeePerGas: parseGwei('1'),
-    },
-    signTransaction: (tx) => privateKeyToAccount(owner.privateKey).signTransaction(tx),
-    pollingIntervalMs: 50,
-  });
-  return (await deploying).address;
-}
-
 /** The gas of every transaction of each kind the collection wallet sent for `count` withdrawals. */
 async function gasOfRun(db: BenchDb, chain: TestChain, count: number, batched: boolean) {
   const collection = newWallet();
   await chain.setEthBalance(collection.address, 10n ** 20n);
   await chain.mint(collection.address, 1_000_000n * E6);
-  const batcher = batched ? await deploy(chain, collection) : undefined;
+  const batcher = batched ? await deployTestBatcher(chain, collection) : undefined;
   const stack = await startStack({
     db,
     chain,

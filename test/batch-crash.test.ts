@@ -1,12 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Address, parseGwei } from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
+import type { Address } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployBatcher } from '../src/batch/deploy.js';
 import { createDatabase, type DatabaseHandle } from '../src/store/db.js';
 import type { PayoutKind, PayoutRow } from '../src/store/schema.js';
+import { deployTestBatcher } from './helpers/batcher.js';
 import { createTestChain, mineUntil, type TestChain } from './helpers/chain.js';
 import { createTestDatabase, dbKinds, type TestDatabase } from './helpers/db.js';
 import { importWallets, newWallet, signedWithdraw } from './helpers/payouts.js';
@@ -47,26 +46,7 @@ describe.each(dbKinds)('a service killed mid-batch on %s', (kind) => {
     await chain.deployToken();
     await chain.setEthBalance(collection.address, 10n ** 19n);
     await chain.mint(collection.address, 100_000n * E6);
-    const block = await chain.publicClient.getBlock();
-    const deploying = deployBatcher({
-      client: chain.publicClient,
-      from: collection.address,
-      chainId: chain.chain.id,
-      fees: {
-        type: 'eip1559',
-        maxFeePerGas: (block.baseFeePerGas ?? 0n) * 2n + parseGwei('1'),
-        maxPriorityFeePerGas: parseGwei('1'),
-      },
-      signTransaction: (tx) => privateKeyToAccount(collection.privateKey).signTransaction(tx),
-      pollingIntervalMs: 50,
-    });
-    const mining = setInterval(() => void chain.mine(1).catch(() => undefined), 200);
-    let batcher: Address;
-    try {
-      batcher = (await deploying).address;
-    } finally {
-      clearInterval(mining);
-    }
+    const batcher = await deployTestBatcher(chain, collection);
     db = await createTestDatabase(kind);
     await importWallets(db.config, [collection]);
     view = await createDatabase(db.config);

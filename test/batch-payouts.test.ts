@@ -1,9 +1,8 @@
 import { type Address, encodeFunctionData, type Hex, parseAbi, parseGwei } from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployBatcher } from '../src/batch/deploy.js';
 import { formatAmount, parseAmount } from '../src/money/amount.js';
 import type { PayoutKind, PayoutRow } from '../src/store/schema.js';
+import { deployTestBatcher } from './helpers/batcher.js';
 import { mineUntil, type TestChain } from './helpers/chain.js';
 import { dbKinds } from './helpers/db.js';
 import { newWallet } from './helpers/payouts.js';
@@ -56,26 +55,7 @@ describe.each(dbKinds)('batch payouts on %s', (kind) => {
       prepareChain: async (c) => {
         await c.setEthBalance(collection.address, 10n ** 19n);
         await c.mint(collection.address, 1_000_000n * E6);
-        const block = await c.publicClient.getBlock();
-        const deploying = deployBatcher({
-          client: c.publicClient,
-          from: collection.address,
-          chainId: c.chain.id,
-          fees: {
-            type: 'eip1559',
-            maxFeePerGas: (block.baseFeePerGas ?? 0n) * 2n + parseGwei('1'),
-            maxPriorityFeePerGas: parseGwei('1'),
-          },
-          signTransaction: (tx) => privateKeyToAccount(collection.privateKey).signTransaction(tx),
-          pollingIntervalMs: 50,
-        });
-        // The test's anvil mines on demand: a block for the deployment.
-        const mining = setInterval(() => void c.mine(1).catch(() => undefined), 200);
-        try {
-          batcher = (await deploying).address;
-        } finally {
-          clearInterval(mining);
-        }
+        batcher = await deployTestBatcher(c, collection);
       },
       configure(config) {
         config.chains[0]!.batch = { enabled: true, addressLc: batcher, maxSize: 100, maxWaitMs: 3_000 };
