@@ -143,13 +143,14 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
     const { sweep, collectionAddressLc } = chain;
     if (!sweep || !collectionAddressLc) return undefined;
     return {
-      start() {
+      start(term) {
         sweeper = createSweeper(laneCommon, {
           db: deps.db,
           chain: { ...chain, sweep, collectionAddressLc },
           client: made.client,
           vault: deps.vault,
           pokePayouts: () => payouts?.poke(),
+          fence: term.fence,
         });
         sweeper.start();
       },

@@ -168,8 +168,9 @@ describe.each(dbKinds)('sweeping issued deposit wallets on %s', (kind) => {
 
   it('skips a round while the fee is above maxFeeGwei, and sweeps once it is below', async () => {
     const wallet = await issue('bob');
-    await stack.chain.mint(wallet, 75n * E6);
+    // Its gas first: the mint's block then holds both (a round reads balances at a confirmed block).
     await stack.chain.setEthBalance(wallet, 10n ** 17n); // pays its own gas: no top-up
+    await stack.chain.mint(wallet, 75n * E6);
     await stack.chain.mine(2); // a confirmed balance: only those are swept
     await stack.chain.testClient.setNextBlockBaseFeePerGas({ baseFeePerGas: 100n * GWEI });
     await stack.chain.mine(1);
@@ -190,8 +191,8 @@ describe.each(dbKinds)('sweeping issued deposit wallets on %s', (kind) => {
 
   it('pays a withdrawal from a wallet during its sweep; the sweep takes only the rest', async () => {
     const wallet = (await issue('carol')).toLowerCase() as Address;
-    await stack.chain.mint(wallet, 200n * E6);
     await stack.chain.setEthBalance(wallet, 10n ** 17n);
+    await stack.chain.mint(wallet, 200n * E6);
     await stack.chain.mine(2);
     const withdrawals = stack.collector('withdrawResp');
     const answerOf = (id: string) =>

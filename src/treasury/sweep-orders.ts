@@ -38,6 +38,8 @@ export interface SweepOrderInput {
   plan: SweepPlan;
   chain: { name: string; native: { symbol: string; decimals: number } };
   collectionLc: string;
+  /** The margin the plan's gas limits carry above the node's estimate (the payout engine's, 20%). */
+  gasMarginPct: number;
   histories: ReadonlyMap<string, WalletHistory>;
   now: number;
 }
@@ -107,6 +109,22 @@ export function treasuryQueueId(
   return [kind, chain, block.toString(), wallet, ...(symbol ? [symbol] : [])].join(':');
 }
 
+/**
+ * A wallet whose coin falls short of its one token sweep's gas limit but covers the node's estimate under
+ * it (the limit less its margin): that sweep with the limit the coin pays for, and no top-up. A new deposit
+ * since the last top-up can raise the estimate by a few units of gas; topping up again for them would cost
+ * a whole transaction.
+ */
+function fitted(input: SweepOrderInput, w: WalletSweep): WalletSweep | undefined {
+  const price = input.plan.fees.maxFeePerGas;
+  const [only] = w.tokens;
+  if (w.tokens.length !== 1 || !only || !only.estimated || price === 0n) return undefined;
+  const estimate = (only.gasLimit * 100n) / BigInt(100 + input.gasMarginPct);
+  const affordable = w.nativeSpare / price;
+  if (affordable < estimate || affordable >= only.gasLimit) return undefined;
+  return { ...w, topUp: 0n, tokens: [{ ...only, gasLimit: affordable }] };
+}
+
 function sweepsOf(input: SweepOrderInput, w: WalletSweep): NewPayout[] {
   const { plan, chain, collectionLc } = input;
   if (w.tokens.length > 0) {
@@ -151,7 +169,8 @@ export function sweepOrders(input: SweepOrderInput): SweepOrders {
   if (!plan.enabled || plan.skipped) return out;
   const topUpFee = NATIVE_TRANSFER_GAS * plan.fees.maxFeePerGas;
   let gasBudget = plan.gasWallet.spare;
-  for (const w of plan.wallets) {
+  for (const planned of plan.wallets) {
+    const w = planned.topUp > 0n ? (fitted(input, planned) ?? planned) : planned;
     const history = input.histories.get(w.address);
     if (history?.busy) {
       out.waiting.push({ address: w.address, why: 'busy' });

@@ -76,13 +76,13 @@ export async function inFlightFrom(
  */
 export async function readSweepFees(
   client: PublicClient,
-  block: bigint,
   chain: Pick<ChainConfig, 'maxFeePerGasWei'>,
   sweep: Pick<SweepConfig, 'maxFeePerGasWei'>,
 ): Promise<SweepFees> {
+  // The latest block, not the number just read: a load-balanced node's other backend may not have it yet.
   const [signed, { baseFeePerGas }] = await Promise.all([
     suggestFees(client, chain.maxFeePerGasWei),
-    client.getBlock({ blockNumber: block }),
+    client.getBlock({ blockTag: 'latest' }),
   ]);
   const maxFeePerGas = lower(maxGasPrice(signed), sweep.maxFeePerGasWei);
   if (signed.type === 'legacy' || baseFeePerGas === null || baseFeePerGas === undefined) {
@@ -180,7 +180,7 @@ export async function readSweepPlan(deps: SweepReadDeps, chain: ChainConfig): Pr
   }
   const gasWallet = sweep.gasWalletLc;
   const [fees, inFlight, gasNative] = await Promise.all([
-    readSweepFees(deps.client, head, chain, sweep),
+    readSweepFees(deps.client, chain, sweep),
     inFlightFrom(deps.db, chain.name, [...wallets.map((w) => w.address), gasWallet], block, deps.gasGuess),
     deps.client.getBalance({ address: gasWallet, blockNumber: block }),
   ]);

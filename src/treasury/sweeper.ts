@@ -22,6 +22,11 @@ export interface SweeperDeps {
   vault: Vault;
   /** Wakes the chain's payout engine: the round stored payouts for it. */
   pokePayouts: () => void;
+  /**
+   * Run first in each transaction that stores a round's payouts: throws when this instance no longer holds
+   * the chain's `sweeper` lease (src/cluster/lease.ts), so an ex-holder never stores a second top-up.
+   */
+  fence?: (trx: Db) => Promise<void>;
 }
 
 /** What the status page shows of one chain's treasury (docs/TREASURY.md §4.4); amounts as exact text. */
@@ -130,6 +135,7 @@ export function createSweeper(common: Common, deps: SweeperDeps) {
     const stored: string[] = [];
     for (const wallet of orders.wallets) {
       const created = await db.transaction().execute(async (trx) => {
+        await deps.fence?.(trx);
         const ids: string[] = [];
         for (const row of wallet.payouts) {
           // The price the round planned at: a top-up is the sweep's gas limit at it.
@@ -159,6 +165,7 @@ export function createSweeper(common: Common, deps: SweeperDeps) {
       plan,
       chain,
       collectionLc: chain.collectionAddressLc,
+      gasMarginPct: tuning.gasMarginPct,
       histories: await histories(plan.wallets.map((w) => w.address)),
       now: Date.now(),
     });
