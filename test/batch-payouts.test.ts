@@ -58,7 +58,8 @@ describe.each(dbKinds)('batch payouts on %s', (kind) => {
         batcher = await deployTestBatcher(c, collection);
       },
       configure(config) {
-        config.chains[0]!.batch = { enabled: true, addressLc: batcher, maxSize: 100, maxWaitMs: 3_000 };
+        // Full at 100; a window long enough that a loaded machine takes all 100 requests in before it ends.
+        config.chains[0]!.batch = { enabled: true, addressLc: batcher, maxSize: 100, maxWaitMs: 10_000 };
       },
     });
   });
@@ -93,10 +94,11 @@ describe.each(dbKinds)('batch payouts on %s', (kind) => {
       chain,
       async () => (await kindRows('approve')).some((r) => r.state === 'mined' || r.state === 'confirmed'),
       'the batcher approved',
+      150,
     );
     await until(
       async () => (await kindRows('batch')).some((r) => r.state === 'sent'),
-      30_000,
+      60_000,
       'the batch sent',
     );
     const [batch] = await kindRows('batch');
@@ -123,7 +125,7 @@ describe.each(dbKinds)('batch payouts on %s', (kind) => {
       chain,
       () => jobs.every((j) => answers().some((a) => a.queue_id === j.id)),
       'every answer',
-      60,
+      150,
     );
 
     const carrier = (await kindRows('batch'))[0]!;
@@ -171,7 +173,7 @@ describe.each(dbKinds)('batch payouts on %s', (kind) => {
       stack.chain,
       () => jobs.every((j) => answers().some((a) => a.queue_id === j.id)),
       'every answer',
-      60,
+      150,
     );
     const byId = new Map(answers().map((a) => [a.queue_id, a]));
     expect(byId.get(refused.id)).toMatchObject({ status: 0, error: 'would_revert' });
@@ -181,5 +183,38 @@ describe.each(dbKinds)('batch payouts on %s', (kind) => {
     const batches = await kindRows('batch');
     expect(batches).toHaveLength(2);
     expect(batches.find((b) => b.tx_hash === paid[0]!.tx_hash)?.amount_raw).toBe((28n * E6).toString());
+  });
+
+  it('follows a batch removed by a reorganisation and settles its payouts once, when it is final in its new block', async () => {
+    const { chain } = stack;
+    const jobs = Array.from({ length: 4 }, (_, i) => ({ id: `breorg-${kind}-${i}`, to: randomAddress() }));
+    const known = new Set((await kindRows('batch')).map((b) => b.queue_id));
+    for (const j of jobs) {
+      await stack.withdraw({ queue_id: j.id, from_address: randomAddress(), to_address: j.to, amount: '3' });
+    }
+    const fresh = async () => (await kindRows('batch')).find((b) => !known.has(b.queue_id));
+    // (The allowance first when this test runs alone.)
+    await mineUntil(chain, async () => (await fresh())?.state === 'mined', 'the batch mined', 150);
+    const mined = (await fresh())!;
+    // Its block (and any after it) replaced by empty ones.
+    await chain.reorg(Number((await chain.blockNumber()) - BigInt(mined.mined_block!)) + 1);
+    await mineUntil(
+      chain,
+      () => jobs.every((j) => answers().some((a) => a.queue_id === j.id)),
+      'every answer after the reorganisation',
+      150,
+    );
+    const settled = (await fresh())!;
+    expect(settled.state).toBe('confirmed');
+    expect(settled.tx_hash).toBe(mined.tx_hash);
+    expect(settled.mined_block_hash).not.toBe(mined.mined_block_hash);
+    await chain.mine(3);
+    await new Promise((r) => setTimeout(r, 500));
+    for (const j of jobs) {
+      const mine = answers().filter((a) => a.queue_id === j.id);
+      expect(mine, j.id).toHaveLength(1);
+      expect(mine[0]).toMatchObject({ status: 1, tx_hash: mined.tx_hash });
+      expect(await chain.balanceOf(j.to)).toBe(3n * E6);
+    }
   });
 });
