@@ -1,7 +1,7 @@
 /**
  * The sizes of a chaos run: `npm run chaos -- --seed N --payouts N --deposits N [--kills N --reorgs N
  * --broker-cuts N --db-cuts N --malformed N --second-instance --confirm-height N --lag-blocks N
- * --sweeps N | --no-sweeps]`. Without flags: the default size, a few minutes on 2 cores.
+ * --sweeps N | --no-sweeps --no-batches]`. Without flags: the default size, a few minutes on 2 cores.
  */
 export interface ChaosOptions {
   seed: number;
@@ -24,6 +24,11 @@ export interface ChaosOptions {
    * `--no-sweeps`: no HD root, no `sweep` section.
    */
   sweeps: number;
+  /**
+   * The collection wallet's withdrawals paid in batches through a batcher deployed at setup (PROTOCOL
+   * §2.13); `--no-batches`: every payout its own transaction.
+   */
+  batches: boolean;
 }
 
 export const defaultChaosOptions: ChaosOptions = {
@@ -40,6 +45,7 @@ export const defaultChaosOptions: ChaosOptions = {
   lagBlocks: 3,
   drainS: 180,
   sweeps: 10,
+  batches: true,
 };
 
 const numeric: Record<string, keyof ChaosOptions> = {
@@ -67,6 +73,10 @@ export function parseChaosArgs(argv: string[]): ChaosOptions {
       : [arg, undefined];
     if (flag === '--second-instance') {
       options.secondInstance = inline === undefined ? true : inline !== 'false';
+      continue;
+    }
+    if (flag === '--no-batches' && inline === undefined) {
+      options.batches = false;
       continue;
     }
     if (flag === '--no-sweeps' && inline === undefined) {

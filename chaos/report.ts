@@ -1,6 +1,6 @@
 /**
  * What a run prints: the verdicts of verify.ts and verify-sweeps.ts as one, and the `chaos <figure> <value>`
- * lines in their order (README "Fault suite" lists them).
+ * lines in their order (verify-batches.ts's too) (README "Fault suite" lists them).
  */
 import type { ChaosOptions } from './options.js';
 import type { Verdict } from './verify.js';
@@ -75,6 +75,10 @@ export function reportLines(o: ChaosOptions, run: RunCounts, verdict: Verdict): 
     f('gas_topups'),
     f('topups_failed'),
     f('treasury_txs'),
+    f('batches_confirmed'),
+    f('payouts_batched'),
+    f('batches_failed'),
+    f('batches_reverted'),
     f('double_sends'),
     f('missing_answers'),
     f('duplicate_answers'),
@@ -91,6 +95,10 @@ export function reportLines(o: ChaosOptions, run: RunCounts, verdict: Verdict): 
     f('treasury_deposits'),
     f('unbalanced'),
     f('sweeps_missing'),
+    f('batch_double_sends'),
+    f('batch_wrong_hash'),
+    f('batch_member_answers'),
+    f('batch_wrong_members'),
     ['seconds', run.seconds],
   ];
 }

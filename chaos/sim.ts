@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Address, formatUnits } from 'viem';
 import { createDatabase, type DatabaseHandle } from '../src/store/db.js';
+import { deployTestBatcher } from '../test/helpers/batcher.js';
 import { createTestChain } from '../test/helpers/chain.js';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { importWallets, signedWithdraw } from '../test/helpers/payouts.js';
@@ -16,6 +17,7 @@ import { toV2Json, writeJson } from '../test/helpers/process.js';
 import { amqpUrlVia, createBusinessClient, createTestQueues, TEST_AMQP_URL } from '../test/helpers/rabbit.js';
 import { signedTopup, TEST_MASTER_KEY, TEST_SIGN_KEY, testConfig } from '../test/helpers/service.js';
 import { type CutMode, startTcpProxy, type TcpProxy } from '../test/helpers/tcp-proxy.js';
+import { BATCH, batcherChainTxs, batchSection, readBatches } from './batches.js';
 import { createChaosChain } from './chain.js';
 import { unanswered } from './drain.js';
 import { createInstances } from './instances.js';
@@ -33,6 +35,7 @@ import {
   treasuryChainTxs,
 } from './sweeps.js';
 import { type PayoutRequest, type Verdict, verify } from './verify.js';
+import { verifyBatches } from './verify-batches.js';
 import { verifySweeps } from './verify-sweeps.js';
 import { planWorkload, USDT } from './workload.js';
 
@@ -96,6 +99,8 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
       await chain.mint(w.address, 2n * (need.get(w.address) ?? 0n) + 100n * USDT);
     }
     for (let s = 1; s <= 9; s++) await chain.mint(chain.accounts[s]!.address, 10n ** 9n * USDT);
+    // The batcher, owned by the collection wallet (its nonce 0), before the service or the faults start.
+    const batcher = o.batches ? await deployTestBatcher(chain, collection) : undefined;
     const floor = Number(await chain.blockNumber());
     const collectionStart = await chain.balanceOf(collection.address);
     const cc = await createChaosChain(chain, random.fork('chain'), floor);
@@ -132,9 +137,12 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
     const json = toV2Json(config);
     if (issued.length > 0)
       (json.eth_config as Record<string, unknown>).sweep = sweepSection(collection.address);
+    if (batcher) (json.eth_config as Record<string, unknown>).batch = batchSection(batcher);
     const configPath = join(workDir, 'config.json');
     writeJson(configPath, json);
     if (issued.length > 0) progress(`${issued.length} deposit wallets issued from an HD root, swept`);
+    if (batcher)
+      progress(`batcher ${batcher}: batches of up to ${BATCH.maxSize}, waiting up to ${BATCH.maxWaitMs} ms`);
 
     // The business: straight to the broker, collecting every answer from before the service starts.
     const business = await createBusinessClient();
@@ -393,7 +401,18 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
       collectionStart,
       faultsOverAt,
     });
-    const all = mergeVerdicts(verdict, swept);
+    const batchRecords = await readBatches(view);
+    for (const b of batchRecords.batches.filter((r) => r.state === 'failed'))
+      progress(`batch ${b.queue_id} failed: ${b.error_code ?? ''} (reverted ${b.reverted})`);
+    const batched = verifyBatches({
+      collection: collection.address,
+      records: batchRecords,
+      chainTxs: batcher ? await batcherChainTxs(chain, floor, collection.address, batcher) : [],
+      transfers,
+      payouts,
+      answers: answered,
+    });
+    const all = mergeVerdicts(verdict, swept, batched);
     const lines = reportLines(
       o,
       {

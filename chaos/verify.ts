@@ -14,6 +14,7 @@ import { verifySignature } from '../src/protocol/sign.js';
 import type { ReceivedMessage } from '../test/helpers/rabbit.js';
 import type { DepositTx, TransferLog } from './chain.js';
 import type { BadMessage, RequestRole } from './malformed.js';
+import { batchFailureFigures } from './verify-batches.js';
 import { sweepFailureFigures } from './verify-sweeps.js';
 
 export interface PayoutRequest {
@@ -42,7 +43,7 @@ export interface VerifyInput {
   crashes: { pid: number | undefined; code: number | null; signal: string | null; lastLines: string[] }[];
 }
 
-/** The figures that must be 0 (with verify-sweeps.ts's). */
+/** The figures that must be 0 (with verify-sweeps.ts's and verify-batches.ts's). */
 export const failureFigures = [
   'double_sends',
   'missing_answers',
@@ -55,6 +56,7 @@ export const failureFigures = [
   'lost_messages',
   'crashes',
   ...sweepFailureFigures,
+  ...batchFailureFigures,
 ] as const;
 
 export interface Verdict {

@@ -1,12 +1,15 @@
 import type { MessageProperties } from 'amqplib';
-import type { Address, Hash } from 'viem';
+import { type Address, type Hash, keccak256, stringToHex } from 'viem';
 import { describe, expect, it } from 'vitest';
+import type { BatchRecords } from '../chaos/batches.js';
 import type { DepositTx } from '../chaos/chain.js';
 import { defaultChaosOptions, parseChaosArgs } from '../chaos/options.js';
 import { runChaos } from '../chaos/sim.js';
 import type { TreasuryPayoutRow } from '../chaos/sweeps.js';
 import { failureFigures } from '../chaos/verify.js';
+import { type BatchVerifyInput, batchFailureFigures, verifyBatches } from '../chaos/verify-batches.js';
 import { type SweepVerifyInput, sweepFailureFigures, verifySweeps } from '../chaos/verify-sweeps.js';
+import { batchTransferData } from '../src/batch/contract.js';
 import type { ReceivedMessage } from './helpers/rabbit.js';
 
 /**
@@ -52,6 +55,10 @@ describe('the fault suite, small', () => {
     expect(Number(figures.swept_raw)).toBeGreaterThan(0);
     expect(Number(figures.treasury_txs)).toBeGreaterThanOrEqual(Number(figures.swept));
     for (const f of sweepFailureFigures) expect(report.lines.map(([name]) => name)).toContain(f);
+    // The collection wallet's share of the payouts went out in batches, under the same faults.
+    expect(Number(figures.batches_confirmed)).toBeGreaterThan(0);
+    expect(Number(figures.payouts_batched)).toBeGreaterThanOrEqual(2);
+    for (const f of batchFailureFigures) expect(report.lines.map(([name]) => name)).toContain(f);
     const failed = Object.fromEntries(failureFigures.map((f) => [f, report.figures[f] ?? 0]));
     expect(failed, report.failures.join('\n')).toEqual(Object.fromEntries(failureFigures.map((f) => [f, 0])));
     expect(report.failed, report.failures.join('\n')).toBe(0);
@@ -65,6 +72,10 @@ describe('the fault suite options', () => {
     expect(parseChaosArgs(['--sweeps', '3']).sweeps).toBe(3);
     expect(parseChaosArgs(['--no-sweeps']).sweeps).toBe(0);
     expect(() => parseChaosArgs(['--no-sweeps=1'])).toThrow(/unknown option/);
+  });
+  it('batches by default; --no-batches', () => {
+    expect(parseChaosArgs([]).batches).toBe(true);
+    expect(parseChaosArgs(['--no-batches']).batches).toBe(false);
   });
 });
 
@@ -244,5 +255,109 @@ describe('the fault suite sweep checks', () => {
     const figures = figuresOf(none);
     expect(figures.sweeps_missing).toBe(2); // no sweep confirmed, and the wallet still holds its deposit
     expect(figures.unbalanced).toBe(0);
+  });
+});
+
+/**
+ * The batch checks on a hand-made run (pure logic): one batch of two payouts mined once, one paid and one
+ * the token refused, each answered once; then each fault the checks exist for, caught by its own figure.
+ */
+describe('the fault suite batch checks', () => {
+  const C = '0x00000000000000000000000000000000000000c0' as Address;
+  const TOKEN = '0x00000000000000000000000000000000000000e7' as Address;
+  const R1 = '0x00000000000000000000000000000000000000b1' as Address;
+  const R2 = '0x00000000000000000000000000000000000000b2' as Address;
+  const hash = (n: number) => `0x${n.toString(16).padStart(64, '0')}` as Hash;
+  const [TX, OTHER] = [hash(7), hash(8)];
+  const BATCH_ID = 'batch:ETH:1';
+  const payouts = [
+    { queueId: 'p1', role: 'withdraw' as const, from: R1, to: R1, raw: 5_000_000n },
+    { queueId: 'p2', role: 'withdraw' as const, from: R2, to: R2, raw: 7_000_000n },
+  ];
+  const input = payouts.map((p) => ({ to: p.to, amountRaw: p.raw, ref: keccak256(stringToHex(p.queueId)) }));
+  const answer = (queue_id: string, status: number, tx_hash: string = TX): ReceivedMessage => {
+    const json = { queue_id, status, tx_hash, from_address: C };
+    return {
+      json,
+      text: JSON.stringify(json),
+      headers: {},
+      properties: { messageId: queue_id } as MessageProperties,
+    };
+  };
+  const clean = (): BatchVerifyInput & { records: BatchRecords } => ({
+    collection: C,
+    records: {
+      batches: [{ queue_id: BATCH_ID, state: 'confirmed', tx_hash: TX, reverted: 0, error_code: null }],
+      members: new Map([
+        ['p1', { queue_id: 'p1', state: 'confirmed', batch_id: BATCH_ID }],
+        ['p2', { queue_id: 'p2', state: 'failed', batch_id: BATCH_ID }],
+      ]),
+      txs: new Map([[TX, BATCH_ID]]),
+    },
+    chainTxs: [{ hash: TX, input: batchTransferData(TOKEN, input), blockNumber: 40, status: 'success' }],
+    transfers: [{ txHash: TX, from: C, to: R1, value: 5_000_000n, blockNumber: 40, logIndex: 0 }],
+    payouts,
+    answers: { withdraw: [answer('p1', 1), answer('p2', 0)], pay: [] },
+  });
+  const figuresOf = (i: BatchVerifyInput) => verifyBatches(i).figures;
+
+  it('a consistent batch passes every check and is counted', () => {
+    const verdict = verifyBatches(clean());
+    expect(verdict.failures).toEqual([]);
+    expect(verdict.figures).toMatchObject({ batches_confirmed: 1, payouts_batched: 2, batches_failed: 0 });
+    for (const f of batchFailureFigures) expect(verdict.figures[f]).toBe(0);
+  });
+
+  it('a batch mined twice, or a transaction to the batcher nobody signed, is a batch double send', () => {
+    const twice = clean();
+    twice.records.txs.set(OTHER, BATCH_ID);
+    twice.chainTxs.push({ ...twice.chainTxs[0]!, hash: OTHER, blockNumber: 41 });
+    // the batch twice, and each of its two payouts carried twice
+    expect(figuresOf(twice).batch_double_sends).toBe(3);
+    const stranger = clean();
+    stranger.chainTxs[0]!.hash = OTHER;
+    stranger.transfers[0]!.txHash = OTHER;
+    expect(figuresOf(stranger).batch_double_sends).toBe(1);
+  });
+
+  it('an answer naming another hash, or a batch recorded with one, is a wrong hash', () => {
+    const answered = clean();
+    answered.answers.withdraw[0] = answer('p1', 1, OTHER);
+    expect(figuresOf(answered).batch_wrong_hash).toBe(1);
+    const recorded = clean();
+    recorded.records.batches[0]!.tx_hash = OTHER;
+    expect(figuresOf(recorded).batch_wrong_hash).toBe(1);
+  });
+
+  it('a member never answered, or answered twice differently, is caught', () => {
+    const never = clean();
+    never.answers.withdraw.pop();
+    expect(figuresOf(never).batch_member_answers).toBe(1);
+    const twice = clean();
+    twice.answers.withdraw.push(answer('p2', 1));
+    expect(figuresOf(twice).batch_member_answers).toBe(1);
+  });
+
+  it('a member confirmed without its Transfer in the batch, or failed with one, is a wrong member', () => {
+    const unpaid = clean();
+    unpaid.transfers[0]!.value -= 1n; // one unit short: p1 is answered 1 and confirmed, but not paid exactly
+    expect(figuresOf(unpaid).batch_wrong_members).toBe(2);
+    const paid = clean();
+    paid.transfers.push({ txHash: TX, from: C, to: R2, value: 7_000_000n, blockNumber: 40, logIndex: 1 });
+    expect(figuresOf(paid).batch_wrong_members).toBe(2); // p2 answered 0 and recorded failed
+  });
+
+  it('a failed batch is counted, not a failure', () => {
+    const failed = clean();
+    failed.records.batches.push({
+      queue_id: 'batch:ETH:2',
+      state: 'failed',
+      tx_hash: null,
+      reverted: 0,
+      error_code: 'x',
+    });
+    const verdict = verifyBatches(failed);
+    expect(verdict.figures.batches_failed).toBe(1);
+    expect(verdict.failed).toBe(0);
   });
 });
