@@ -22,8 +22,12 @@ interface Instance {
 export interface Instances {
   /** Starts one more instance. */
   start(): void;
-  /** SIGKILLs the oldest running instance (the active one, when the other is a standby) and starts a new one after `restartAfterMs`; false when none was running. */
-  killOne(restartAfterMs: number): Promise<boolean>;
+  /**
+   * SIGKILLs a running instance and starts a new one after `restartAfterMs`; false when none was running.
+   * `pick(n)` chooses among the `n` running ones, oldest first (without it: the oldest, the one most
+   * likely to hold the leases).
+   */
+  killOne(restartAfterMs: number, pick?: (n: number) => number): Promise<boolean>;
   /** Instances running now. */
   readonly running: number;
   readonly started: number;
@@ -67,13 +71,14 @@ export function createInstances(configPath: string, env: NodeJS.ProcessEnv): Ins
 
   return {
     start,
-    async killOne(restartAfterMs) {
+    async killOne(restartAfterMs, pick) {
       // A kill that falls while every instance is restarting waits for one (bounded), so the run lands
       // the kills it was asked for.
       for (let waited = 0; running().length === 0 && waited < 15_000 && !stopping; waited += 100) {
         await new Promise((r) => setTimeout(r, 100));
       }
-      const victim = running()[0];
+      const live = running();
+      const victim = live[pick && live.length > 1 ? pick(live.length) : 0];
       if (!victim) return false;
       victim.killed = true;
       victim.proc.child.kill('SIGKILL');

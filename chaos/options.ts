@@ -1,6 +1,6 @@
 /**
  * The sizes of a chaos run: `npm run chaos -- --seed N --payouts N --deposits N [--kills N --reorgs N
- * --broker-cuts N --db-cuts N --malformed N --second-instance --confirm-height N --lag-blocks N
+ * --broker-cuts N --db-cuts N --malformed N --instances N --second-instance --confirm-height N --lag-blocks N
  * --sweeps N | --no-sweeps --no-batches]`. Without flags: the default size, a few minutes on 2 cores.
  */
 export interface ChaosOptions {
@@ -12,6 +12,12 @@ export interface ChaosOptions {
   brokerCuts: number;
   dbCuts: number;
   malformed: number;
+  /**
+   * Service instances running from the start, all on the one database (sharing the work by leases,
+   * ARCHITECTURE §5.4); the kills fall on any of them.
+   */
+  instances: number;
+  /** One more instance started mid-run. */
   secondInstance: boolean;
   /** The service's confirmHeight; reorgs are 1..confirmHeight−1 deep. */
   confirmHeight: number;
@@ -40,6 +46,7 @@ export const defaultChaosOptions: ChaosOptions = {
   brokerCuts: 5,
   dbCuts: 3,
   malformed: 1_000,
+  instances: 1,
   secondInstance: false,
   confirmHeight: 6,
   lagBlocks: 3,
@@ -61,6 +68,7 @@ const numeric: Record<string, keyof ChaosOptions> = {
   '--lag-blocks': 'lagBlocks',
   '--drain-s': 'drainS',
   '--sweeps': 'sweeps',
+  '--instances': 'instances',
 };
 
 /** Throws on an unknown flag or a value that is not a whole number ≥ 0. */
@@ -90,6 +98,7 @@ export function parseChaosArgs(argv: string[]): ChaosOptions {
       throw new Error(`${flag} needs a whole number, found ${text ?? 'nothing'}`);
     (options as unknown as Record<string, number>)[key] = Number(text);
   }
+  if (options.instances < 1) throw new Error('--instances must be at least 1');
   if (options.confirmHeight < 2)
     throw new Error('--confirm-height must be at least 2 (reorgs are 1..confirmHeight−1 deep)');
   return options;

@@ -49,6 +49,7 @@ export function reportLines(o: ChaosOptions, run: RunCounts, verdict: Verdict): 
     ['deposits_moved', i.deposits_moved],
     ['deposits_replaced', i.deposits_replaced],
     ['kills', i.kills],
+    ['instances', o.instances],
     ['instances_started', run.instancesStarted],
     ['second_instance', i.second_instance],
     ['reorgs', i.reorgs],

@@ -1,6 +1,6 @@
 /**
  * `npm run chaos -- --seed N --payouts N --deposits N [--kills N --reorgs N --broker-cuts N --db-cuts N
- * --malformed N --second-instance --confirm-height N --lag-blocks N --drain-s N --sweeps N | --no-sweeps --no-batches]`:
+ * --malformed N --instances N --second-instance --confirm-height N --lag-blocks N --drain-s N --sweeps N | --no-sweeps --no-batches]`:
  * the fault suite (see sim.ts, verify.ts and, for sweeping, sweeps.ts and verify-sweeps.ts; README "Fault
  * suite"); for batch payouts, batches.ts and verify-batches.ts). Prints the failed checks with their evidence, then `chaos <figure> <value>` lines, then
  * `N passed, M failed`; exits 1 when a failure figure is not 0.

@@ -1,6 +1,6 @@
 /**
  * One chaos run: the real service (child processes) on anvil, RabbitMQ and MariaDB, behind a faulty
- * node, TCP proxies that are cut, SIGKILLs, reorgs, bad messages and a second instance; then the
+ * node, TCP proxies that are cut, SIGKILLs, reorgs, bad messages and several instances; then the
  * invariants of verify.ts against chain truth and every answer. Everything is on 127.0.0.1, bounded in
  * count and time, and removed at the end (or by `cleanupChaos` on SIGINT).
  */
@@ -161,7 +161,7 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
       LOG_LEVEL: 'info',
     });
     cleanups.push(() => instances.stopAll(5_000));
-    instances.start();
+    for (let i = 0; i < o.instances; i++) instances.start();
     await waitFor(() => instances.logged(/"msg":"service started"/), 120_000, 'the service started');
     progress('service started');
 
@@ -247,6 +247,10 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
     const mainStart = Date.now();
     const killRandom = random.fork('kill');
     const reorgRandom = random.fork('reorg');
+    // With several instances from the start, the kills fall on any of them (the lease holders included);
+    // forked only then, so a run of one instance keeps the schedule its seed always had.
+    const victimRandom = o.instances > 1 ? random.fork('victim') : undefined;
+    const victim = victimRandom && ((n: number) => victimRandom.int(0, n - 1));
     for (const e of events) {
       const wait = mainStart + e.at - Date.now();
       if (wait > 0) await sleep(wait);
@@ -268,7 +272,7 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
         }
         case 'kill':
           background.push(
-            instances.killOne(killRandom.int(200, 3_000)).then((killed) => {
+            instances.killOne(killRandom.int(200, 3_000), victim).then((killed) => {
               if (killed) figures.kills++;
             }),
           );

@@ -73,6 +73,11 @@ describe('the fault suite options', () => {
     expect(parseChaosArgs(['--no-sweeps']).sweeps).toBe(0);
     expect(() => parseChaosArgs(['--no-sweeps=1'])).toThrow(/unknown option/);
   });
+  it('one instance by default; --instances N (at least 1)', () => {
+    expect(parseChaosArgs([]).instances).toBe(1);
+    expect(parseChaosArgs(['--instances', '3']).instances).toBe(3);
+    expect(() => parseChaosArgs(['--instances', '0'])).toThrow(/at least 1/);
+  });
   it('batches by default; --no-batches', () => {
     expect(parseChaosArgs([]).batches).toBe(true);
     expect(parseChaosArgs(['--no-batches']).batches).toBe(false);
