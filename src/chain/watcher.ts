@@ -73,6 +73,12 @@ export type BlockWatcher = ReturnType<typeof createBlockWatcher>;
 /** A block as the watcher keeps its tip (a stored one has no bloom). */
 type Tip = Pick<BlockHeader, 'number' | 'hash' | 'parentHash'>;
 
+/**
+ * Blocks below the kept ones are deleted once every this many blocks, not with each: one statement less
+ * in most blocks' transactions, for at most this many more rows kept (more to compare after a reorganisation).
+ */
+const PRUNE_EVERY = 16;
+
 /** A pass that ends because the node does not have a block yet: not a failure, try again after `pollMs`. */
 type PassEnd = 'done' | 'not-yet';
 
@@ -110,6 +116,10 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
   let loop: Promise<void> | undefined;
   let tip: Tip | undefined;
   let nodeHead: number | undefined;
+  /** The highest block number a new head announced: the next block is there to be read. */
+  let announcedHead = -1;
+  /** The next block's header, asked for with the head number at the start of a pass (see `syncToHead`). */
+  let early: { number: number; header: Promise<BlockHeader | null> } | undefined;
   /** Failed passes since the last progress (a commit), for the backoff. */
   let failures = 0;
 
@@ -154,12 +164,14 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
   }
 
   async function processBlock(header: BlockHeader) {
-    const native = (await watchingNative()) ? natives.blockTransfers(header) : Promise.resolve([]);
+    // The question whether the native coin is watched goes alongside the logs, not before them: the
+    // answer is the same (asked for every block until it is yes), without its round trip on the way.
+    const native = watchingNative().then((yes) => (yes ? natives.blockTransfers(header) : []));
     const [logs, nativeTransfers] = await Promise.all([logReader.blockLogs(header), native]);
     const transfers = mergeInChainOrder(nativeTransfers, decodeTransferLogs(logs));
     await commit(async (trx) => {
       await insertBlock(trx, chain, header);
-      await pruneBlocksBelow(trx, chain, header.number - keepBlocks);
+      if (header.number % PRUNE_EVERY === 0) await pruneBlocksBelow(trx, chain, header.number - keepBlocks);
       await sink.onBlocks(trx, transfers, header.number);
     });
     tip = header;
@@ -235,6 +247,13 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
     // Between passes: the only place the node client may move to another node, so that the answers
     // of one block never come from two nodes.
     rpc.atSafePoint();
+    // A new head above our tip was announced: its header is asked for along with the head number, one
+    // round trip before the block's logs instead of two. It is checked like any other (parent hash below).
+    early = undefined;
+    if (tip && announcedHead > tip.number) {
+      early = { number: tip.number + 1, header: rpc.getBlockHeader(tip.number + 1) };
+      early.header.catch(() => {}); // not used when the pass fails or takes a range first
+    }
     const head = await rpc.getBlockNumber();
     nodeHead = head;
     let current = tip ?? (await loadTip());
@@ -267,7 +286,7 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
         nodeHead = await rpc.getBlockNumber();
         continue;
       }
-      const next = await rpc.getBlockHeader(current.number + 1);
+      const next = await nextHeader(current.number + 1);
       if (!next) return 'not-yet'; // announced, not yet served by the backend that answered
       if (next.parentHash !== current.hash) {
         await resolveReorg(current);
@@ -278,6 +297,13 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
       current = next;
     }
     return 'done';
+  }
+
+  /** The header of block `number`: the one asked for early in this pass, or asked for now. */
+  function nextHeader(number: number): Promise<BlockHeader | null> {
+    const asked = early;
+    early = undefined;
+    return asked?.number === number ? asked.header : rpc.getBlockHeader(number);
   }
 
   async function run() {
@@ -315,7 +341,10 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
             wsUrl: deps.chain.wsUrl,
             wsUrls: deps.chain.wsUrls,
             pingIntervalMs: tuning.wsPingMs,
-            onHead: () => signal(),
+            onHead: (number) => {
+              announcedHead = Math.max(announcedHead, number);
+              signal();
+            },
             onStateChange: () => signal(),
           },
         );
