@@ -12,7 +12,7 @@ import { isRevert, tokenBalance } from './chain.js';
 import type { PayoutParts } from './context.js';
 import { capFees, type Fees, feeCapOf, maxGasPrice } from './fees.js';
 import { failure, isAnsweredKind, payoutResponse } from './respond.js';
-import { IN_FLIGHT_PAYOUT_STATES, movePayout } from './state.js';
+import { type GroupMove, IN_FLIGHT_PAYOUT_STATES, movePayout, movePayoutGroup } from './state.js';
 import { transferCall } from './transactions.js';
 
 /** The gas of a plain value transfer to an account without code: exact, so it gets no margin. */
@@ -244,6 +244,7 @@ export function createSigner(common: Common, ctx: PayoutParts) {
         );
       }
       const txs: PayoutTxRow[] = [];
+      const moves: GroupMove[] = [];
       for (const [i, d] of group.entries()) {
         const nonce = first + i;
         const raw = await vault.signTransaction(sender, serializable(d.row, nonce, d.gas!, fee));
@@ -259,20 +260,16 @@ export function createSigner(common: Common, ctx: PayoutParts) {
           created_at: now,
         });
         const gas = d.gas!.toString();
-        const moved = await movePayout(
-          trx,
-          d.row,
-          {
-            to: 'signed',
-            set: { sender, nonce, gas_limit: gas, tx_hash: hash },
-            audit: { txHash: hash, detail: { sender, nonce, gas, ...feeDetail(fee) } },
-          },
-          now,
-        );
-        // Rolls the whole group back, nonces included: nothing of it was broadcast yet.
-        if (!moved) throw new Error(`payout ${d.row.queue_id} changed under the worker`);
+        moves.push({
+          row: d.row,
+          own: { nonce, gas_limit: gas, tx_hash: hash },
+          audit: { txHash: hash, detail: { sender, nonce, gas, ...feeDetail(fee) } },
+        });
         signed.push({ queueId: d.row.queue_id, hash, nonce });
       }
+      // One conditional move for the group: a payout changed under the worker throws, which rolls the whole
+      // group back, nonces included; nothing of it was broadcast yet.
+      await movePayoutGroup(trx, 'accepted', 'signed', moves, { sender }, now);
       await insertPayoutTxs(trx, txs);
     });
     for (const s of signed) {

@@ -1,7 +1,13 @@
 import type { Updateable } from 'kysely';
 import { type AuditEntry, recordAudit } from '../store/repos/audit.js';
 import { enqueueOutbox, type OutboxMessage } from '../store/repos/outbox.js';
-import { insertPayoutIfNew, updatePayoutIf, updatePayoutsIf } from '../store/repos/payouts.js';
+import {
+  insertPayoutIfNew,
+  type PayoutUpdate,
+  updateEachPayoutIf,
+  updatePayoutIf,
+  updatePayoutsIf,
+} from '../store/repos/payouts.js';
 import type { Db, NewPayout, PayoutKind, PayoutRow, PayoutState, PayoutTable } from '../store/schema.js';
 import { isAnsweredKind } from './respond.js';
 
@@ -174,6 +180,51 @@ export async function movePayouts(
     now,
   );
   return moved;
+}
+
+/** Columns a payout of a group moved at once gets of its own (each its own nonce and transaction). */
+export type OwnColumns = 'nonce' | 'gas_limit' | 'tx_hash';
+
+/** One payout's move in `movePayoutGroup`. */
+export interface GroupMove {
+  row: Pick<PayoutRow, 'queue_id' | 'state' | 'version'>;
+  own: PayoutUpdate<OwnColumns>['own'];
+  audit: MoveAudit;
+}
+
+/**
+ * Moves a group of payouts, all read in `from`, to a state that is not final, with the columns `set` and
+ * each with its own columns and audit entry: the bulk form of `movePayout`, each move as conditional on the payout's version as read, in
+ * a few statements whatever the group's size. All or nothing: throws when any payout is no longer as read,
+ * and the caller's transaction, through which the error propagates, rolls back the moves already made.
+ */
+export async function movePayoutGroup(
+  trx: Db,
+  from: PayoutState,
+  to: PayoutState,
+  moves: readonly GroupMove[],
+  set: Move['set'] = {},
+  now = Date.now(),
+): Promise<void> {
+  assertTransition(from, to);
+  if (isFinal(to)) throw new Error(`moves to ${to} carry answers: use movePayout`);
+  const strays = moves.filter((m) => m.row.state !== from);
+  if (strays.length > 0) throw new Error(`payout ${strays[0]!.row.queue_id} was not read in ${from}`);
+  const columns: OwnColumns[] = ['nonce', 'gas_limit', 'tx_hash'];
+  const updates = moves.map((m) => ({ queueId: m.row.queue_id, version: m.row.version, own: m.own }));
+  const moved = await updateEachPayoutIf(trx, from, columns, updates, {
+    ...set,
+    state: to,
+    updated_at: now,
+  });
+  if (moved !== moves.length) {
+    throw new Error(`${moves.length - moved} of ${moves.length} payouts changed under the worker`);
+  }
+  await recordAudit(
+    trx,
+    moves.map((m) => ({ subject: 'payout', ref: m.row.queue_id, fromState: from, toState: to, ...m.audit })),
+    now,
+  );
 }
 
 /**

@@ -136,6 +136,51 @@ export async function updatePayoutsIf(
   return moved;
 }
 
+/** One payout of a bulk conditional update: as it was read, and the columns of its own it gets. */
+export interface PayoutUpdate<C extends keyof PayoutTable> {
+  queueId: string;
+  version: number;
+  own: { [K in C]: string | number | null };
+}
+
+/**
+ * Updates each payout that is still in `expected` at the version it was read, each with its own values of
+ * the columns `columns` (a `CASE queue_id …` per column) and all with `shared`, raising the versions: the
+ * bulk form of `updatePayoutIf`, one statement per 500 payouts. Resolves how many were updated; fewer than
+ * given means some were not, and the others were: the caller's transaction must then roll back.
+ */
+export async function updateEachPayoutIf<C extends keyof PayoutTable & string>(
+  db: Db,
+  expected: PayoutState,
+  columns: readonly C[],
+  updates: readonly PayoutUpdate<C>[],
+  shared: Updateable<PayoutTable>,
+): Promise<number> {
+  let updated = 0;
+  for (const slice of chunks(updates)) {
+    const byQueueId = <T>(value: (u: PayoutUpdate<C>) => T) =>
+      sql<T>`case ${sql.ref('queue_id')} ${sql.join(
+        slice.map((u) => sql`when ${u.queueId} then ${value(u)}`),
+        sql` `,
+      )} end`;
+    const own = Object.fromEntries(columns.map((c) => [c, byQueueId((u) => u.own[c])]));
+    const versionAsRead = byQueueId((u) => u.version);
+    const result = await db
+      .updateTable('payouts')
+      .set({ ...shared, ...own, version: sql<number>`version + 1` })
+      .where(
+        'queue_id',
+        'in',
+        slice.map((u) => u.queueId),
+      )
+      .where('state', '=', expected)
+      .where('version', '=', versionAsRead)
+      .executeTakeFirst();
+    updated += Number(result.numUpdatedRows);
+  }
+  return updated;
+}
+
 /** Records the head at which a payout's transaction was last broadcast (replacement timing); no state change. */
 export async function setLastSentBlock(db: Db, queueId: string, head: number): Promise<void> {
   await db.updateTable('payouts').set({ last_sent_block: head }).where('queue_id', '=', queueId).execute();
