@@ -45,10 +45,16 @@ export function createBlockLogReader(rpc: ChainRpc, tokenAddresses: Hex[], tailC
    * When the bloom says "maybe" (it also does for another token's Transfer next to this token's Approval),
    * the block's every log settles it: if they make up its bloom, the node has them all.
    */
-  async function blockLogs(header: BlockHeader): Promise<RpcLog[]> {
-    const logs = await notYetAs(`logs of block ${header.number}`, () =>
-      rpc.getLogsByBlockHash(header.hash, tokenAddresses, TRANSFER_TOPIC),
-    );
+  async function blockLogs(header: BlockHeader, asked?: Promise<RpcLog[]>): Promise<RpcLog[]> {
+    let logs = asked ? await asked.catch(() => undefined) : undefined;
+    // Asked for by number before the header was known (`askBlockLogs`): taken only when there are some and
+    // every one is of this block (its hash). Otherwise (an empty answer may be a lagging backend's, the
+    // call may have failed) asked again by the block's hash, as without them.
+    if (!logs || logs.length === 0 || blockLogsProblem(header, logs)) {
+      logs = await notYetAs(`logs of block ${header.number}`, () =>
+        rpc.getLogsByBlockHash(header.hash, tokenAddresses, TRANSFER_TOPIC),
+      );
+    }
     const problem = blockLogsProblem(header, logs);
     if (problem) throw new NotYetError(`the logs of block ${header.number} do not agree with it: ${problem}`);
     if (logs.length > 0 || !bloomMayHoldLogs(header.logsBloom, tokenAddresses, TRANSFER_TOPIC)) return logs;
@@ -57,6 +63,16 @@ export function createBlockLogReader(rpc: ChainRpc, tokenAddresses: Hex[], tailC
       throw new NotYetError(`the node has not all logs of block ${header.number} yet (its bloom says so)`);
     }
     return all.filter(isTokenTransfer);
+  }
+
+  /**
+   * Starts asking for block `number`'s token Transfer logs by number, beside its header: for `blockLogs`,
+   * which checks them against the header (hash, and the bloom for an empty answer) like logs by hash.
+   */
+  function askBlockLogs(number: number): Promise<RpcLog[]> {
+    const logs = rpc.getLogsByRange(number, number, tokenAddresses, TRANSFER_TOPIC);
+    logs.catch(() => {}); // not used when the pass fails or the header says another block
+    return logs;
   }
 
   function fetchRange(from: number, end: number): RangeFetch {
@@ -100,5 +116,5 @@ export function createBlockLogReader(rpc: ChainRpc, tokenAddresses: Hex[], tailC
     return tail.at(-1)!;
   }
 
-  return { blockLogs, fetchRange, checkRange };
+  return { blockLogs, askBlockLogs, fetchRange, checkRange };
 }

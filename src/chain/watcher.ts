@@ -23,7 +23,7 @@ import {
   mergeInChainOrder,
   NATIVE_FETCH_CONCURRENCY,
 } from './native-transfers.js';
-import type { BlockHeader } from './rpc.js';
+import type { BlockHeader, RpcLog } from './rpc.js';
 import { decodeTransferLogs, type TransferLog } from './transfers.js';
 
 /** What the watcher hands its consumer (the deposit tracker), inside the transaction that moves the cursor. */
@@ -79,6 +79,13 @@ type Tip = Pick<BlockHeader, 'number' | 'hash' | 'parentHash'>;
  */
 const PRUNE_EVERY = 16;
 
+/** A block's header and logs asked for before the pass knew the head number. */
+interface AskedEarly {
+  number: number;
+  header: Promise<BlockHeader | null>;
+  logs: Promise<RpcLog[]>;
+}
+
 /** A pass that ends because the node does not have a block yet: not a failure, try again after `pollMs`. */
 type PassEnd = 'done' | 'not-yet';
 
@@ -118,8 +125,8 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
   let nodeHead: number | undefined;
   /** The highest block number a new head announced: the next block is there to be read. */
   let announcedHead = -1;
-  /** The next block's header, asked for with the head number at the start of a pass (see `syncToHead`). */
-  let early: { number: number; header: Promise<BlockHeader | null> } | undefined;
+  /** The next block's header and logs, asked for with the head number at the start of a pass (`syncToHead`). */
+  let early: AskedEarly | undefined;
   /** Failed passes since the last progress (a commit), for the backoff. */
   let failures = 0;
 
@@ -163,11 +170,11 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
     return nativeWatched;
   }
 
-  async function processBlock(header: BlockHeader) {
+  async function processBlock(header: BlockHeader, askedLogs?: Promise<RpcLog[]>) {
     // The question whether the native coin is watched goes alongside the logs, not before them: the
     // answer is the same (asked for every block until it is yes), without its round trip on the way.
     const native = watchingNative().then((yes) => (yes ? natives.blockTransfers(header) : []));
-    const [logs, nativeTransfers] = await Promise.all([logReader.blockLogs(header), native]);
+    const [logs, nativeTransfers] = await Promise.all([logReader.blockLogs(header, askedLogs), native]);
     const transfers = mergeInChainOrder(nativeTransfers, decodeTransferLogs(logs));
     await commit(async (trx) => {
       await insertBlock(trx, chain, header);
@@ -247,11 +254,13 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
     // Between passes: the only place the node client may move to another node, so that the answers
     // of one block never come from two nodes.
     rpc.atSafePoint();
-    // A new head above our tip was announced: its header is asked for along with the head number, one
-    // round trip before the block's logs instead of two. It is checked like any other (parent hash below).
+    // A new head above our tip was announced: its header and logs (by number) are asked for along with
+    // the head number, one round trip instead of three. Both are checked like any others: the header's
+    // parent hash below, the logs against the header in `blockLogs`.
     early = undefined;
     if (tip && announcedHead > tip.number) {
-      early = { number: tip.number + 1, header: rpc.getBlockHeader(tip.number + 1) };
+      const number = tip.number + 1;
+      early = { number, header: rpc.getBlockHeader(number), logs: logReader.askBlockLogs(number) };
       early.header.catch(() => {}); // not used when the pass fails or takes a range first
     }
     const head = await rpc.getBlockNumber();
@@ -286,24 +295,25 @@ export function createBlockWatcher(common: Common, deps: BlockWatcherDeps) {
         nodeHead = await rpc.getBlockNumber();
         continue;
       }
-      const next = await nextHeader(current.number + 1);
+      const asked = takeEarly(current.number + 1);
+      const next: BlockHeader | null = await (asked?.header ?? rpc.getBlockHeader(current.number + 1));
       if (!next) return 'not-yet'; // announced, not yet served by the backend that answered
       if (next.parentHash !== current.hash) {
         await resolveReorg(current);
         current = tip;
         continue;
       }
-      await processBlock(next);
+      await processBlock(next, asked?.logs);
       current = next;
     }
     return 'done';
   }
 
-  /** The header of block `number`: the one asked for early in this pass, or asked for now. */
-  function nextHeader(number: number): Promise<BlockHeader | null> {
+  /** What was asked early in this pass about block `number`, if it is the one; asked at most once. */
+  function takeEarly(number: number): AskedEarly | undefined {
     const asked = early;
     early = undefined;
-    return asked?.number === number ? asked.header : rpc.getBlockHeader(number);
+    return asked?.number === number ? asked : undefined;
   }
 
   async function run() {
