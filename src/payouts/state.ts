@@ -114,6 +114,23 @@ export interface Move {
   answer?: OutboxMessage | undefined;
 }
 
+/** The audit entry of a payout found in a block (`mined`), or final there: its hash, block, fee and outcome. */
+export function minedAudit(
+  mined: Pick<PayoutRow, 'tx_hash' | 'mined_block' | 'mined_block_hash' | 'fee_wei' | 'reverted'>,
+  toState: 'mined' | 'confirmed' | 'failed',
+): MoveAudit {
+  return {
+    txHash: mined.tx_hash,
+    blockNumber: mined.mined_block,
+    detail: {
+      blockHash: mined.mined_block_hash,
+      feeWei: mined.fee_wei,
+      reverted: mined.reverted === 1,
+      ...(toState === 'failed' ? { error: 'reverted' } : {}),
+    },
+  };
+}
+
 /**
  * Moves one payout on from the state it was read in, inside `trx`, with its audit entry (and its answer
  * when the new state is final). Resolves false, writing nothing, when the payout is no longer in that

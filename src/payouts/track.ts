@@ -15,7 +15,7 @@ import type { PayoutParts } from './context.js';
 import { bumpFees, type Fees, feeCapOf } from './fees.js';
 import { findNonceUsage, type NonceUsage } from './nonce-usage.js';
 import { failure, isAnsweredKind, payoutResponse } from './respond.js';
-import { type Move, type MoveAudit, movePayout, recordPayoutEvent } from './state.js';
+import { type Move, minedAudit, movePayout, recordPayoutEvent } from './state.js';
 
 /**
  * `sent → mined → confirmed` (or `failed` when reverted): receipts of every hash sent under the nonce,
@@ -44,22 +44,6 @@ export function createTracker(
   const nonceUsers = new Map<string, Extract<NonceUsage, { block: number }>>();
 
   // ---- sent → mined → confirmed, replacements, reorgs ---------------------------------------------
-
-  function minedAudit(
-    mined: Pick<PayoutRow, 'tx_hash' | 'mined_block' | 'mined_block_hash' | 'fee_wei' | 'reverted'>,
-    toState: 'mined' | 'confirmed' | 'failed',
-  ): MoveAudit {
-    return {
-      txHash: mined.tx_hash,
-      blockNumber: mined.mined_block,
-      detail: {
-        blockHash: mined.mined_block_hash,
-        feeWei: mined.fee_wei,
-        reverted: mined.reverted === 1,
-        ...(toState === 'failed' ? { error: 'reverted' } : {}),
-      },
-    };
-  }
 
   async function settle(row: PayoutRow, receipt: RawReceipt, head: number) {
     const minedBlock = Number(BigInt(receipt.blockNumber));
