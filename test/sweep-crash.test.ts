@@ -134,14 +134,16 @@ describe.each(dbKinds)('a service killed mid-sweep on %s', (kind) => {
     ]);
     const sweep = final[1]!;
     expect(sweep.amount_raw).toBe('99999999');
-    // One transaction from the wallet, ever: the sweep, signed once.
+    // One transaction from the wallet, ever: the sweep under its one nonce (a replacement with higher fees,
+    // while no node took it, is the same nonce signed again, never a second transfer).
     expect(await chain.publicClient.getTransactionCount({ address: wallet })).toBe(1);
     const signed = await view.db
       .selectFrom('payout_txs')
-      .select('tx_hash')
+      .select(['tx_hash', 'nonce'])
       .where('queue_id', '=', sweep.queue_id)
       .execute();
-    expect(signed.map((t) => t.tx_hash)).toEqual([sweep.tx_hash]);
+    expect(new Set(signed.map((t) => Number(t.nonce)))).toEqual(new Set([0]));
+    expect(signed.map((t) => t.tx_hash)).toContain(sweep.tx_hash);
     expect(await chain.balanceOf(wallet)).toBe(1n);
     expect(await chain.balanceOf(collection.address)).toBe(collectionBefore + 99_999_999n);
     const receipt = await chain.publicClient.getTransactionReceipt({ hash: sweep.tx_hash as `0x${string}` });
