@@ -172,7 +172,7 @@ describe.each(dbKinds)('a service killed mid-sweep on %s', (kind) => {
     await expectOneTopUpOneSweep(wallet, collectionBefore);
   });
 
-  it('SIGKILL after the sweep is signed and stored, before a node has it: sent once, never signed again', async () => {
+  it('SIGKILL after the sweep is signed and stored, before a node has it: one transfer under its one nonce', async () => {
     if (!service) await start();
     const collectionBefore = await chain.balanceOf(collection.address);
     const wallet = await depositAndTopUp('kill-signed');
