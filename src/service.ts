@@ -12,7 +12,7 @@ import { createChainLane } from './lane.js';
 import { createMetricHooks } from './monitor/hooks.js';
 import { createInstancesMonitor } from './monitor/instances.js';
 import { createMonitor } from './monitor/monitor.js';
-import { createOutboxRelay } from './outbox/relay.js';
+import { createOutboxRelay, leaseFence } from './outbox/relay.js';
 import { createPayoutRequestHandler } from './payouts/requests.js';
 import { createHttpServer, type ReadinessCheck } from './server/http.js';
 import { monitorRoutes } from './server/monitor-routes.js';
@@ -233,7 +233,8 @@ export async function createService(options: CreateServiceOptions) {
 
   /** The outbox relay runs on one instance at a time: two would publish the same rows. */
   const relayRole: LeaseRole = {
-    start: () => relay.start(),
+    // Its rounds and its mark are fenced by the term: a paused ex-holder marks nothing (see relay.ts).
+    start: (term) => relay.start(leaseFence(term)),
     async stop(reason) {
       // A graceful stop publishes what is left; after a loss another instance may publish them already.
       if (reason === 'stopping' && broker.isConnected())

@@ -10,11 +10,14 @@ import {
 } from '../../test/helpers/rabbit.js';
 import { startTcpProxy, type TcpProxy } from '../../test/helpers/tcp-proxy.js';
 import { type Broker, createBroker } from '../amqp/connection.js';
+import { createLeases } from '../cluster/lease.js';
 import { noMetricHooks } from '../context/common.js';
+import { PaymentError } from '../internal/errors.js';
 import { createLogger } from '../internal/logger.js';
 import { resolveOptions } from '../internal/options.js';
+import { acquireLease, holds } from '../store/repos/leases.js';
 import { enqueueOutbox } from '../store/repos/outbox.js';
-import { createOutboxRelay, type OutboxRelay } from './relay.js';
+import { createOutboxRelay, leaseFence, type OutboxRelay, type RelayFence } from './relay.js';
 
 const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 
@@ -242,5 +245,153 @@ describe('outbox relay: one subject in order after a nack', () => {
     expect(firstAt(rows[1]!.body)).toBeLessThan(firstAt(rows[5]!.body));
     // A row of another subject confirmed meanwhile is not sent again.
     expect(accepted.filter((b) => b === rows[3]!.body)).toHaveLength(1);
+  });
+});
+
+describe('outbox relay: fenced by the relay lease', () => {
+  /**
+   * A broker that takes every publish at once and confirms it only when `confirm()` is called: a round
+   * stays between its publishes and its mark, as in a holder paused there. `taken` is what it took.
+   */
+  function heldConfirmsBroker() {
+    const taken: string[] = [];
+    let waiting: (() => void)[] = [];
+    const broker = {
+      isConnected: () => true,
+      onConnected: () => () => {},
+      publish(_exchange: string, _routingKey: string, body: string) {
+        taken.push(body);
+        return new Promise<void>((resolve) => waiting.push(resolve));
+      },
+    };
+    const confirm = () => {
+      for (const resolve of waiting) resolve();
+      waiting = [];
+    };
+    return { broker, taken, confirm };
+  }
+
+  const db = () => database.handle.db;
+
+  /** Holder A's term of `relay`: its fence, as `LeaseTerm.fence` checks it. */
+  async function termOfA(): Promise<RelayFence> {
+    const token = await acquireLease(db(), 'relay', 'A', 60_000);
+    expect(token).toBeDefined();
+    return async (trx) => {
+      if (!(await holds(trx, 'relay', token!))) throw new PaymentError('lease_lost', 'A lost relay');
+    };
+  }
+
+  /** B takes the lease over from A, as after A was paused past its TTL. */
+  async function takeOverByB(): Promise<void> {
+    await db().updateTable('leases').set({ expires_at: 0 }).where('name', '=', 'relay').execute();
+    expect(await acquireLease(db(), 'relay', 'B', 60_000)).toBeDefined();
+  }
+
+  async function enqueueRows(bodies: string[]): Promise<void> {
+    const rows = bodies.map((body) => ({ topic: 'topup', exchange: 'x', routingKey: 'k', body }));
+    await db()
+      .transaction()
+      .execute((trx) => enqueueOutbox(trx, rows));
+  }
+
+  function relayOn(
+    broker: Parameters<typeof createOutboxRelay>[1]['broker'],
+    options = resolveOptions({ relay: { pollMs: 20 } }),
+  ) {
+    return createOutboxRelay({ logger, options, metrics: noMetricHooks }, { db: db(), broker });
+  }
+
+  async function until(what: () => Promise<boolean> | boolean): Promise<void> {
+    const end = Date.now() + 10_000;
+    while (!(await what()) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    expect(await what()).toBe(true);
+  }
+
+  it('marks nothing once the lease was taken over mid-round, and publishes no further round', async () => {
+    const { broker: fake, taken, confirm } = heldConfirmsBroker();
+    const fenced = relayOn(fake);
+    const fence = await termOfA();
+    try {
+      await enqueueRows(['{"n":1}', '{"n":2}']);
+      fenced.start(fence);
+      // Published, awaiting their confirms: then B takes the lease over.
+      await until(() => taken.length === 2);
+      await takeOverByB();
+      confirm();
+      await enqueueRows(['{"n":3}']);
+      fenced.notify();
+      // Several poll intervals for rounds that must not come.
+      await new Promise((r) => setTimeout(r, 500));
+      confirm();
+      expect(taken).toEqual(['{"n":1}', '{"n":2}']);
+      expect(await fenced.backlog()).toBe(3);
+    } finally {
+      await fenced.stop();
+    }
+  });
+
+  it('publishes no round once the lease was taken over while it was idle', async () => {
+    const { broker: fake, taken, confirm } = heldConfirmsBroker();
+    const fenced = relayOn(fake);
+    const fence = await termOfA();
+    try {
+      fenced.start(fence);
+      await enqueueRows(['{"n":1}']);
+      fenced.notify();
+      await until(() => taken.length === 1);
+      confirm();
+      await until(async () => (await fenced.backlog()) === 0);
+
+      await takeOverByB();
+      await enqueueRows(['{"n":2}', '{"n":3}']);
+      fenced.notify();
+      await new Promise((r) => setTimeout(r, 500));
+      confirm();
+      expect(taken).toEqual(['{"n":1}']);
+      expect(await fenced.backlog()).toBe(2);
+      // And a flush under the lost lease gives up at once instead of publishing.
+      expect(await fenced.flush(5_000)).toBe(false);
+      expect(taken).toEqual(['{"n":1}']);
+    } finally {
+      await fenced.stop();
+    }
+  });
+
+  it("a graceful release's last flush still publishes under leaseFence (the term has ended by then)", async () => {
+    let up = false;
+    const taken: string[] = [];
+    const flaky = {
+      isConnected: () => true,
+      onConnected: () => () => {},
+      async publish(_exchange: string, _routingKey: string, body: string) {
+        if (!up) throw new Error('nack');
+        taken.push(body);
+      },
+    };
+    const options = resolveOptions();
+    const fenced = relayOn(flaky, options);
+    const leases = createLeases({ logger, options }, { db: db(), holder: 'A' });
+    let flushed: boolean | undefined;
+    // As the service's relayRole does.
+    const holding = leases.hold('relay', {
+      start: (term) => fenced.start(leaseFence(term)),
+      async stop(reason) {
+        up = true;
+        if (reason === 'stopping') flushed = await fenced.flush(5_000);
+        await fenced.stop();
+      },
+    });
+    try {
+      await holding.settled;
+      expect(holding.held()).toBe(true);
+      await enqueueRows(['{"n":1}']);
+      fenced.notify();
+    } finally {
+      await leases.stop();
+    }
+    expect(flushed).toBe(true);
+    expect(taken).toEqual(['{"n":1}']);
+    expect(await fenced.backlog()).toBe(0);
   });
 });

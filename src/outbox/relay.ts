@@ -1,7 +1,9 @@
 import type { Broker } from '../amqp/connection.js';
+import type { LeaseTerm } from '../cluster/lease.js';
 import type { Common } from '../context/common.js';
 import { backoffMs } from '../internal/backoff.js';
-import { sleep } from '../internal/errors.js';
+import { PaymentError, sleep } from '../internal/errors.js';
+import { holds } from '../store/repos/leases.js';
 import { countUnsentOutbox, markOutboxSent, unsentOutbox } from '../store/repos/outbox.js';
 import type { Db, OutboxRow } from '../store/schema.js';
 
@@ -10,13 +12,37 @@ export interface OutboxRelayDeps {
   broker: Pick<Broker, 'publish' | 'isConnected' | 'onConnected'>;
 }
 
+/**
+ * The lease's fencing check (`LeaseTerm.fence`, src/cluster/lease.ts), first thing in a transaction:
+ * throws `lease_lost` once this instance no longer holds the `relay` lease.
+ */
+export type RelayFence = (trx: Db) => Promise<void>;
+
+/**
+ * The relay's fence for a term of the `relay` lease. A graceful stop ends the term (`term.fence` refuses
+ * from then on) before the role's last flush, while the lease row keeps the term's token until the
+ * release after it: from then on the row alone fences (`holds`: a token nobody replaced, so no other
+ * instance can have taken the rows).
+ */
+export function leaseFence(term: Pick<LeaseTerm, 'name' | 'token' | 'signal' | 'fence'>): RelayFence {
+  return async (trx) => {
+    if (!term.signal.aborted) return term.fence(trx);
+    if (!(await holds(trx, term.name, term.token)))
+      throw new PaymentError('lease_lost', `this instance no longer holds the lease ${term.name}`);
+  };
+}
+
 export interface OutboxRelay {
-  start(): void;
+  /** Starts publishing; with `fence`, every round checks it first and marks rows sent under it. */
+  start(fence?: RelayFence): void;
   /** Finishes the round in progress, then stops. */
   stop(): Promise<void>;
   /** Wake up now: rows were just committed. */
   notify(): void;
-  /** Publishes until nothing is pending (true) or `timeoutMs` passed (false). For shutdown. */
+  /**
+   * Publishes until nothing is pending (true) or `timeoutMs` passed or the fence refused (false). For
+   * shutdown, under the fence given to the last `start()`, which must still pass (the lease still held).
+   */
   flush(timeoutMs: number): Promise<boolean>;
   /** Rows not yet sent. */
   backlog(): Promise<number>;
@@ -55,6 +81,13 @@ interface RoundResult {
  * committed after a later id was sent is still found; a batch is always the lowest unsent rows, so an
  * unsent earlier row of a subject is always in the same round. One relay per database (it takes no row
  * locks; the service runs it only while it holds the `relay` lease, src/cluster/lease.ts).
+ *
+ * Fenced by that lease: a round with rows to publish first runs the fence in a transaction of its own
+ * (a cheap read of the lease row), and marks its rows sent in a transaction that runs the fence first.
+ * When the fence refuses (`lease_lost`), the round marks nothing and the relay publishes no further
+ * round. So a holder paused past its lease's TTL that wakes after another instance took the lease
+ * publishes at most the round it was in (the new holder publishes those rows too: identical copies, the
+ * duplicate window above) and marks nothing.
  */
 export function createOutboxRelay(
   common: Pick<Common, 'logger' | 'metrics' | 'options'>,
@@ -73,6 +106,7 @@ export function createOutboxRelay(
   let unsubscribe: (() => void) | undefined;
   // Rounds never overlap (the loop and flush() share this), or a row could be published twice.
   let roundLock: Promise<unknown> = Promise.resolve();
+  let fence: RelayFence | undefined;
 
   function runRound(): Promise<RoundResult> {
     const next = roundLock.then(publishRound);
@@ -85,6 +119,9 @@ export function createOutboxRelay(
     if (!broker.isConnected()) return { sent: 0, more: false, failed: true };
     const rows = await unsentOutbox(db, batchSize);
     if (rows.length === 0) return { sent: 0, more: false, failed: false };
+    // Still the holder? A holder paused past its TTL must not start a round once it was taken over.
+    const check = fence;
+    if (check !== undefined) await db.transaction().execute((trx) => check(trx));
 
     const confirmed: { id: number; subject: string | null }[] = [];
     const inFlight = new Set<Promise<void>>();
@@ -140,7 +177,11 @@ export function createOutboxRelay(
       .filter((c) => failedId === undefined || c.id < failedId || c.subject !== null)
       .map((c) => c.id);
     if (sent.length > 0) {
-      await markOutboxSent(db, sent);
+      // Fenced: once another instance holds the lease, these rows are its to mark (it publishes them too).
+      await db.transaction().execute(async (trx) => {
+        await check?.(trx);
+        await markOutboxSent(trx, sent);
+      });
       common.metrics.outboxPublished(sent.length);
     }
     if (failure !== undefined) {
@@ -173,6 +214,12 @@ export function createOutboxRelay(
       try {
         result = await runRound();
       } catch (err) {
+        if (isLeaseLost(err)) {
+          // The lease's role stops the relay as well; until then, nothing more is published.
+          logger.warn('the relay lease was lost: no further round is published');
+          running = false;
+          break;
+        }
         // The database is unavailable: same backoff as a broker failure.
         logger.warn({ err }, 'outbox round failed');
         result = { sent: 0, more: false, failed: true };
@@ -203,9 +250,11 @@ export function createOutboxRelay(
   }
 
   return {
-    start() {
+    start(withFence) {
       if (running) return;
       running = true;
+      fence = withFence;
+      unsubscribe?.();
       unsubscribe = broker.onConnected(onReconnect);
       loop = run();
     },
@@ -227,6 +276,10 @@ export function createOutboxRelay(
         try {
           result = await runRound();
         } catch (err) {
+          if (isLeaseLost(err)) {
+            logger.warn('the relay lease was lost: the flush stops');
+            return false;
+          }
           logger.warn({ err }, 'outbox flush round failed');
           result = { sent: 0, more: true, failed: true };
         }
@@ -243,4 +296,8 @@ export function createOutboxRelay(
   function backlog(): Promise<number> {
     return countUnsentOutbox(db);
   }
+}
+
+function isLeaseLost(err: unknown): boolean {
+  return err instanceof PaymentError && err.code === 'lease_lost';
 }
