@@ -27,15 +27,17 @@ export interface BenchOptions {
   confirmHeight: number;
   /** Withdrawals in the payout bench (all from one collection wallet). */
   payouts: number;
+  /** Withdrawals in the instances part, round-robin over 10 wallets (BENCH_INSTANCE_PAYOUTS; 600). */
+  instancePayouts: number;
   /** Withdrawals in the gas part, paid batched and one by one (BENCH_GAS_PAYOUTS; 100). */
   gasPayouts: number;
   /** Write a CPU profile of each service child into this folder (BENCH_PROFILE=dir). */
   profileDir: string | undefined;
-  /** Parts to run (BENCH_ONLY=scan,ingest,latency,payout,memory); default all. */
+  /** Parts to run (BENCH_ONLY=scan,ingest,latency,payout,gas,instances,memory); default all. */
   only: Set<string>;
 }
 
-export const PARTS = ['scan', 'ingest', 'latency', 'payout', 'gas', 'memory'] as const;
+export const PARTS = ['scan', 'ingest', 'latency', 'payout', 'gas', 'instances', 'memory'] as const;
 
 function int(name: string, fallback: number): number {
   const text = process.env[name];
@@ -80,6 +82,7 @@ export function benchOptions(): BenchOptions {
     latencyTransfersPerBlock: int('BENCH_LATENCY_TRANSFERS', 4),
     confirmHeight: int('BENCH_CONFIRM_HEIGHT', 12),
     payouts: int('BENCH_PAYOUTS', quick ? 50 : 500),
+    instancePayouts: int('BENCH_INSTANCE_PAYOUTS', quick ? 60 : 600),
     gasPayouts: int('BENCH_GAS_PAYOUTS', quick ? 10 : 100),
     profileDir: process.env.BENCH_PROFILE || undefined,
     only,

@@ -6,13 +6,15 @@
  * Environment (sizes and defaults in options.ts):
  *   BENCH_DB=both          both (default), sqlite (temp file, WAL) or mysql (MariaDB on 127.0.0.1:3306)
  *   BENCH_QUICK=1          everything scaled down (the test's smoke run)
- *   BENCH_ONLY=scan,ingest,latency,payout,gas,memory   the parts to run (default all)
+ *   BENCH_ONLY=scan,ingest,latency,payout,gas,instances,memory   the parts to run (default all; instances
+ *                          on MariaDB only: SQLite is one instance per file)
  *   BENCH_SCAN_LOGS=n, BENCH_SCAN_WATCHED_PCT=p    the scan range (20,000 logs, 1% watched)
  *   BENCH_INGEST_LOGS=n, BENCH_INGEST_RECIPIENTS=n the ingest range (10,000 logs to 5,000 recipients)
  *   BENCH_WATCHED=n        watched addresses in each database (1,000,000)
  *   BENCH_LATENCY_BLOCKS=n, BENCH_LATENCY_INTERVAL_MS=ms  latency samples (25 blocks, one a second)
  *   BENCH_PAYOUTS=n        withdrawals in the payout part (500)
  *   BENCH_GAS_PAYOUTS=n    withdrawals in the gas part, batched and one by one (100)
+ *   BENCH_INSTANCE_PAYOUTS=n  withdrawals over 10 wallets in the instances part, 1 then 3 instances (600)
  *   BENCH_PROFILE=dir      CPU profile of each service child; read with bench/profile-summary.ts
  *   BENCH_KEEP=1           keep the service logs (a temp folder, printed at the end)
  */
@@ -33,6 +35,7 @@ import { runMemory } from './memory.js';
 import { type BenchDb, benchOptions } from './options.js';
 import { runPayoutBench } from './payout.js';
 import { runPayoutGas } from './payout-gas.js';
+import { runPayoutInstances } from './payout-instances.js';
 import { type Figure, figureLines, figureTable } from './report.js';
 import { createBenchDatabase, loadWatched } from './watched.js';
 
@@ -59,7 +62,7 @@ function machineNotes(): string[] {
   return [
     `machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, ${anvil}`,
     `databases: ${opts.dbs.join(', ')} (SQLite: temp file, WAL; MariaDB: 127.0.0.1:3306); RabbitMQ 127.0.0.1:5672; anvil --no-mining, blocks by evm_mine`,
-    `sizes: scan ${opts.scanLogs} logs (${opts.scanWatchedPct}% watched), ingest ${opts.ingestLogs} logs to ${opts.ingestRecipients} recipients, ${opts.watched} watched, ${opts.logsPerTx} logs/tx, ${opts.logsPerBlock} logs/block, confirmHeight ${opts.confirmHeight}; latency ${opts.latencyBlocks} blocks every ${opts.latencyIntervalMs} ms; ${opts.payouts} payouts${opts.quick ? ' (BENCH_QUICK)' : ''}`,
+    `sizes: scan ${opts.scanLogs} logs (${opts.scanWatchedPct}% watched), ingest ${opts.ingestLogs} logs to ${opts.ingestRecipients} recipients, ${opts.watched} watched, ${opts.logsPerTx} logs/tx, ${opts.logsPerBlock} logs/block, confirmHeight ${opts.confirmHeight}; latency ${opts.latencyBlocks} blocks every ${opts.latencyIntervalMs} ms; ${opts.payouts} payouts, ${opts.instancePayouts} over 10 wallets for the instances${opts.quick ? ' (BENCH_QUICK)' : ''}`,
   ];
 }
 
@@ -85,8 +88,11 @@ try {
     cleanups.push(() => store.cleanup());
     const queues = createTestQueues();
     cleanups.push(() => queues.cleanup());
-    progress(`${kind}: loading ${opts.watched} watched addresses`);
-    await loadWatched(store.config, [...scan.watched, ...ingestRecipients], opts.watched);
+    // Only the parts that use this database need the watched addresses (the payout ones make their own).
+    if (['scan', 'ingest', 'latency', 'memory'].some((part) => opts.only.has(part))) {
+      progress(`${kind}: loading ${opts.watched} watched addresses`);
+      await loadWatched(store.config, [...scan.watched, ...ingestRecipients], opts.watched);
+    }
     const configFor = (db: Config['db']) =>
       testConfig({ chain: bc.chain, queues, db, confirmHeight: opts.confirmHeight });
     runs.push({ kind, store, queues, configFor, config: configFor(store.config) });
@@ -133,6 +139,15 @@ try {
   }
   if (opts.only.has('gas')) {
     for (const run of runs) figures.push(await runPayoutGas(run.kind, opts.gasPayouts, progress));
+  }
+  if (opts.only.has('instances')) {
+    const run = runs.find((r) => r.kind === 'mysql');
+    if (!run) progress('instances: skipped, it runs on MariaDB only (BENCH_DB=mysql or both)');
+    else {
+      progress(`payouts_1_instance / payouts_3_instances (mysql): ${opts.instancePayouts} withdrawals`);
+      const logFile = (name: string) => join(workDir, `instances-${name}.log`);
+      figures.push(await runPayoutInstances(bc, run.queues, opts, logFile, progress));
+    }
   }
   if (opts.only.has('memory')) {
     for (const run of runs) {

@@ -1,0 +1,307 @@
+/**
+ * payouts_3_instances against payouts_1_instance: the same withdrawals, spread round-robin over 10 payout
+ * wallets, paid by one service instance and then by three sharing one MariaDB database and one set of
+ * queues. While a chain's payouts are sent by one instance (the `payouts:<CHAIN>` lease) the ratio stays
+ * near 1; with the senders spread over the instances (a lease per wallet) it can approach the instances'
+ * count, which is what the goal asks.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import amqplib from 'amqplib';
+import { type Address, formatUnits, type Hex } from 'viem';
+import type { Config, QueueConfig } from '../src/config/types.js';
+import {
+  importWallets,
+  newWallet,
+  queueId,
+  signedWithdraw,
+  type TestWallet,
+} from '../test/helpers/payouts.js';
+import { TEST_AMQP_URL } from '../test/helpers/rabbit.js';
+import { testConfig } from '../test/helpers/service.js';
+import { type BenchChain, randomAddresses, randomAmount, rpcBatch } from './chain.js';
+import { type ServiceChild, startServiceChild } from './child.js';
+import { nowMs } from './ipc.js';
+import type { BenchOptions } from './options.js';
+import type { Figure } from './report.js';
+import { closeRaw, createBenchDatabase, openRaw, type RawDb } from './watched.js';
+
+const ETH = 10n ** 18n;
+/** Payout wallets the withdrawals name as `from_address`, in turn. */
+const WALLETS = 10;
+/** Service instances of the second run. */
+const INSTANCES = 3;
+/** Withdrawals per wallet paid (and mined) before the timed part of each run. */
+const WARMUP_PER_WALLET = 2;
+/** Confirmed publishes outstanding at once. */
+const PUBLISH_WINDOW = 1_000;
+/** Gas a transfer may take, for the block gas limit of the part. */
+const TRANSFER_GAS = 100_000n;
+
+interface RunResult {
+  instances: number;
+  ms: number;
+  rate: number;
+  /** Publishes confirmed, every row past `signed` (database, polled): ms after the first publish. */
+  confirmedMs: number;
+  sentRowsMs: number;
+  /** Who held the sending leases at the end (`sendingInstances`). */
+  senders: string;
+}
+
+/** The node's pending nonces (its pool included) of `addresses`, in one JSON-RPC batch. */
+async function pendingNonces(rpcUrl: string, addresses: Address[]): Promise<number[]> {
+  const body = addresses.map((a, id) => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'eth_getTransactionCount',
+    params: [a, 'pending'],
+  }));
+  const answers = (await rpcBatch(rpcUrl, body)) as { id: number; result?: Hex; error?: unknown }[];
+  answers.sort((x, y) => x.id - y.id);
+  return answers.map((a) => {
+    if (!a.result) throw new Error(`eth_getTransactionCount: ${JSON.stringify(a.error)}`);
+    return Number(BigInt(a.result));
+  });
+}
+
+/** Polls until every wallet's pending nonce reached its target; resolves with the time it was seen. */
+async function untilPending(rpcUrl: string, addresses: Address[], targets: number[], timeoutMs: number) {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const nonces = await pendingNonces(rpcUrl, addresses);
+    if (nonces.every((n, i) => n >= targets[i]!)) return nowMs();
+    if (performance.now() > deadline)
+      throw new Error(`pending nonces ${nonces} after ${timeoutMs} ms, expected ${targets}`);
+    await sleep(10);
+  }
+}
+
+/** Publishes every body to the queue's exchange, persistent, with `PUBLISH_WINDOW` confirms outstanding. */
+async function publishAll(queue: QueueConfig, bodies: string[]) {
+  const conn = await amqplib.connect(TEST_AMQP_URL);
+  conn.on('error', () => {});
+  try {
+    const ch = await conn.createConfirmChannel();
+    let outstanding = 0;
+    let release: (() => void) | undefined;
+    let failed: Error | undefined;
+    const started = nowMs();
+    for (const body of bodies) {
+      while (outstanding >= PUBLISH_WINDOW) await new Promise<void>((r) => (release = r));
+      if (failed) throw failed;
+      outstanding++;
+      const options = { persistent: true, contentType: 'application/json' };
+      const ok = ch.publish(queue.exchange, queue.routing[0]!, Buffer.from(body, 'utf8'), options, (err) => {
+        outstanding--;
+        if (err) failed = err instanceof Error ? err : new Error(String(err));
+        const r = release;
+        release = undefined;
+        r?.();
+      });
+      if (!ok) await new Promise((r) => ch.once('drain', r));
+    }
+    await ch.waitForConfirms();
+    if (failed) throw failed;
+    const confirmed = nowMs();
+    await ch.close();
+    return { started, confirmed };
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
+
+/** `n` withdrawals to fresh recipients, the i-th from `wallets[i % wallets.length]`. */
+function withdrawals(wallets: TestWallet[], n: number, prefix: string): string[] {
+  return randomAddresses(n).map((to, i) =>
+    signedWithdraw({
+      queue_id: queueId(prefix),
+      from_address: wallets[i % wallets.length]!.address,
+      to_address: to,
+      amount: formatUnits(randomAmount(), 6),
+    }),
+  );
+}
+
+/** How many of `n` round-robin withdrawals each of `count` wallets pays. */
+const shareOf = (n: number, count: number, i: number) => Math.floor(n / count) + (i < n % count ? 1 : 0);
+
+async function payoutStates(raw: RawDb): Promise<Record<string, number>> {
+  if (raw.driver !== 'mysql') throw new Error('the instances part runs on MariaDB only');
+  const [rows] = await raw.mysql.query('select state, count(*) as n from payouts group by state');
+  return Object.fromEntries((rows as { state: string; n: number }[]).map((r) => [r.state, Number(r.n)]));
+}
+
+const pastSigned = (s: Record<string, number>) => (s.sent ?? 0) + (s.mined ?? 0) + (s.confirmed ?? 0);
+
+/** Polls the rows until `wanted` are past `signed`; throws on a failed one. */
+async function untilSentRows(raw: RawDb, wanted: number, timeoutMs: number) {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const s = await payoutStates(raw);
+    if (s.failed || s.unresolved || s.held) throw new Error(`payouts stuck: ${JSON.stringify(s)}`);
+    if (pastSigned(s) >= wanted) return nowMs();
+    if (performance.now() > deadline) throw new Error(`payouts after ${timeoutMs} ms: ${JSON.stringify(s)}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * Which instances send, from the leases: the per-wallet `sender:<CHAIN>:<wallet>` ones where the service
+ * has them, else the chain's `payouts:<CHAIN>`. Read while the instances run.
+ */
+async function sendingInstances(raw: RawDb): Promise<string> {
+  if (raw.driver !== 'mysql') return '';
+  const [rows] = await raw.mysql.query(
+    "select name, holder from leases where holder is not null and (name like 'payouts:%' or name like 'sender:%')",
+  );
+  const held = rows as { name: string; holder: string }[];
+  const senders = held.filter((r) => r.name.startsWith('sender:'));
+  const used = senders.length > 0 ? senders : held;
+  const holders = new Set(used.map((r) => r.holder)).size;
+  const what = senders.length > 0 ? `${senders.length} sender:* leases` : 'the payouts:* lease';
+  return `${what} held by ${holders} instance${holders === 1 ? '' : 's'}`;
+}
+
+/** Mines one block and checks it took every transaction of the wallets (the gas limit is raised). */
+async function mineAll(bc: BenchChain, addresses: Address[]) {
+  const pending = await pendingNonces(bc.chain.anvil.rpcUrl, addresses);
+  await bc.mineOne();
+  for (const [i, address] of addresses.entries()) {
+    const mined = await bc.chain.publicClient.getTransactionCount({ address });
+    if (mined !== pending[i]) throw new Error(`${address} has ${mined} mined, expected ${pending[i]}`);
+  }
+}
+
+/**
+ * One run: a fresh database, fresh wallets, `instances` service children. A warm-up (2 withdrawals a
+ * wallet, sent and mined), then `n` withdrawals published at once, timed from the first publish until
+ * every wallet's pending nonce on the node shows its share taken.
+ */
+async function runOnce(
+  bc: BenchChain,
+  queues: Config['rmq'],
+  opts: BenchOptions,
+  instances: number,
+  logFile: (i: number) => string,
+  progress: (text: string) => void,
+): Promise<RunResult> {
+  const n = opts.instancePayouts;
+  const warmup = WARMUP_PER_WALLET * WALLETS;
+  const rpcUrl = bc.chain.anvil.rpcUrl;
+  const wallets = Array.from({ length: WALLETS }, newWallet);
+  const collection = newWallet();
+  const addresses = wallets.map((w) => w.address);
+  // Each wallet can pay its share many times over, so no payout falls back to the collection wallet,
+  // which holds gas but no tokens: a fallback would fail and stop the run rather than skew it.
+  for (const w of [...wallets, collection]) await bc.chain.setEthBalance(w.address, 1_000n * ETH);
+  for (const w of wallets) await bc.chain.mint(w.address, 10n ** 15n);
+
+  const store = await createBenchDatabase('mysql');
+  const children: ServiceChild[] = [];
+  let raw: RawDb | undefined;
+  try {
+    await importWallets(store.config, [...wallets, collection]);
+    raw = await openRaw(store.config);
+    const config = testConfig({
+      chain: bc.chain,
+      queues,
+      db: store.config,
+      confirmHeight: opts.confirmHeight,
+      collectionAddressLc: collection.address,
+    });
+    // One instance first, so that it starts alone on the new database; the others beside each other.
+    const start = (i: number) =>
+      startServiceChild({
+        config,
+        tuning: { httpPort: 0 },
+        logFile: logFile(i),
+        profileDir: opts.profileDir,
+      });
+    children.push(await start(0));
+    const others = await Promise.allSettled(Array.from({ length: instances - 1 }, (_, i) => start(i + 1)));
+    for (const o of others) if (o.status === 'fulfilled') children.push(o.value);
+    for (const o of others) if (o.status === 'rejected') throw o.reason;
+
+    progress(`instances (${instances}): ${warmup} warm-up withdrawals over ${WALLETS} wallets`);
+    const nonces0 = await pendingNonces(rpcUrl, addresses);
+    await publishAll(queues.withdraw, withdrawals(wallets, warmup, 'warm'));
+    const warmTargets = nonces0.map((x, i) => x + shareOf(warmup, WALLETS, i));
+    await untilPending(rpcUrl, addresses, warmTargets, 120_000);
+    await untilSentRows(raw, warmup, 60_000);
+    await mineAll(bc, addresses);
+
+    progress(`instances (${instances}): ${n} withdrawals over ${WALLETS} wallets`);
+    const bodies = withdrawals(wallets, n, 'bench');
+    const nonces1 = await pendingNonces(rpcUrl, addresses);
+    const targets = nonces1.map((x, i) => x + shareOf(n, WALLETS, i));
+    const broadcastSeen = untilPending(rpcUrl, addresses, targets, 600_000);
+    const sentRows = untilSentRows(raw, warmup + n, 600_000);
+    // Awaited below; a failure before that must not become an unhandled rejection.
+    for (const p of [broadcastSeen, sentRows]) p.catch(() => {});
+    const published = await publishAll(queues.withdraw, bodies);
+    const broadcastAt = await broadcastSeen;
+    const sentAt = await sentRows;
+    const senders = await sendingInstances(raw);
+    await mineAll(bc, addresses);
+    const ms = broadcastAt - published.started;
+    return {
+      instances,
+      ms,
+      rate: (n / ms) * 1000,
+      confirmedMs: published.confirmed - published.started,
+      sentRowsMs: sentAt - published.started,
+      senders,
+    };
+  } finally {
+    await Promise.allSettled(children.map((c) => c.stop()));
+    if (raw) await closeRaw(raw).catch(() => {});
+    await store.cleanup();
+  }
+}
+
+/**
+ * payouts_3_instances, against payouts_1_instance as its baseline (same run, same sizes, same chain; a
+ * fresh database and fresh wallets each). The block gas limit is raised for the part so one block holds
+ * everything in the pool, and put back after.
+ */
+export async function runPayoutInstances(
+  bc: BenchChain,
+  queues: Config['rmq'],
+  opts: BenchOptions,
+  logFile: (run: string) => string,
+  progress: (text: string) => void,
+): Promise<Figure> {
+  const rpcUrl = bc.chain.anvil.rpcUrl;
+  const latest = await bc.chain.publicClient.getBlock({ blockTag: 'latest' });
+  const txs = opts.instancePayouts + WARMUP_PER_WALLET * WALLETS;
+  const gasLimit = BigInt(Math.max(30_000_000, txs * Number(TRANSFER_GAS) * 2));
+  const setGasLimit = (limit: bigint) =>
+    rpcBatch(rpcUrl, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'evm_setBlockGasLimit',
+      params: [`0x${limit.toString(16)}`],
+    });
+  await setGasLimit(gasLimit);
+  try {
+    const run = (k: number) =>
+      runOnce(bc, queues, opts, k, (i) => logFile(`${k}-instance${k > 1 ? 's' : ''}-${i}`), progress);
+    const one = await run(1);
+    const many = await run(INSTANCES);
+    const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    const describe = (r: RunResult) =>
+      `${r.instances}: ${s(r.ms)} (publishes confirmed ${s(r.confirmedMs)}, rows 'sent' ${s(r.sentRowsMs)}; ${r.senders})`;
+    return {
+      name: `payouts_${INSTANCES}_instances`,
+      db: 'mysql',
+      value: many.rate,
+      unit: 'payouts/s',
+      baseline: one.rate,
+      baselineLabel: 'payouts_1_instance: the same withdrawals paid by one service instance',
+      goal: { op: '≥', ratio: 2.5 },
+      note: `${opts.instancePayouts} withdrawals round-robin over ${WALLETS} wallets, after ${WARMUP_PER_WALLET * WALLETS} warm-up ones, first publish → every wallet's pending nonce at its share; instances ${describe(one)}; ${describe(many)}`,
+    };
+  } finally {
+    await setGasLimit(latest.gasLimit).catch(() => {});
+  }
+}
