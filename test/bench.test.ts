@@ -76,3 +76,56 @@ describe('npm run bench (BENCH_QUICK)', () => {
     }
   }, 420_000);
 });
+
+/** `bench/run.ts` with `env` added to this process's environment (BENCH_* unset first). */
+function runBench(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BENCH_')));
+    const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'bench', 'run.ts')], {
+      cwd: ROOT,
+      env: { ...base, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 200_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * The instances part alone at its smoke size: one service instance, then three on one MariaDB database,
+ * paying withdrawals over 10 wallets; the figure, its baseline (the one instance) and the ratio are
+ * printed as finite numbers, with the goal of issue 13. The values are not judged.
+ */
+describe('npm run bench, the instances part (BENCH_QUICK, MariaDB)', () => {
+  it('prints payouts_3_instances against payouts_1_instance with a ratio line', async () => {
+    const { code, stdout, stderr } = await runBench({
+      BENCH_QUICK: '1',
+      BENCH_ONLY: 'instances',
+      BENCH_DB: 'mysql',
+    });
+    expect(code, stderr.slice(-2000)).toBe(0);
+    const num = '(-?[\\d.]+(?:e[+-]?\\d+)?)';
+    const at = 'payouts_3_instances mysql';
+    expect(numberIn(stdout, new RegExp(`^bench ${at} ${num} payouts/s$`, 'm'))).toSatisfy(Number.isFinite);
+    expect(numberIn(stdout, new RegExp(`^baseline ${at} ${num} payouts/s$`, 'm'))).toSatisfy(Number.isFinite);
+    const ratio = new RegExp(`^ratio ${at} ${num} \\((.+)\\)$`, 'm').exec(stdout);
+    expect(ratio, 'ratio line').not.toBeNull();
+    expect(Number(ratio![1])).toSatisfy(Number.isFinite);
+    expect(ratio![2]).toMatch(/^goal ≥ 2\.5: (met|not met)$/);
+    expect(stdout).toContain('payouts_1_instance');
+  }, 220_000);
+});
