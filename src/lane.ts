@@ -23,7 +23,10 @@ export interface ChainLaneDeps {
   vault: Vault;
   /** After a commit that wrote outbox rows (wakes the relay). */
   afterCommit: () => void;
-  /** This instance's leases: the lane's watcher and payout engine run only while it holds theirs. */
+  /**
+   * This instance's leases: the lane's watcher and sweeper run only while it holds theirs, its payout
+   * engine sends for the wallets whose sender leases it holds.
+   */
   leases: Leases;
 }
 
@@ -38,10 +41,11 @@ export type ChainLane = ReturnType<typeof createChainLane>;
  *
  * With several instances on one database, one of them watches the chain: the watcher and deposit tracker
  * run while this instance holds the lease `watcher:<CHAIN>`, each of their transactions fenced by it, and
- * are made anew from the stored cursor at each term. The payout engine runs under `payouts:<CHAIN>` (one
- * sender per chain until payouts are claimed row by row), the sweeper under `sweeper:<CHAIN>`. A lane
- * without them is a standby: its context answers `/ready`, and it takes a lease over when the holder
- * stops renewing it.
+ * are made anew from the stored cursor at each term; the sweeper runs under `sweeper:<CHAIN>`. The payout
+ * engine runs on every instance and sends for the wallets it claims (`sender:<CHAIN>:<wallet>`,
+ * src/payouts/claims.ts), so payouts from different wallets go out from different instances. A lane
+ * without the watcher's lease is a standby for it: its context answers `/ready`, and it takes the lease
+ * over when the holder stops renewing it.
  */
 export function createChainLane(common: Common, deps: ChainLaneDeps) {
   const { chain } = deps;
@@ -80,10 +84,17 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
       const made = await createChainContext(laneCommon, { ...chain, chainId: actual });
       if (stopped) return;
       context = made;
-      holdings = [
-        deps.leases.hold(`watcher:${chain.name}`, watcherRole(made)),
-        deps.leases.hold(`payouts:${chain.name}`, payoutsRole(made)),
-      ];
+      const engine = createPayoutEngine(laneCommon, {
+        db: deps.db,
+        chain: made,
+        signKey: deps.signKey,
+        vault: deps.vault,
+        afterCommit: deps.afterCommit,
+        leases: deps.leases,
+      });
+      payouts = engine;
+      engine.start();
+      holdings = [deps.leases.hold(`watcher:${chain.name}`, watcherRole(made))];
       const sweepRole = sweeperRole(made);
       if (sweepRole) holdings.push(deps.leases.hold(`sweeper:${chain.name}`, sweepRole));
       // The first try of each lease: a single instance (or the first of several) runs the parts from here.
@@ -162,30 +173,6 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
     };
   }
 
-  /** The payout engine, made at each term of `payouts:<CHAIN>`. */
-  function payoutsRole(made: ChainContext): LeaseRole {
-    return {
-      start() {
-        const engine = createPayoutEngine(laneCommon, {
-          db: deps.db,
-          chain: made,
-          signKey: deps.signKey,
-          vault: deps.vault,
-          afterCommit: deps.afterCommit,
-        });
-        payouts = engine;
-        engine.start();
-        // Requests that came while no engine ran are in the database: look at them now.
-        engine.poke();
-      },
-      async stop() {
-        const engine = payouts;
-        payouts = undefined;
-        await engine?.stop();
-      },
-    };
-  }
-
   return {
     name: chain.name,
     config: chain,
@@ -196,7 +183,7 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
      * are undefined while another instance holds their lease.
      */
     parts: () => (context && state === 'running' ? { context, watcher, payouts, sweeper } : undefined),
-    /** The leases this lane holds now (`watcher:ETH`, `payouts:ETH`). */
+    /** The leases this lane holds now (`watcher:ETH`, `sweeper:ETH`, `sender:ETH:0x…`). */
     roles: () => holdings.filter((h) => h.held()).map((h) => h.name),
     /** Calls `listener` with every block the chain's watcher processes, from when the lane runs. */
     onBlock(listener: (e: BlockEvent) => void) {
@@ -224,7 +211,7 @@ export function createChainLane(common: Common, deps: ChainLaneDeps) {
       stopped = true;
       state = 'stopped';
       // Each lease's work stopped first, then the lease given up for a standby to take at once.
-      await Promise.all(holdings.map((h) => h.release()));
+      await Promise.all([...holdings.map((h) => h.release()), payouts?.stop()]);
     },
   };
 }

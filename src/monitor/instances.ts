@@ -20,7 +20,7 @@ export interface InstanceView {
   heartbeat_at: number;
   /** Seconds since its last heartbeat, by the database's clock. */
   heartbeat_age_s: number;
-  /** The leases it holds: `watcher:ETH`, `payouts:ETH`, `relay`, … */
+  /** The leases it holds: `watcher:ETH`, `relay`, `sender:ETH:0x…`, … */
   roles: string[];
 }
 
@@ -51,7 +51,7 @@ export function createInstancesMonitor(
   });
   const roles = new Gauge({
     name: 'm2pool_instance_role',
-    help: 'Leases held, by instance id and role (watcher:ETH, payouts:ETH, relay, …): 1 per role held',
+    help: 'Leases held, by instance id and role (watcher:ETH, relay, sender:ETH:0x…, …): 1 per role held',
     labelNames: ['instance', 'role'] as const,
     registers,
   });

@@ -74,7 +74,7 @@ export function createBatchGatherer(common: Common, ctx: PayoutParts) {
     if ((await activeApprovals(db, chain.name, token)) > 0) return;
     const calls = allowanceCalls(batcher as Address, current, needed, APPROVAL_TARGET);
     const id = `approve:${chain.name}:${token}:${now}`;
-    await db.transaction().execute(async (trx) => {
+    await ctx.write([collection!], async (trx) => {
       for (const [i, call] of calls.entries()) {
         const row = internalRow(`${id}:${i + 1}`, 'approve', token, token, 0n, call.data, now + i);
         await createPayout(trx, row, {
@@ -110,6 +110,7 @@ export function createBatchGatherer(common: Common, ctx: PayoutParts) {
       token_address: token,
       from_address: collection!,
       to_address: to,
+      route: collection!,
       amount_raw: amount.toString(),
       amount_text: formatAmount(amount, decimals),
       state: 'accepted',
@@ -151,7 +152,7 @@ export function createBatchGatherer(common: Common, ctx: PayoutParts) {
     const id = `batch:${chain.name}:${randomUUID()}`;
     const limit = (gas * BigInt(100 + gasMarginPct)) / 100n;
     const carrier = internalRow(id, 'batch', token, batcher!, batchTotal(items), data, now, limit);
-    await db.transaction().execute(async (trx) => {
+    await ctx.write([collection!], async (trx) => {
       await createPayout(trx, carrier, {
         detail: { batcher, payouts: members.length, gas: limit.toString() },
       });

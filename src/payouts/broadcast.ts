@@ -12,7 +12,10 @@ export function createBroadcaster(common: Common, ctx: PayoutParts) {
   const chainName = ctx.chain.name;
   const { logger } = common;
 
-  async function broadcastRows(rows: Pick<PayoutRow, 'queue_id' | 'tx_hash' | 'state'>[], head: number) {
+  async function broadcastRows(
+    rows: Pick<PayoutRow, 'queue_id' | 'tx_hash' | 'state' | 'route'>[],
+    head: number,
+  ) {
     if (rows.length === 0) return;
     const txs = await signedTransactions(
       db,
@@ -40,33 +43,43 @@ export function createBroadcaster(common: Common, ctx: PayoutParts) {
     }
     if (sent.length === 0) return;
     const hashOf = new Map(rows.map((r) => [r.queue_id, r.tx_hash]));
-    const moved = await db.transaction().execute((trx) =>
-      movePayouts(
-        trx,
-        chainName,
-        sent,
-        'signed',
-        { to: 'sent', set: { last_sent_block: head } },
-        (queueId) => ({
-          txHash: hashOf.get(queueId) ?? null,
-          blockNumber: head,
-        }),
-      ),
+    const routeOf = new Map(rows.map((r) => [r.queue_id, r.route]));
+    const moved = await ctx.write(
+      sent.map((r) => routeOf.get(r.queue_id) ?? null),
+      (trx) =>
+        movePayouts(
+          trx,
+          chainName,
+          sent,
+          'signed',
+          { to: 'sent', set: { last_sent_block: head } },
+          (queueId) => ({
+            txHash: hashOf.get(queueId) ?? null,
+            blockNumber: head,
+          }),
+        ),
     );
     for (const _ of moved) common.metrics.payoutTransition('signed', 'sent');
   }
 
   async function broadcastSigned(head: number) {
     await broadcastRows(
-      await payoutsInState(db, chainName, 'signed', common.options.payouts.broadcastPerPass),
+      await payoutsInState(db, chainName, 'signed', common.options.payouts.broadcastPerPass, ctx.routes()),
       head,
     );
   }
 
-  /** After a restart: everything in flight is sent again from the stored transactions (never signed anew). */
-  async function recover(head: number) {
-    const rows = await payoutsInState(db, chainName, 'sent');
-    if (rows.length) logger.info({ count: rows.length }, 'sending in-flight payouts again after start');
+  /**
+   * Once its wallets are taken (at start, or over from an instance that died): everything of theirs in
+   * flight is sent again from the stored transactions, never signed anew.
+   */
+  async function recover(head: number, wallets: readonly string[]) {
+    const rows = await payoutsInState(db, chainName, 'sent', undefined, wallets);
+    if (rows.length)
+      logger.info(
+        { count: rows.length, wallets: wallets.length },
+        'sending in-flight payouts of wallets taken',
+      );
     await broadcastRows(rows, head);
   }
 

@@ -1,5 +1,6 @@
 import type { PublicClient } from 'viem';
 import type { ChainContext } from '../chain/context.js';
+import type { Leases } from '../cluster/lease.js';
 import type { Db } from '../store/schema.js';
 import type { Vault } from '../vault/vault.js';
 import type { Fees } from './fees.js';
@@ -13,6 +14,8 @@ export interface PayoutEngineDeps {
   vault: Pick<Vault, 'has' | 'signTransaction'>;
   /** After a commit that wrote answers (wake the outbox relay). */
   afterCommit?: () => void;
+  /** This instance's leases: the engine sends for the wallets whose sender leases it holds (claims.ts). */
+  leases: Leases;
 }
 
 /**
@@ -31,4 +34,13 @@ export interface PayoutParts {
   /** Wake the worker; `recheck` looks at receipts again at the same head. */
   poke(recheck?: boolean): void;
   transactions: TransactionBuilders;
+  /** The wallets this instance sends for now: every read of payouts to work on names them. */
+  routes(): string[];
+  /** Payouts were routed on to another wallet: claim it at the next pass if nobody holds it. */
+  claimSoon(): void;
+  /**
+   * A write about these wallets' payouts, in one transaction fenced by their sender leases: it throws
+   * `lease_lost`, writing nothing, once another instance may send for one of them.
+   */
+  write<T>(wallets: Iterable<string | null>, work: (trx: Db) => Promise<T>): Promise<T>;
 }

@@ -3,6 +3,7 @@ import { backoffMs } from '../internal/backoff.js';
 import { sleep } from '../internal/errors.js';
 import { createWaker } from '../internal/wake.js';
 import { createBroadcaster } from './broadcast.js';
+import { createSenderClaims } from './claims.js';
 import type { PayoutEngineDeps, PayoutParts } from './context.js';
 import { type Fees, suggestFees } from './fees.js';
 import { createSigner } from './sign.js';
@@ -16,9 +17,10 @@ export type PayoutEngine = ReturnType<typeof createPayoutEngine>;
 /**
  * Moves payouts through `accepted → signed → sent → mined → confirmed` (or `failed`), committing each
  * state before the side effect that follows it: the signed transaction is stored before it is broadcast,
- * and the response is written with the final state. One worker per database; each pass signs what was
- * accepted (sign.ts), broadcasts what is signed (broadcast.ts), and, at each new head, follows what is in
- * flight (track.ts).
+ * and the response is written with the final state. One engine per chain on each instance, sending for
+ * the wallets whose sender leases the instance holds (claims.ts); each pass routes new payouts, claims
+ * wallets when due, then signs what was accepted (sign.ts), broadcasts what is signed (broadcast.ts),
+ * and, at each new head, follows what is in flight (track.ts).
  */
 export function createPayoutEngine(common: Common, deps: PayoutEngineDeps) {
   const { client } = deps.chain;
@@ -30,7 +32,12 @@ export function createPayoutEngine(common: Common, deps: PayoutEngineDeps) {
   let loop: Promise<void> | undefined;
   let feeCache: { head: number; fees: Fees } | undefined;
   let lastTrackedHead = -1;
-  let recovered = false;
+  const claims = createSenderClaims(common, {
+    db: deps.db,
+    chain: deps.chain,
+    vault: deps.vault,
+    leases: deps.leases,
+  });
 
   /** Wake now; `recheck` looks at the receipts again even at the same head (a reorganisation replaced blocks). */
   function poke(recheck = false) {
@@ -55,6 +62,13 @@ export function createPayoutEngine(common: Common, deps: PayoutEngineDeps) {
     fees,
     poke,
     transactions: createTransactionBuilders(deps.chain.chainId),
+    routes: () => claims.wallets(),
+    claimSoon: () => claims.soon(),
+    write: (wallets, work) =>
+      deps.db.transaction().execute(async (trx) => {
+        await claims.fence(trx, wallets);
+        return work(trx);
+      }),
   };
   // The parts log as the engine does: with its component and chain.
   const partCommon: Common = { ...common, logger };
@@ -64,10 +78,17 @@ export function createPayoutEngine(common: Common, deps: PayoutEngineDeps) {
   const { track } = createTracker(partCommon, { ...parts, broadcaster });
 
   async function pass() {
+    const routed = await claims.route();
+    if (claims.due(routed)) await claims.round();
+    if (claims.wallets().length === 0) return;
     const head = Number(await client.getBlockNumber({ cacheTime: 0 }));
-    if (!recovered) {
-      await recover(head);
-      recovered = true;
+    // Wallets just taken (at start, or from an instance that died): their stored transactions in flight
+    // are sent again, never signed anew, and followed at this head.
+    const fresh = claims.fresh();
+    if (fresh.length > 0) {
+      await recover(head, fresh);
+      claims.recovered(fresh);
+      lastTrackedHead = -1;
     }
     // Follow what is in flight first: a transaction mined since the last head must leave `sent` before the
     // funds check below, or its amount would count twice (once in the balance, once as in flight).
@@ -103,10 +124,11 @@ export function createPayoutEngine(common: Common, deps: PayoutEngineDeps) {
     start() {
       loop = run();
     },
-    /** Finishes the pass in progress, then stops. */
+    /** Finishes the pass in progress, then stops and gives its sender leases up. */
     async stop() {
       stop.abort();
       await loop;
+      await claims.stop();
     },
     /** Wake now: a request was accepted, or a block arrived. */
     poke,

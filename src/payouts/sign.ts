@@ -4,7 +4,7 @@ import type { Common } from '../context/common.js';
 import { errorMessage } from '../internal/errors.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import { allocateNonces } from '../store/repos/nonces.js';
-import { insertPayoutTxs, payoutsInState, spendingOf } from '../store/repos/payouts.js';
+import { insertPayoutTxs, payoutsInState, reroutePayout, spendingOf } from '../store/repos/payouts.js';
 import type { PayoutRow, PayoutTxRow } from '../store/schema.js';
 import { releaseBatchMembers } from './batch-settle.js';
 import { createBatchGatherer } from './batches.js';
@@ -21,7 +21,9 @@ const PLAIN_TRANSFER_GAS = 21_000n;
 type Decision =
   | { row: PayoutRow; kind: 'pay'; sender: Hex; gas?: bigint }
   | { row: PayoutRow; kind: 'fail'; code: ErrorCode; message: string }
-  | { row: PayoutRow; kind: 'later' };
+  | { row: PayoutRow; kind: 'later' }
+  /** The other candidate wallet pays it (the collection wallet, or back the requested one): its sender signs. */
+  | { row: PayoutRow; kind: 'reroute'; to: string };
 
 /**
  * `accepted → signed` (or `failed`): the sender chosen by the PROTOCOL rules, the transfer simulated, the
@@ -100,7 +102,10 @@ export function createSigner(common: Common, ctx: PayoutParts) {
 
   /**
    * PROTOCOL §5: the requested wallet if the vault holds it and it can pay the amount and the gas (for the
-   * native coin: the value and the gas together), else the collection wallet.
+   * native coin: the value and the gas together), else the collection wallet. Only the wallet the payout
+   * is routed to (claims.ts), whose sender lease this instance holds, signs it here: when the choice is
+   * the other wallet, the payout is routed on to it, and its sender decides it next. Balances are read for
+   * both (reading takes no nonce).
    */
   async function chooseSenders(rows: PayoutRow[], fee: Fees, head: number): Promise<Decision[]> {
     const held = new Map<string, boolean>();
@@ -115,6 +120,8 @@ export function createSigner(common: Common, ctx: PayoutParts) {
       }
       return out;
     };
+    const chosen = (row: PayoutRow, sender: Hex): Decision =>
+      sender === row.route ? { row, kind: 'pay', sender } : { row, kind: 'reroute', to: sender };
     const candidates = await Promise.all(rows.map(candidatesOf));
     const addresses = [...new Set(candidates.flat())];
     const tokens = [...new Set(rows.map((r) => r.token_address as Hex))].filter((t) => !isNativeAddress(t));
@@ -131,7 +138,7 @@ export function createSigner(common: Common, ctx: PayoutParts) {
         if (native) {
           if (f.native >= amount + gasCost) {
             f.native -= amount + gasCost;
-            return { row, kind: 'pay', sender };
+            return chosen(row, sender);
           }
           continue;
         }
@@ -139,7 +146,7 @@ export function createSigner(common: Common, ctx: PayoutParts) {
         if (tokenLeft >= amount && f.native >= gasCost) {
           f.token.set(row.token_address, tokenLeft - amount);
           f.native -= gasCost;
-          return { row, kind: 'pay', sender };
+          return chosen(row, sender);
         }
       }
       // Short only while payouts of these wallets are in flight: their outcome (a failure, a reorganisation)
@@ -198,34 +205,60 @@ export function createSigner(common: Common, ctx: PayoutParts) {
   async function failPayouts(decisions: (Decision & { kind: 'fail' })[]) {
     if (decisions.length === 0) return;
     const now = Date.now();
-    const failed = await db.transaction().execute(async (trx) => {
-      const moved: (Decision & { kind: 'fail' })[] = [];
-      for (const d of decisions) {
-        const answer = payoutResponse(
-          rmq,
-          signKey,
-          { ...d.row, sender: null },
-          failure(d.code, d.message),
-          ctx.chain,
-        );
-        const move = {
-          to: 'failed' as const,
-          set: { error_code: d.code, error_message: d.message.slice(0, 1000) },
-          audit: { detail: { error: d.code, message: d.message } },
-          answer,
-        };
-        if (!(await movePayout(trx, d.row, move, now))) continue;
-        // A batch refused before any node had it: its payouts are paid one by one instead.
-        if (d.row.kind === 'batch') await releaseBatchMembers(trx, d.row, d.code, now);
-        moved.push(d);
-      }
-      return moved;
-    });
+    const failed = await ctx.write(
+      decisions.map((d) => d.row.route),
+      async (trx) => {
+        const moved: (Decision & { kind: 'fail' })[] = [];
+        for (const d of decisions) {
+          const answer = payoutResponse(
+            rmq,
+            signKey,
+            { ...d.row, sender: null },
+            failure(d.code, d.message),
+            ctx.chain,
+          );
+          const move = {
+            to: 'failed' as const,
+            set: { error_code: d.code, error_message: d.message.slice(0, 1000) },
+            audit: { detail: { error: d.code, message: d.message } },
+            answer,
+          };
+          if (!(await movePayout(trx, d.row, move, now))) continue;
+          // A batch refused before any node had it: its payouts are paid one by one instead.
+          if (d.row.kind === 'batch') await releaseBatchMembers(trx, d.row, d.code, now);
+          moved.push(d);
+        }
+        return moved;
+      },
+    );
     for (const d of failed) {
       logger.warn({ queueId: d.row.queue_id, code: d.code, reason: d.message }, `${d.row.kind} failed`);
       common.metrics.payoutTransition(d.row.state, 'failed');
     }
     ctx.afterCommit();
+  }
+
+  /** Routes payouts on to the wallet chosen to pay them; resolves how many moved. */
+  async function reroute(decisions: (Decision & { kind: 'reroute' })[]): Promise<number> {
+    if (decisions.length === 0) return 0;
+    const moved = await ctx.write(
+      decisions.map((d) => d.row.route),
+      async (trx) => {
+        let n = 0;
+        for (const d of decisions) if (await reroutePayout(trx, d.row, d.row.route!, d.to)) n++;
+        return n;
+      },
+    );
+    for (const d of decisions) {
+      logger.info(
+        { queueId: d.row.queue_id, from: d.row.route, to: d.to },
+        'routed on to the wallet that pays it',
+      );
+    }
+    // The collection wallet's sender may be this instance, or nobody yet: look at once.
+    ctx.claimSoon();
+    ctx.poke();
+    return moved;
   }
 
   /** Nonces for one sender's payouts, signed and stored in one transaction with the state change. */
@@ -235,7 +268,7 @@ export function createSigner(common: Common, ctx: PayoutParts) {
     if (!(await vault.has(sender))) throw new Error(`the vault lost the key of ${sender}`);
     const now = Date.now();
     const signed: { queueId: string; hash: Hex; nonce: number }[] = [];
-    await db.transaction().execute(async (trx) => {
+    await ctx.write([sender], async (trx) => {
       const { first, repairedFrom } = await allocateNonces(trx, chainName, sender, group.length, chainNonce);
       if (repairedFrom !== undefined) {
         logger.warn(
@@ -280,12 +313,13 @@ export function createSigner(common: Common, ctx: PayoutParts) {
 
   /** Resolves how many accepted payouts it took (`selected`) and how many it moved on (signed or failed). */
   async function signAccepted(head: number): Promise<{ selected: number; moved: number }> {
-    const rows = await payoutsInState(db, chainName, 'accepted', tuning.batchSize);
+    const rows = await payoutsInState(db, chainName, 'accepted', tuning.batchSize, ctx.routes());
     if (rows.length === 0) return { selected: 0, moved: 0 };
     const fee = await fees(head);
     const chosen = await chooseSenders(rows, fee, head);
     const decided = await Promise.all(chosen.map((d) => (d.kind === 'pay' ? estimate(d) : d)));
     await failPayouts(decided.filter((d): d is Decision & { kind: 'fail' } => d.kind === 'fail'));
+    const rerouted = await reroute(decided.filter((d) => d.kind === 'reroute'));
     // By sender, and apart by fee: a sweep is signed under its round's cap, a withdrawal from the same
     // wallet is not.
     const bySender = new Map<string, { sender: Hex; fee: Fees; group: (Decision & { kind: 'pay' })[] }>();
@@ -315,7 +349,8 @@ export function createSigner(common: Common, ctx: PayoutParts) {
     }
     if (failedSenders > 0 && failedSenders === bySender.size)
       throw new Error('signing failed for every wallet');
-    return { selected: rows.length, moved: signed + decided.filter((d) => d.kind === 'fail').length };
+    const failedHere = decided.filter((d) => d.kind === 'fail').length;
+    return { selected: rows.length, moved: signed + failedHere + rerouted };
   }
 
   return { signAccepted };

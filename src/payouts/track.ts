@@ -73,11 +73,9 @@ export function createTracker(
     const now = Date.now();
     if (!final) {
       // mined → mined: the same transaction found in another block after a reorganisation.
-      const moved = await db
-        .transaction()
-        .execute((trx) =>
-          movePayout(trx, row, { to: 'mined', set: mined, audit: minedAudit(mined, 'mined') }, now),
-        );
+      const moved = await ctx.write([row.route], (trx) =>
+        movePayout(trx, row, { to: 'mined', set: mined, audit: minedAudit(mined, 'mined') }, now),
+      );
       if (moved && row.state !== 'mined') {
         logger.info(
           { queueId: row.queue_id, txHash: mined.tx_hash, block: minedBlock, reverted },
@@ -99,7 +97,7 @@ export function createTracker(
     const errorFields =
       outcome.status === 0 ? { error_code: outcome.error, error_message: outcome.errorMessage } : {};
     const answer = payoutResponse(rmq, signKey, { ...row, ...mined }, outcome, ctx.chain);
-    const moved = await db.transaction().execute(async (trx) => {
+    const moved = await ctx.write([row.route], async (trx) => {
       const move: Move = {
         to: state,
         set: { ...mined, ...errorFields },
@@ -151,7 +149,7 @@ export function createTracker(
     );
     const hash = keccak256(raw);
     const now = Date.now();
-    const recorded = await db.transaction().execute(async (trx) => {
+    const recorded = await ctx.write([row.route], async (trx) => {
       await insertPayoutTxs(trx, [
         {
           tx_hash: hash,
@@ -195,7 +193,7 @@ export function createTracker(
   }
 
   async function track(head: number) {
-    const rows = await payoutsInStates(db, chainName, ['sent', 'unresolved', 'mined']);
+    const rows = await payoutsInStates(db, chainName, ['sent', 'unresolved', 'mined'], ctx.routes());
     if (rows.length === 0) return;
     const txs = await transactionsOfPayouts(
       db,
@@ -300,7 +298,7 @@ export function createTracker(
    * again could pay twice; `payout resolve` settles it, or the tracker does once the node shows it.
    */
   async function hold(row: PayoutRow, why: string) {
-    const moved = await db.transaction().execute((trx) =>
+    const moved = await ctx.write([row.route], (trx) =>
       movePayout(trx, row, {
         to: 'unresolved',
         audit: { txHash: row.tx_hash, detail: { sender: row.sender, nonce: Number(row.nonce), why } },
@@ -317,7 +315,7 @@ export function createTracker(
   /** Back to `accepted` after its nonce went to another transaction: it is paid anew, nothing was sent. */
   async function requeue(row: PayoutRow, foreignTx: string) {
     const now = Date.now();
-    const moved = await db.transaction().execute((trx) =>
+    const moved = await ctx.write([row.route], (trx) =>
       movePayout(
         trx,
         row,
@@ -349,7 +347,7 @@ export function createTracker(
     const moved: PayoutRow[] = [];
     for (const row of rows) {
       const unmined = { mined_block: null, mined_block_hash: null, fee_wei: null, reverted: 0 };
-      const applied = await db.transaction().execute((trx) =>
+      const applied = await ctx.write([row.route], (trx) =>
         movePayout(
           trx,
           row,

@@ -104,7 +104,7 @@ export interface InstanceTable {
 
 /** Work only one instance may do at a time (migration 0013, src/cluster/lease.ts). Times are database time. */
 export interface LeaseTable {
-  /** `watcher:ETH`, `payouts:ETH`, `relay`, … */
+  /** `watcher:ETH`, `relay`, `sender:ETH:0x…`, … */
   name: string;
   /** The instance id, or null once released. */
   holder: string | null;
@@ -202,6 +202,11 @@ export interface PayoutTable {
    * An `accepted` payout with one was in a batch that never went out: it is then paid on its own.
    */
   batch_id: string | null;
+  /**
+   * Migration 0014. The wallet whose sender lease owns the payout (src/payouts/claims.ts): the requested
+   * wallet, or the collection wallet once it pays instead. Null until an engine routes it.
+   */
+  route: string | null;
   /** Raised by every write of the state; conditional moves compare it (src/payouts/state.ts). */
   version: Generated<number>;
   created_at: number;
@@ -235,8 +240,8 @@ export interface SenderNonceTable {
 
 export type PayoutRow = Selectable<PayoutTable>;
 /** A new payout row: every column but the version, which starts at 0. */
-export type NewPayout = Omit<PayoutTable, 'version' | 'call_data' | 'batch_id'> &
-  Partial<Pick<PayoutTable, 'call_data' | 'batch_id'>>;
+export type NewPayout = Omit<PayoutTable, 'version' | 'call_data' | 'batch_id' | 'route'> &
+  Partial<Pick<PayoutTable, 'call_data' | 'batch_id' | 'route'>>;
 export type PayoutTxRow = Selectable<PayoutTxTable>;
 
 /**

@@ -12,6 +12,7 @@ import * as hdAddresses from './0010_hd_addresses.js';
 import * as addressLookup from './0011_address_lookup.js';
 import * as batches from './0012_batches.js';
 import * as cluster from './0013_cluster.js';
+import * as payoutRoutes from './0014_payout_routes.js';
 
 /**
  * Every migration, in code rather than found on disk, so they ship inside dist/ and a bundle.
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '0011_address_lookup': addressLookup,
   '0012_batches': batches,
   '0013_cluster': cluster,
+  '0014_payout_routes': payoutRoutes,
 };

@@ -1,4 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { chunks } from '../../internal/options.js';
 import { driverOf } from '../dialect.js';
 import { insertIgnore } from '../insert-ignore.js';
 import type { Database, Db } from '../schema.js';
@@ -128,4 +129,20 @@ export async function listHeldLeases(db: Db): Promise<LeaseHolding[]> {
     token: Number(r.token),
     expires_at: Number(r.expires_at),
   }));
+}
+
+/** Of the leases `names`, those held now (not lapsed, not released), with their holders. */
+export async function heldAmong(db: Db, names: readonly string[]): Promise<Map<string, string>> {
+  const held = new Map<string, string>();
+  for (const slice of chunks(names)) {
+    const rows = await db
+      .selectFrom('leases')
+      .select(['name', 'holder'])
+      .where('name', 'in', slice)
+      .where('holder', 'is not', null)
+      .where('expires_at', '>', dbNowMs(db))
+      .execute();
+    for (const r of rows) held.set(r.name, r.holder ?? '');
+  }
+  return held;
 }

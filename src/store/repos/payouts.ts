@@ -9,9 +9,10 @@ import type { Db, NewPayout, PayoutRow, PayoutState, PayoutTable, PayoutTxRow } 
  * signed for one: the first and each replacement). A payout's `state` is written only through
  * src/payouts/state.ts, which calls `updatePayoutIf` / `updatePayoutsIf` here.
  *
- * One payout engine runs per chain on the one database: every read that selects payouts to work on, and
- * every write that is not keyed by a queue_id the engine read from its own chain, names the chain
- * (`chain_name`, the configured name), so an engine never sees or moves another chain's payouts.
+ * A payout engine runs per chain on each instance: every read that selects payouts to work on, and every
+ * write that is not keyed by a queue_id the engine read from its own chain, names the chain (`chain_name`,
+ * the configured name), so an engine never sees or moves another chain's payouts; and the reads name the
+ * wallets (`route`) whose sender leases the instance holds, so it never works on another instance's.
  */
 
 /** Stores a new request; resolves false, writing nothing, when its queue_id was seen before. */
@@ -23,35 +24,111 @@ export async function payoutByQueueId(db: Db, queueId: string): Promise<PayoutRo
   return db.selectFrom('payouts').selectAll().where('queue_id', '=', queueId).executeTakeFirst();
 }
 
-/** A chain's payouts in one state, oldest first (then by queue_id, a stable order). */
+/**
+ * A chain's payouts in one state, oldest first (then by queue_id, a stable order). With `routes`, only
+ * the payouts of those wallets (the sender leases this instance holds, src/payouts/claims.ts).
+ */
 export async function payoutsInState(
   db: Db,
   chainName: string,
   state: PayoutState,
   limit?: number,
+  routes?: readonly string[],
 ): Promise<PayoutRow[]> {
+  if (routes?.length === 0) return [];
   const query = db
     .selectFrom('payouts')
     .selectAll()
     .where('chain_name', '=', chainName)
     .where('state', '=', state)
+    .$if(routes !== undefined, (q) => q.where('route', 'in', routes!))
     .orderBy('created_at')
     .orderBy('queue_id');
   return (limit === undefined ? query : query.limit(limit)).execute();
 }
 
-/** A chain's payouts in any of `states`. */
+/** A chain's payouts in any of `states` (with `routes`, only those wallets' payouts). */
 export async function payoutsInStates(
   db: Db,
   chainName: string,
   states: readonly PayoutState[],
+  routes?: readonly string[],
 ): Promise<PayoutRow[]> {
+  if (routes?.length === 0) return [];
   return db
     .selectFrom('payouts')
     .selectAll()
     .where('chain_name', '=', chainName)
     .where('state', 'in', states)
+    .$if(routes !== undefined, (q) => q.where('route', 'in', routes!))
     .execute();
+}
+
+/** A chain's payouts not routed to a wallet yet, in a state an engine still works on. */
+export async function unroutedPayouts(
+  db: Db,
+  chainName: string,
+  states: readonly PayoutState[],
+  limit: number,
+): Promise<Pick<PayoutRow, 'queue_id' | 'kind' | 'from_address' | 'sender'>[]> {
+  return db
+    .selectFrom('payouts')
+    .select(['queue_id', 'kind', 'from_address', 'sender'])
+    .where('chain_name', '=', chainName)
+    .where('route', 'is', null)
+    .where('state', 'in', states)
+    .limit(limit)
+    .execute();
+}
+
+/** Routes payouts that have no route yet to `route` (a payout routed meanwhile keeps its route). */
+export async function setPayoutRoutes(db: Db, queueIds: readonly string[], route: string): Promise<void> {
+  for (const slice of chunks(queueIds)) {
+    await db
+      .updateTable('payouts')
+      .set({ route })
+      .where('queue_id', 'in', slice)
+      .where('route', 'is', null)
+      .execute();
+  }
+}
+
+/**
+ * Routes an accepted payout on from the wallet `from` to `to` (the other wallet that may pay it);
+ * conditional on its state and version, raised, like every move. Resolves whether it was.
+ */
+export async function reroutePayout(
+  db: Db,
+  row: Pick<PayoutRow, 'queue_id' | 'version'>,
+  from: string,
+  to: string,
+): Promise<boolean> {
+  const updated = await db
+    .updateTable('payouts')
+    .set({ route: to, version: sql<number>`version + 1` })
+    .where('queue_id', '=', row.queue_id)
+    .where('state', '=', 'accepted')
+    .where('version', '=', row.version)
+    .where('route', '=', from)
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows) === 1;
+}
+
+/** The wallets with payouts of the chain in `states`: the sender leases someone must hold. */
+export async function walletsWithPayouts(
+  db: Db,
+  chainName: string,
+  states: readonly PayoutState[],
+): Promise<string[]> {
+  const rows = await db
+    .selectFrom('payouts')
+    .select('route')
+    .distinct()
+    .where('chain_name', '=', chainName)
+    .where('state', 'in', states)
+    .where('route', 'is not', null)
+    .execute();
+  return rows.map((r) => r.route!);
 }
 
 /**
