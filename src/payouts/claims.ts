@@ -3,7 +3,7 @@ import type { Holding, Leases, LeaseTerm } from '../cluster/lease.js';
 import type { Common } from '../context/common.js';
 import { PaymentError } from '../internal/errors.js';
 import { listLiveInstances } from '../store/repos/instances.js';
-import { heldAmong } from '../store/repos/leases.js';
+import { heldAmong, leaseTokens } from '../store/repos/leases.js';
 import { setPayoutRoutes, unroutedPayouts, walletsWithPayouts } from '../store/repos/payouts.js';
 import type { Db, PayoutRow, PayoutState } from '../store/schema.js';
 import type { Vault } from '../vault/vault.js';
@@ -201,12 +201,23 @@ export function createSenderClaims(common: Pick<Common, 'logger' | 'options'>, d
      * `lease_lost` unless this instance still holds every one of their sender leases.
      */
     async fence(trx: Db, wallets: Iterable<string | null>): Promise<void> {
+      const fenced: LeaseTerm[] = [];
       for (const wallet of new Set(wallets)) {
         const term = wallet === null ? undefined : terms.get(wallet);
         if (!term) {
           throw new PaymentError('lease_lost', `this instance does not send for ${wallet} on ${chain.name}`);
         }
-        await term.fence(trx);
+        fenced.push(term);
+      }
+      if (fenced.length === 1) return fenced[0]!.fence(trx);
+      // Several wallets (a broadcast of many): one read for all; a term found stale is failed by its own
+      // fence, which ends it.
+      const tokens = await leaseTokens(
+        trx,
+        fenced.map((t) => t.name),
+      );
+      for (const term of fenced) {
+        if (term.signal.aborted || tokens.get(term.name) !== term.token) await term.fence(trx);
       }
     },
     /** Gives every sender lease up (call once the engine stopped). */

@@ -146,3 +146,17 @@ export async function heldAmong(db: Db, names: readonly string[]): Promise<Map<s
   }
   return held;
 }
+
+/**
+ * `holds` for several leases in one read: the current token of each of `names`, the rows locked `FOR
+ * UPDATE` on MySQL for the rest of the transaction.
+ */
+export async function leaseTokens(trx: Db, names: readonly string[]): Promise<Map<string, number>> {
+  const tokens = new Map<string, number>();
+  for (const slice of chunks(names)) {
+    const query = trx.selectFrom('leases').select(['name', 'token']).where('name', 'in', slice);
+    const rows = await (driverOf(trx) === 'mysql' ? query.forUpdate() : query).execute();
+    for (const r of rows) tokens.set(r.name, Number(r.token));
+  }
+  return tokens;
+}
