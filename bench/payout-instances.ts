@@ -1,10 +1,11 @@
 /**
  * payouts_3_instances against payouts_1_instance: the same withdrawals, spread round-robin over 10 payout
  * wallets, paid by one service instance and then by three sharing one MariaDB database and one set of
- * queues. While a chain's payouts are sent by one instance (the `payouts:<CHAIN>` lease) the ratio stays
- * near 1; with the senders spread over the instances (a lease per wallet) it can approach the instances'
- * count, which is what the goal asks.
+ * queues. Each instance sends for its share of the wallets (a `sender:<CHAIN>:<wallet>` lease each), so
+ * the ratio can approach the instances' count where they do not share CPUs; the note gives how the
+ * wallets were split and how busy the machine's CPUs were during each timed part.
  */
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import amqplib from 'amqplib';
 import { type Address, formatUnits, type Hex } from 'viem';
@@ -44,8 +45,10 @@ interface RunResult {
   /** Publishes confirmed, every row past `signed` (database, polled): ms after the first publish. */
   confirmedMs: number;
   sentRowsMs: number;
-  /** Who held the sending leases at the end (`sendingInstances`). */
+  /** How the sender leases were split at the end (`sendingInstances`). */
   senders: string;
+  /** The machine's CPUs busy during the timed part (0–1). */
+  cpuBusy: number;
 }
 
 /** The node's pending nonces (its pool included) of `addresses`, in one JSON-RPC batch. */
@@ -145,21 +148,24 @@ async function untilSentRows(raw: RawDb, wanted: number, timeoutMs: number) {
   }
 }
 
-/**
- * Which instances send, from the leases: the per-wallet `sender:<CHAIN>:<wallet>` ones where the service
- * has them, else the chain's `payouts:<CHAIN>`. Read while the instances run.
- */
+/** How the sender leases are split over the instances (`10 sender leases held 4/4/2`). Read while they run. */
 async function sendingInstances(raw: RawDb): Promise<string> {
   if (raw.driver !== 'mysql') return '';
   const [rows] = await raw.mysql.query(
-    "select name, holder from leases where holder is not null and (name like 'payouts:%' or name like 'sender:%')",
+    "select holder, count(*) as n from leases where holder is not null and name like 'sender:%' group by holder",
   );
-  const held = rows as { name: string; holder: string }[];
-  const senders = held.filter((r) => r.name.startsWith('sender:'));
-  const used = senders.length > 0 ? senders : held;
-  const holders = new Set(used.map((r) => r.holder)).size;
-  const what = senders.length > 0 ? `${senders.length} sender:* leases` : 'the payouts:* lease';
-  return `${what} held by ${holders} instance${holders === 1 ? '' : 's'}`;
+  const counts = (rows as { holder: string; n: number }[]).map((r) => Number(r.n)).sort((a, b) => b - a);
+  const total = counts.reduce((a, b) => a + b, 0);
+  return `${total} sender leases held ${counts.join('/')}`;
+}
+
+/** The machine's CPU time so far, busy and in all (jiffies), from /proc/stat. */
+function cpuTimes(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const fields = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
 }
 
 /** Mines one block and checks it took every transaction of the wallets (the gas limit is raised). */
@@ -238,8 +244,10 @@ async function runOnce(
     const sentRows = untilSentRows(raw, warmup + n, 600_000);
     // Awaited below; a failure before that must not become an unhandled rejection.
     for (const p of [broadcastSeen, sentRows]) p.catch(() => {});
+    const cpuBefore = cpuTimes();
     const published = await publishAll(queues.withdraw, bodies);
     const broadcastAt = await broadcastSeen;
+    const cpuAfter = cpuTimes();
     const sentAt = await sentRows;
     const senders = await sendingInstances(raw);
     await mineAll(bc, addresses);
@@ -251,6 +259,7 @@ async function runOnce(
       confirmedMs: published.confirmed - published.started,
       sentRowsMs: sentAt - published.started,
       senders,
+      cpuBusy: (cpuAfter.busy - cpuBefore.busy) / Math.max(1, cpuAfter.total - cpuBefore.total),
     };
   } finally {
     await Promise.allSettled(children.map((c) => c.stop()));
@@ -290,7 +299,7 @@ export async function runPayoutInstances(
     const many = await run(INSTANCES);
     const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
     const describe = (r: RunResult) =>
-      `${r.instances}: ${s(r.ms)} (publishes confirmed ${s(r.confirmedMs)}, rows 'sent' ${s(r.sentRowsMs)}; ${r.senders})`;
+      `${r.instances}: ${s(r.ms)} (publishes confirmed ${s(r.confirmedMs)}, rows 'sent' ${s(r.sentRowsMs)}; ${r.senders}; CPUs ${Math.round(r.cpuBusy * 100)}% busy)`;
     return {
       name: `payouts_${INSTANCES}_instances`,
       db: 'mysql',

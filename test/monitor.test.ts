@@ -135,6 +135,8 @@ describe.each(dbKinds)('metrics, alerts and the status page on %s', (kind) => {
     await pageShows(page, '#pending-payouts', '7.5 USDT');
     await pageShows(page, '#pending-payouts', '2.25 USDT');
     await pageShows(page, '#alerts', '3 transactions pending');
+    // The instance sends for the payouts' wallet while they are in flight: its lease on the page, by chain.
+    await pageShows(page, '#instances', 'sender:ETH × 1');
     expect(await textOf(page, '#pending-deposits')).toMatch(/\d+ \/ 3/); // confirmations of 3
     await page.screenshot({ path: join(ARTIFACTS, `status-${kind}-laptop-pending.png`), fullPage: true });
 

@@ -44,7 +44,7 @@ export type SenderClaims = ReturnType<typeof createSenderClaims>;
  * holder may route it on to the collection wallet when the wallet cannot pay (src/payouts/sign.ts).
  *
  * Each `round` claims the wallets that have payouts in flight or waiting: up to its share (the wallets
- * over the live instances, rounded up) of those nobody holds, or any wallet left unheld for a renewal
+ * over the live instances, rounded up) of those nobody holds, or any wallet left unheld for an acquire
  * interval (its holder died and the others are at their share). A wallet without work for
  * `idleReleaseMs` is given up. A dead instance's sender leases lapse after their TTL and are taken by the
  * next rounds; its stored transactions are sent again by the new holder (the engine's `recover`), never
@@ -52,8 +52,11 @@ export type SenderClaims = ReturnType<typeof createSenderClaims>;
  */
 export function createSenderClaims(common: Pick<Common, 'logger' | 'options'>, deps: SenderClaimsDeps) {
   const { db, chain, vault, leases } = deps;
-  const { leaseRenewMs, leaseAcquireMs, instanceStaleMs, leaseTtlMs } = common.options.cluster;
+  const { leaseAcquireMs, heartbeatMs, instanceStaleMs, leaseTtlMs } = common.options.cluster;
   const idleReleaseMs = 2 * leaseTtlMs;
+  // The share counts an instance live while its heartbeats are fresh, a dead one dropping out after three
+  // missed beats: before its sender leases lapse, so the others take them at their new share at once.
+  const shareStaleMs = Math.min(instanceStaleMs, 3 * heartbeatMs);
   const logger = common.logger.child({ component: 'claims', chain: chain.name });
   /** The running term of each wallet this instance sends for. */
   const terms = new Map<string, LeaseTerm>();
@@ -141,7 +144,7 @@ export function createSenderClaims(common: Pick<Common, 'logger' | 'options'>, d
     for (const w of unheldSince.keys()) if (!withWork.has(w) || holdings.has(w)) unheldSince.delete(w);
     if (unheld.length === 0) return;
     const heldElsewhere = await heldAmong(db, unheld.map(leaseName));
-    const live = Math.max(1, (await listLiveInstances(db, instanceStaleMs)).length);
+    const live = Math.max(1, (await listLiveInstances(db, shareStaleMs)).length);
     const share = Math.ceil(wallets.length / live);
     const free = unheld
       .filter((w) => {
@@ -156,9 +159,9 @@ export function createSenderClaims(common: Pick<Common, 'logger' | 'options'>, d
     for (const wallet of free) {
       const since = unheldSince.get(wallet) ?? now;
       unheldSince.set(wallet, since);
-      // Unheld for a renewal interval although every live instance had a round: its holder died and the
-      // others are at their share (the instance count still includes the dead one for a while).
-      const orphaned = now - since >= leaseRenewMs;
+      // Unheld for an acquire interval, in which every live instance had a round: the others are at their
+      // share (an instance that stopped renewing may still count as live for a beat or two).
+      const orphaned = now - since >= leaseAcquireMs;
       if (mine < share || orphaned) {
         wanted.push(wallet);
         mine++;
