@@ -191,6 +191,8 @@ export function createLeases(common: Pick<Common, 'logger' | 'options'>, deps: L
 
   return {
     hold,
+    /** This instance's id, the holder written in its lease rows. */
+    holder,
     /** The names of the leases this instance holds now. */
     held(): string[] {
       return [...holdings.entries()].filter(([, h]) => h.current()).map(([name]) => name);

@@ -142,6 +142,22 @@ describe('sender claims of three instances on mysql', () => {
     await database.handle.db.transaction().execute((trx) => owner.claims.fence(trx, owner.claims.wallets()));
   });
 
+  it('evens out: an instance that started later gets wallets handed over until both hold their share', async () => {
+    const db = database.handle.db;
+    for (const [i, wallet] of WALLETS.entries()) {
+      await insertPayoutIfNew(db, payoutRow(`e-${i}`, { from_address: wallet }));
+    }
+    const first = await startInstance('first');
+    await roundsUntil([first], () => first.claims.wallets().length === WALLETS.length, 'all held by the first');
+    const later = await startInstance('later');
+    await roundsUntil(
+      [first, later],
+      () => first.claims.wallets().length === 5 && later.claims.wallets().length === 5,
+      'five each',
+    );
+    expect([...first.claims.wallets(), ...later.claims.wallets()].sort()).toEqual([...WALLETS].sort());
+  });
+
   it('gives a wallet without work up, and a new payout of it is claimed again', async () => {
     const db = database.handle.db;
     await insertPayoutIfNew(db, payoutRow('only', { from_address: WALLETS[0]! }));

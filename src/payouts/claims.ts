@@ -3,7 +3,7 @@ import type { Holding, Leases, LeaseTerm } from '../cluster/lease.js';
 import type { Common } from '../context/common.js';
 import { PaymentError } from '../internal/errors.js';
 import { listLiveInstances } from '../store/repos/instances.js';
-import { heldAmong, leaseTokens } from '../store/repos/leases.js';
+import { heldAmong, holdingsByHolder, leaseTokens } from '../store/repos/leases.js';
 import { setPayoutRoutes, unroutedPayouts, walletsWithPayouts } from '../store/repos/payouts.js';
 import type { Db, PayoutRow, PayoutState } from '../store/schema.js';
 import type { Vault } from '../vault/vault.js';
@@ -44,15 +44,16 @@ export type SenderClaims = ReturnType<typeof createSenderClaims>;
  * holder may route it on to the collection wallet when the wallet cannot pay (src/payouts/sign.ts).
  *
  * Each `round` claims the wallets that have payouts in flight or waiting: up to its share (the wallets
- * over the live instances, rounded up) of those nobody holds, or any wallet left unheld for an acquire
- * interval (its holder died and the others are at their share). A wallet without work for
+ * over the live instances, rounded up) of those nobody holds, or any wallet left unheld for a renewal
+ * interval (its holder died and the others are at their share); an instance two wallets above the one
+ * with the fewest hands one over (`evenOut`). A wallet without work for
  * `idleReleaseMs` is given up. A dead instance's sender leases lapse after their TTL and are taken by the
  * next rounds; its stored transactions are sent again by the new holder (the engine's `recover`), never
  * signed again. Every write of the engine for a wallet is fenced by its lease (`fence`).
  */
 export function createSenderClaims(common: Pick<Common, 'logger' | 'options'>, deps: SenderClaimsDeps) {
   const { db, chain, vault, leases } = deps;
-  const { leaseAcquireMs, heartbeatMs, instanceStaleMs, leaseTtlMs } = common.options.cluster;
+  const { leaseAcquireMs, leaseRenewMs, heartbeatMs, instanceStaleMs, leaseTtlMs } = common.options.cluster;
   const idleReleaseMs = 2 * leaseTtlMs;
   // The share counts an instance live while its heartbeats are fresh, a dead one dropping out after three
   // missed beats: before its sender leases lapse, so the others take them at their new share at once.
@@ -142,26 +143,31 @@ export function createSenderClaims(common: Pick<Common, 'logger' | 'options'>, d
     }
     const unheld = wallets.filter((w) => !holdings.has(w));
     for (const w of unheldSince.keys()) if (!withWork.has(w) || holdings.has(w)) unheldSince.delete(w);
-    if (unheld.length === 0) return;
-    const heldElsewhere = await heldAmong(db, unheld.map(leaseName));
-    const live = Math.max(1, (await listLiveInstances(db, shareStaleMs)).length);
-    const share = Math.ceil(wallets.length / live);
-    const free = unheld
-      .filter((w) => {
-        if (!heldElsewhere.has(leaseName(w))) return true;
-        unheldSince.delete(w);
-        return false;
-      })
-      .sort((a, b) => (rank(a) < rank(b) ? -1 : 1));
+    const live = await listLiveInstances(db, shareStaleMs);
+    const share = Math.ceil(wallets.length / Math.max(1, live.length));
     // Wallets held without work (given up soon) do not count against the share.
-    let mine = [...holdings.keys()].filter((w) => withWork.has(w)).length;
+    const mine = [...holdings.keys()].filter((w) => withWork.has(w)).length;
+    const heldElsewhere = unheld.length > 0 ? await heldAmong(db, unheld.map(leaseName)) : new Map();
+    const free = unheld.filter((w) => {
+      if (!heldElsewhere.has(leaseName(w))) return true;
+      unheldSince.delete(w);
+      return false;
+    });
+    if (free.length > 0) await claimFree(free, share, mine, live.length, now);
+    else if (mine > share && live.length > 1) await evenOut(mine, live, withWork);
+  }
+
+  /** Takes free wallets up to the share, and any wallet left unheld for a renewal interval. */
+  async function claimFree(unheld: string[], share: number, held: number, live: number, now: number) {
+    const free = [...unheld].sort((a, b) => (rank(a) < rank(b) ? -1 : 1));
+    let mine = held;
     const wanted: string[] = [];
     for (const wallet of free) {
       const since = unheldSince.get(wallet) ?? now;
       unheldSince.set(wallet, since);
-      // Unheld for an acquire interval, in which every live instance had a round: the others are at their
-      // share (an instance that stopped renewing may still count as live for a beat or two).
-      const orphaned = now - since >= leaseAcquireMs;
+      // Unheld for a renewal interval, in which every live instance had rounds: the others are at their
+      // share (one that just started may count as live before its engine runs).
+      const orphaned = now - since >= leaseRenewMs;
       if (mine < share || orphaned) {
         wanted.push(wallet);
         mine++;
@@ -173,6 +179,23 @@ export function createSenderClaims(common: Pick<Common, 'logger' | 'options'>, d
     if (wanted.length > 0) {
       logger.debug({ wanted: wanted.length, held: terms.size, share, live }, 'sender leases claimed');
     }
+  }
+
+  /**
+   * Above its share while another live instance holds two wallets fewer (it started later, or took
+   * wallets over while this one was away): one wallet a round is given up, for that one to take. Its
+   * payouts in flight go over as after a crash: sent again as stored, never signed again.
+   */
+  async function evenOut(mine: number, live: { id: string }[], withWork: Set<string>) {
+    const counts = await holdingsByHolder(db, `sender:${chain.name}:`);
+    const fewest = Math.min(...live.filter((i) => i.id !== leases.holder).map((i) => counts.get(i.id) ?? 0));
+    if (fewest > mine - 2) return;
+    const wallet = [...terms.keys()]
+      .filter((w) => withWork.has(w))
+      .sort((a, b) => (rank(a) < rank(b) ? 1 : -1))[0];
+    if (wallet === undefined) return;
+    logger.info({ wallet, held: mine, fewest }, 'handing a wallet over to even out the senders');
+    await giveUp(wallet);
   }
 
   return {

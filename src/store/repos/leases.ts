@@ -160,3 +160,16 @@ export async function leaseTokens(trx: Db, names: readonly string[]): Promise<Ma
   }
   return tokens;
 }
+
+/** How many of the leases named `prefix…` each holder holds now (not lapsed, not released). */
+export async function holdingsByHolder(db: Db, prefix: string): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('leases')
+    .select(['holder', (eb) => eb.fn.countAll<number | string>().as('n')])
+    .where('name', 'like', `${prefix}%`)
+    .where('holder', 'is not', null)
+    .where('expires_at', '>', dbNowMs(db))
+    .groupBy('holder')
+    .execute();
+  return new Map(rows.map((r) => [r.holder ?? '', Number(r.n)]));
+}
