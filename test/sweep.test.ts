@@ -8,6 +8,7 @@ import type { Sweeper } from '../src/treasury/sweeper.js';
 import { mineUntil } from './helpers/chain.js';
 import { dbKinds } from './helpers/db.js';
 import { newWallet } from './helpers/payouts.js';
+import { until } from './helpers/service.js';
 import { startStack, type TestStack } from './helpers/stack.js';
 
 /**
@@ -187,6 +188,62 @@ describe.each(dbKinds)('sweeping issued deposit wallets on %s', (kind) => {
     await mineUntil(stack.chain, () => allFinal(wallet.toLowerCase()), 'sweep confirmed');
     const rows = await treasuryRows(wallet.toLowerCase());
     expect(rows.map((r) => [r.kind, r.state, r.amount_raw])).toEqual([['sweep', 'confirmed', '74999999']]);
+  });
+
+  it('sends a sweep with the gas money its top-up gave when the base fee rose since: one top-up, no refusal', async () => {
+    const wallet = (await issue('dave')).toLowerCase() as Address;
+    await stack.chain.testClient.setNextBlockBaseFeePerGas({ baseFeePerGas: GWEI });
+    await stack.chain.mint(wallet, 80n * E6);
+    await stack.chain.mine(3);
+    expect((await sweeper.sweepNow()).orders.topUps).toBe(1);
+    const [topUp] = await treasuryRows(wallet);
+    const planned = await stack.service.db
+      .selectFrom('audit_log')
+      .select('detail')
+      .where('ref', '=', topUp!.queue_id)
+      .where('to_state', '=', 'accepted')
+      .executeTakeFirstOrThrow();
+    const price = BigInt(
+      (JSON.parse(planned.detail!) as { planned_max_fee_per_gas: string }).planned_max_fee_per_gas,
+    );
+    await stack.waitState(topUp!.queue_id, ['sent']);
+    const topUpTx = await stack.service.db
+      .selectFrom('payout_txs')
+      .select('max_priority_fee_per_gas')
+      .where('queue_id', '=', topUp!.queue_id)
+      .executeTakeFirstOrThrow();
+    const tip = BigInt(topUpTx.max_priority_fee_per_gas!);
+    // From now on every block's base fee is such that the suggestion (twice it plus the tip) is above the
+    // price the top-up paid for, while that price still covers it and the tip.
+    const risen = ((price - tip) * 19n) / 20n;
+    expect(2n * risen + tip).toBeGreaterThan(price);
+    await until(
+      async () => {
+        await stack.chain.testClient.setNextBlockBaseFeePerGas({ baseFeePerGas: risen });
+        await stack.chain.mine(1);
+        await new Promise((r) => setTimeout(r, 150));
+        return allFinal(wallet).then(async (done) => done && (await treasuryRows(wallet)).length === 2);
+      },
+      60_000,
+      'the sweep confirmed',
+    );
+    const rows = await treasuryRows(wallet);
+    expect(rows.map((r) => [r.kind, r.state])).toEqual([
+      ['gas_topup', 'confirmed'],
+      ['sweep', 'confirmed'],
+    ]);
+    const sweepTxs = await stack.service.db
+      .selectFrom('payout_txs')
+      .select('max_fee_per_gas')
+      .where('queue_id', '=', rows[1]!.queue_id)
+      .execute();
+    // Signed once, below the suggestion, at what the wallet's gas money pays for its gas limit.
+    expect(sweepTxs).toHaveLength(1);
+    const maxFee = BigInt(sweepTxs[0]!.max_fee_per_gas!);
+    expect(maxFee).toBeLessThan(2n * risen + tip);
+    expect(maxFee).toBeGreaterThanOrEqual(risen + tip);
+    expect(BigInt(rows[1]!.gas_limit!) * maxFee).toBeLessThanOrEqual(BigInt(topUp!.amount_raw));
+    expect(await stack.chain.balanceOf(wallet)).toBe(1n);
   });
 
   it('pays a withdrawal from a wallet during its sweep; the sweep takes only the rest', async () => {

@@ -14,6 +14,7 @@ import { formatAmount } from '../money/amount.js';
 import { activeApprovals } from '../store/repos/payouts.js';
 import type { NewPayout, PayoutRow } from '../store/schema.js';
 import type { PayoutParts } from './context.js';
+import type { Fees } from './fees.js';
 import { isAnsweredKind } from './respond.js';
 import { createPayout, movePayout } from './state.js';
 
@@ -41,6 +42,7 @@ export interface PayDecision {
   kind: 'pay';
   sender: Hex;
   gas?: bigint;
+  fee?: Fees;
 }
 
 /** The allowance the batcher is given: unlimited, so one approval serves every batch after it. */

@@ -1,9 +1,33 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AnvilInstance, startAnvil } from '../chain/anvil.js';
 import { createPayoutClient } from '../chain/payout-client.js';
-import { bumpFees, type Fees, maxGasPrice, suggestFees } from './fees.js';
+import { bumpFees, type Fees, feesWithin, maxGasPrice, suggestFees } from './fees.js';
 
 const GWEI = 1_000_000_000n;
+
+describe('feesWithin', () => {
+  const suggested: Fees = {
+    type: 'eip1559',
+    maxFeePerGas: 21n * GWEI,
+    maxPriorityFeePerGas: 1n * GWEI,
+    baseFeePerGas: 10n * GWEI,
+  };
+  const gas = 60_000n;
+
+  it('lowers the max fee to what the wallet holds while that still pays the base fee and the tip', () => {
+    // Topped up at a 15 gwei price; the base fee rose so the suggestion is 21 gwei.
+    const fitted = feesWithin(suggested, gas, gas * 15n * GWEI);
+    expect(fitted).toMatchObject({ maxFeePerGas: 15n * GWEI, maxPriorityFeePerGas: 1n * GWEI });
+    expect(feesWithin(suggested, gas, gas * 11n * GWEI)).toMatchObject({ maxFeePerGas: 11n * GWEI });
+  });
+
+  it('refuses when the wallet cannot pay the next block, and on a chain without a base fee', () => {
+    expect(feesWithin(suggested, gas, gas * 11n * GWEI - 1n)).toBeUndefined();
+    expect(feesWithin({ type: 'legacy', gasPrice: 21n * GWEI }, gas, gas * 15n * GWEI)).toBeUndefined();
+    const { baseFeePerGas: _, ...unknownBase } = suggested;
+    expect(feesWithin(unknownBase, gas, gas * 15n * GWEI)).toBeUndefined();
+  });
+});
 
 describe('bumpFees', () => {
   const old: Fees = { type: 'eip1559', maxFeePerGas: 10n * GWEI, maxPriorityFeePerGas: 1n * GWEI };

@@ -2,7 +2,13 @@ import type { PublicClient } from 'viem';
 
 /** The fee fields of a transaction: EIP-1559, or a legacy gas price on chains without it. */
 export type Fees =
-  | { type: 'eip1559'; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
+  | {
+      type: 'eip1559';
+      maxFeePerGas: bigint;
+      maxPriorityFeePerGas: bigint;
+      /** The next block's base fee, where the fees were suggested from the node's fee history. */
+      baseFeePerGas?: bigint;
+    }
   | { type: 'legacy'; gasPrice: bigint };
 
 const GWEI = 1_000_000_000n;
@@ -27,7 +33,25 @@ export async function suggestFees(client: PublicClient, cap: bigint): Promise<Fe
   const medianTip = tips.length ? tips[Math.floor(tips.length / 2)]! : GWEI;
   const priority = max(medianTip, MIN_PRIORITY);
   const maxFee = min(baseFee * 2n + priority, cap);
-  return { type: 'eip1559', maxFeePerGas: maxFee, maxPriorityFeePerGas: min(priority, maxFee) };
+  return {
+    type: 'eip1559',
+    maxFeePerGas: maxFee,
+    maxPriorityFeePerGas: min(priority, maxFee),
+    baseFeePerGas: baseFee,
+  };
+}
+
+/**
+ * The fees a wallet holding `native` can pay for `gas`, when that is less than `fees` asks but still the
+ * next block's base fee plus the tip: a sweep whose wallet was topped up for an earlier base fee is sent
+ * with the headroom it has rather than refused (and topped up again, a transaction more). Undefined when
+ * it holds less, or when the base fee is unknown (a legacy chain).
+ */
+export function feesWithin(fees: Fees, gas: bigint, native: bigint): Fees | undefined {
+  if (fees.type !== 'eip1559' || fees.baseFeePerGas === undefined || gas <= 0n) return undefined;
+  const affordable = native / gas;
+  if (affordable < fees.baseFeePerGas + fees.maxPriorityFeePerGas) return undefined;
+  return capFees(fees, affordable);
 }
 
 /**
@@ -66,11 +90,7 @@ export function feeCapOf(
 export function capFees(fees: Fees, cap: bigint): Fees {
   if (fees.type === 'legacy') return { type: 'legacy', gasPrice: min(fees.gasPrice, cap) };
   const maxFeePerGas = min(fees.maxFeePerGas, cap);
-  return {
-    type: 'eip1559',
-    maxFeePerGas,
-    maxPriorityFeePerGas: min(fees.maxPriorityFeePerGas, maxFeePerGas),
-  };
+  return { ...fees, maxFeePerGas, maxPriorityFeePerGas: min(fees.maxPriorityFeePerGas, maxFeePerGas) };
 }
 
 /** The most a transaction with these fees can cost per unit of gas. */

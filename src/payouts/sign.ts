@@ -10,7 +10,7 @@ import { releaseBatchMembers } from './batch-settle.js';
 import { createBatchGatherer } from './batches.js';
 import { isRevert, tokenBalance } from './chain.js';
 import type { PayoutParts } from './context.js';
-import { capFees, type Fees, feeCapOf, maxGasPrice } from './fees.js';
+import { capFees, type Fees, feeCapOf, feesWithin, maxGasPrice } from './fees.js';
 import { failure, isAnsweredKind, payoutResponse } from './respond.js';
 import { type GroupMove, IN_FLIGHT_PAYOUT_STATES, movePayout, movePayoutGroup } from './state.js';
 import { transferCall } from './transactions.js';
@@ -19,7 +19,8 @@ import { transferCall } from './transactions.js';
 const PLAIN_TRANSFER_GAS = 21_000n;
 
 type Decision =
-  | { row: PayoutRow; kind: 'pay'; sender: Hex; gas?: bigint }
+  /** `fee`: its own fees, where they differ from the pass's (a sweep sent with the gas money it holds). */
+  | { row: PayoutRow; kind: 'pay'; sender: Hex; gas?: bigint; fee?: Fees }
   | { row: PayoutRow; kind: 'fail'; code: ErrorCode; message: string }
   | { row: PayoutRow; kind: 'later' }
   /** The other candidate wallet pays it (the collection wallet, or back the requested one): its sender signs. */
@@ -120,8 +121,12 @@ export function createSigner(common: Common, ctx: PayoutParts) {
       }
       return out;
     };
-    const chosen = (row: PayoutRow, sender: Hex): Decision =>
-      sender === row.route ? { row, kind: 'pay', sender } : { row, kind: 'reroute', to: sender };
+    const chosen = (row: PayoutRow, sender: Hex, own?: Fees): Decision =>
+      sender !== row.route
+        ? { row, kind: 'reroute', to: sender }
+        : own
+          ? { row, kind: 'pay', sender, fee: own }
+          : { row, kind: 'pay', sender };
     const candidates = await Promise.all(rows.map(candidatesOf));
     const addresses = [...new Set(candidates.flat())];
     const tokens = [...new Set(rows.map((r) => r.token_address as Hex))].filter((t) => !isNativeAddress(t));
@@ -147,6 +152,17 @@ export function createSigner(common: Common, ctx: PayoutParts) {
           f.token.set(row.token_address, tokenLeft - amount);
           f.native -= gasCost;
           return chosen(row, sender);
+        }
+        // A sweep's wallet holds the gas of its round's price: when the base fee rose since, it is sent
+        // with what that pays for, if still enough for the next block.
+        const fitted =
+          row.kind === 'sweep' && tokenLeft >= amount
+            ? feesWithin(feeOf(row, fee), guesses[i]!, f.native)
+            : undefined;
+        if (fitted) {
+          f.token.set(row.token_address, tokenLeft - amount);
+          f.native -= guesses[i]! * maxGasPrice(fitted);
+          return chosen(row, sender, fitted);
         }
       }
       // Short only while payouts of these wallets are in flight: their outcome (a failure, a reorganisation)
@@ -320,13 +336,13 @@ export function createSigner(common: Common, ctx: PayoutParts) {
     const decided = await Promise.all(chosen.map((d) => (d.kind === 'pay' ? estimate(d) : d)));
     await failPayouts(decided.filter((d): d is Decision & { kind: 'fail' } => d.kind === 'fail'));
     const rerouted = await reroute(decided.filter((d) => d.kind === 'reroute'));
-    // By sender, and apart by fee: a sweep is signed under its round's cap, a withdrawal from the same
-    // wallet is not.
+    // By sender, and apart by fee: a sweep is signed under its round's cap (or what its gas money pays
+    // for), a withdrawal from the same wallet is not.
     const bySender = new Map<string, { sender: Hex; fee: Fees; group: (Decision & { kind: 'pay' })[] }>();
     const paying = decided.filter((d): d is Decision & { kind: 'pay' } => d.kind === 'pay');
     for (const d of await batches.gather(paying)) {
-      const own = feeOf(d.row, fee);
-      const key = `${d.sender}:${own === fee ? 'payout' : 'sweep'}`;
+      const own = d.fee ?? feeOf(d.row, fee);
+      const key = `${d.sender}:${own === fee ? 'payout' : maxGasPrice(own)}`;
       const entry = bySender.get(key) ?? { sender: d.sender, fee: own, group: [] };
       entry.group.push(d);
       bySender.set(key, entry);
