@@ -148,7 +148,11 @@ describe('sender claims of three instances on mysql', () => {
       await insertPayoutIfNew(db, payoutRow(`e-${i}`, { from_address: wallet }));
     }
     const first = await startInstance('first');
-    await roundsUntil([first], () => first.claims.wallets().length === WALLETS.length, 'all held by the first');
+    await roundsUntil(
+      [first],
+      () => first.claims.wallets().length === WALLETS.length,
+      'all held by the first',
+    );
     const later = await startInstance('later');
     await roundsUntil(
       [first, later],
