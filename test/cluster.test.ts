@@ -172,6 +172,11 @@ describe('three service processes on one MySQL database and one RabbitMQ', () =>
       expect(await holdersOf(asked, 'relay')).toEqual([first.id]);
       const metrics = await (await fetch(`${asked.url}/metrics`)).text();
       expect(metrics).toContain(`m2pool_instance_role{instance="${first.id}",role="watcher:ETH"} 1`);
+      for (const i of [first, ...standbys]) {
+        expect(metrics).toMatch(
+          new RegExp(`m2pool_instance_heartbeat_age_seconds\\{instance="${i.id}"\\} \\d+`),
+        );
+      }
 
       // A deposit with the first instance leading; another seen (status 2) just before it dies.
       const before = randomAddress();

@@ -137,6 +137,10 @@ describe.each(dbKinds)('metrics, alerts and the status page on %s', (kind) => {
     await pageShows(page, '#alerts', '3 transactions pending');
     // The instance sends for the payouts' wallet while they are in flight: its lease on the page, by chain.
     await pageShows(page, '#instances', 'sender:ETH × 1');
+    // In the metrics as one series per chain with the count of wallets, not one per wallet.
+    expect(await scrapeMetrics(base)).toMatch(
+      /m2pool_instance_role\{instance="[0-9a-f]+",role="sender:ETH"\} 1\n/,
+    );
     expect(await textOf(page, '#pending-deposits')).toMatch(/\d+ \/ 3/); // confirmations of 3
     await page.screenshot({ path: join(ARTIFACTS, `status-${kind}-laptop-pending.png`), fullPage: true });
 

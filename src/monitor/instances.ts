@@ -51,8 +51,14 @@ export function createInstancesMonitor(
   });
   const roles = new Gauge({
     name: 'm2pool_instance_role',
-    help: 'Leases held, by instance id and role (watcher:ETH, relay, sender:ETH:0x…, …): 1 per role held',
+    help: 'Leases held, by instance id and role (watcher:ETH, relay, …: 1 each; sender:ETH: the wallets it sends for)',
     labelNames: ['instance', 'role'] as const,
+    registers,
+  });
+  const heartbeatAge = new Gauge({
+    name: 'm2pool_instance_heartbeat_age_seconds',
+    help: 'Seconds between the newest heartbeat on the database and this instance’s last one',
+    labelNames: ['instance'] as const,
     registers,
   });
   const stopping = new AbortController();
@@ -76,7 +82,17 @@ export function createInstancesMonitor(
     }));
     live.set(list.length);
     roles.reset();
-    for (const i of list) for (const role of i.roles) roles.set({ instance: i.id, role }, 1);
+    heartbeatAge.reset();
+    for (const view of views) {
+      heartbeatAge.set({ instance: view.id }, view.heartbeat_age_s);
+      // A sender lease per wallet would be a series per wallet: counted per chain instead.
+      const counts = new Map<string, number>();
+      for (const role of view.roles) {
+        const name = /^sender:[^:]+:/.test(role) ? role.slice(0, role.lastIndexOf(':')) : role;
+        counts.set(name, (counts.get(name) ?? 0) + 1);
+      }
+      for (const [role, n] of counts) roles.set({ instance: view.id, role }, n);
+    }
   }
 
   async function run() {
