@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import amqplib from 'amqplib';
 import {
   type Address,
   createPublicClient,
@@ -11,7 +10,7 @@ import {
 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { testUsdtAbi } from '../src/chain/token.js';
-import type { Config, QueueConfig } from '../src/config/types.js';
+import type { Config } from '../src/config/types.js';
 import {
   importWallets,
   newWallet,
@@ -19,12 +18,12 @@ import {
   signedWithdraw,
   type TestWallet,
 } from '../test/helpers/payouts.js';
-import { TEST_AMQP_URL } from '../test/helpers/rabbit.js';
 import { testConfig } from '../test/helpers/service.js';
 import { type BenchChain, randomAddresses, randomAmount, rpcBatch } from './chain.js';
 import { type ServiceChild, startServiceChild } from './child.js';
 import { nowMs } from './ipc.js';
 import type { BenchDb, BenchOptions } from './options.js';
+import { pendingNonces, publishAll, untilPending } from './publish.js';
 import type { Figure } from './report.js';
 import { createBenchDatabase } from './watched.js';
 
@@ -39,8 +38,6 @@ const ETH = 10n ** 18n;
 const BARE_WINDOW = 64;
 /** Payouts paid (and mined) before the timed run, on both sides: JIT, caches, the sender's nonce row. */
 const warmupOf = (n: number) => Math.max(20, Math.round(n / 10));
-/** Confirmed publishes outstanding at once. */
-const PUBLISH_WINDOW = 1_000;
 const BARE_GAS = 100_000n;
 
 interface Job {
@@ -54,20 +51,7 @@ function jobsFor(n: number): Job[] {
 
 /** The pending nonce: the node's transaction count including its pool. */
 async function pendingNonce(rpcUrl: string, address: Address): Promise<number> {
-  const body = { jsonrpc: '2.0', id: 1, method: 'eth_getTransactionCount', params: [address, 'pending'] };
-  return Number(BigInt(((await rpcBatch(rpcUrl, body)) as { result: Hex }).result));
-}
-
-/** Polls until the sender's pending nonce reaches `target`; resolves with the time it was seen. */
-async function untilPending(rpcUrl: string, address: Address, target: number, timeoutMs: number) {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const n = await pendingNonce(rpcUrl, address);
-    if (n >= target) return nowMs();
-    if (performance.now() > deadline)
-      throw new Error(`pending nonce of ${address} is ${n} after ${timeoutMs} ms, expected ${target}`);
-    await sleep(10);
-  }
+  return (await pendingNonces(rpcUrl, [address]))[0]!;
 }
 
 /**
@@ -109,45 +93,6 @@ async function bareSends(
   }
   await Promise.all(inFlight);
   return { ms: nowMs() - started, hashes };
-}
-
-/** Publishes every body to the queue's exchange, persistent, with `PUBLISH_WINDOW` confirms outstanding. */
-async function publishAll(queue: QueueConfig, bodies: string[]) {
-  const conn = await amqplib.connect(TEST_AMQP_URL);
-  conn.on('error', () => {});
-  try {
-    const ch = await conn.createConfirmChannel();
-    let outstanding = 0;
-    let release: (() => void) | undefined;
-    let failed: Error | undefined;
-    const started = nowMs();
-    for (const body of bodies) {
-      while (outstanding >= PUBLISH_WINDOW) await new Promise<void>((r) => (release = r));
-      if (failed) throw failed;
-      outstanding++;
-      const ok = ch.publish(
-        queue.exchange,
-        queue.routing[0]!,
-        Buffer.from(body, 'utf8'),
-        { persistent: true, contentType: 'application/json' },
-        (err) => {
-          outstanding--;
-          if (err) failed = err instanceof Error ? err : new Error(String(err));
-          const r = release;
-          release = undefined;
-          r?.();
-        },
-      );
-      if (!ok) await new Promise((r) => ch.once('drain', r));
-    }
-    await ch.waitForConfirms();
-    if (failed) throw failed;
-    const confirmed = nowMs();
-    await ch.close();
-    return { started, confirmed };
-  } finally {
-    await conn.close().catch(() => {});
-  }
 }
 
 function withdrawBodies(jobs: Job[], from: Address, prefix: string) {
@@ -269,7 +214,7 @@ export async function runPayoutBench(
           queues.withdraw,
           warmups.map((w) => w.body),
         );
-        await untilPending(rpcUrl, collection.address, nonce0 + warmup, 120_000);
+        await untilPending(rpcUrl, [collection.address], [nonce0 + warmup], 120_000);
         // Mined and seen by the service (rows past 'sent'), so nothing of the warm-up is left to do.
         const warmMined = (async () => {
           for (;;) {
@@ -284,7 +229,7 @@ export async function runPayoutBench(
         const timed = withdrawBodies(serviceJobs, collection.address, 'bench');
         const before = await payoutStates(child);
         const nonce1 = await pendingNonce(rpcUrl, collection.address);
-        const broadcastSeen = untilPending(rpcUrl, collection.address, nonce1 + n, 600_000);
+        const broadcastSeen = untilPending(rpcUrl, [collection.address], [nonce1 + n], 600_000);
         // The rows past `signed`, from the service's database (a coarser clock: every 100 ms).
         const allSent = (async () => {
           const wanted = warmup + n;
