@@ -36,20 +36,20 @@ export type SenderClaims = ReturnType<typeof createSenderClaims>;
 /**
  * Which wallets of a chain this instance sends for. One instance at a time signs, sends and follows the
  * payouts of a given (chain, wallet): the one holding the lease `sender:<CHAIN>:<wallet>`, so two
- * instances never race for a wallet's nonces, while different wallets are paid in parallel by
- * different instances.
+ * instances never race for a wallet's nonces, while different wallets are paid in parallel by different
+ * instances.
  *
  * A payout is first *routed* to a wallet (`payouts.route`): the wallet it asks to pay from when the vault
- * holds it, else the collection wallet; a treasury transfer always to its own wallet. The wallet's
- * holder may route it on to the collection wallet when the wallet cannot pay (src/payouts/sign.ts).
+ * holds it, else the collection wallet; a treasury transfer always to its own wallet. The wallet's holder
+ * routes it on to the other candidate wallet when that one is to pay it (src/payouts/sign.ts).
  *
  * Each `round` claims the wallets that have payouts in flight or waiting: up to its share (the wallets
  * over the live instances, rounded up) of those nobody holds, or any wallet left unheld for a renewal
  * interval (its holder died and the others are at their share); an instance two wallets above the one
- * with the fewest hands one over (`evenOut`). A wallet without work for
- * `idleReleaseMs` is given up. A dead instance's sender leases lapse after their TTL and are taken by the
- * next rounds; its stored transactions are sent again by the new holder (the engine's `recover`), never
- * signed again. Every write of the engine for a wallet is fenced by its lease (`fence`).
+ * with the fewest hands one over (`evenOut`). A wallet without work for `idleReleaseMs` is given up. A
+ * dead instance's sender leases lapse after their TTL and are taken by the next rounds; its stored
+ * transactions are sent again by the new holder (the engine's `recover`), never signed again. Every write
+ * of the engine for a wallet is fenced by its lease (`fence`).
  */
 export function createSenderClaims(common: Pick<Common, 'logger' | 'options'>, deps: SenderClaimsDeps) {
   const { db, chain, vault, leases } = deps;
