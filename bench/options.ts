@@ -29,6 +29,11 @@ export interface BenchOptions {
   payouts: number;
   /** Withdrawals in the instances part, round-robin over 10 wallets (BENCH_INSTANCE_PAYOUTS; 600). */
   instancePayouts: number;
+  /**
+   * The instances part's node round trip (BENCH_INSTANCE_RPC_DELAY_MS; 0): the service instances reach the
+   * node's HTTP RPC through a proxy holding each request this long, a hosted provider's distance.
+   */
+  instanceRpcDelayMs: number;
   /** Withdrawals in the gas part, paid batched and one by one (BENCH_GAS_PAYOUTS; 100). */
   gasPayouts: number;
   /** Write a CPU profile of each service child into this folder (BENCH_PROFILE=dir). */
@@ -83,6 +88,7 @@ export function benchOptions(): BenchOptions {
     confirmHeight: int('BENCH_CONFIRM_HEIGHT', 12),
     payouts: int('BENCH_PAYOUTS', quick ? 50 : 500),
     instancePayouts: int('BENCH_INSTANCE_PAYOUTS', quick ? 60 : 600),
+    instanceRpcDelayMs: int('BENCH_INSTANCE_RPC_DELAY_MS', 0),
     gasPayouts: int('BENCH_GAS_PAYOUTS', quick ? 10 : 100),
     profileDir: process.env.BENCH_PROFILE || undefined,
     only,

@@ -19,6 +19,7 @@ import {
 import { testConfig } from '../test/helpers/service.js';
 import { type BenchChain, randomAddresses, randomAmount, rpcBatch } from './chain.js';
 import { type ServiceChild, startServiceChild } from './child.js';
+import { startDelayRpc } from './delay-rpc.js';
 import { nowMs } from './ipc.js';
 import type { BenchOptions } from './options.js';
 import { pendingNonces, publishAll, untilPending } from './publish.js';
@@ -125,6 +126,7 @@ async function runOnce(
   instances: number,
   logFile: (i: number) => string,
   progress: (text: string) => void,
+  serviceRpcUrl: string | undefined,
 ): Promise<RunResult> {
   const n = opts.instancePayouts;
   const warmup = WARMUP_PER_WALLET * WALLETS;
@@ -149,6 +151,7 @@ async function runOnce(
       db: store.config,
       confirmHeight: opts.confirmHeight,
       collectionAddressLc: collection.address,
+      rpcUrl: serviceRpcUrl,
     });
     // One instance first, so that it starts alone on the new database; the others beside each other.
     const start = (i: number) =>
@@ -227,9 +230,19 @@ export async function runPayoutInstances(
       params: [`0x${limit.toString(16)}`],
     });
   await setGasLimit(gasLimit);
+  const delay =
+    opts.instanceRpcDelayMs > 0 ? await startDelayRpc(rpcUrl, opts.instanceRpcDelayMs) : undefined;
   try {
     const run = (k: number) =>
-      runOnce(bc, queues, opts, k, (i) => logFile(`${k}-instance${k > 1 ? 's' : ''}-${i}`), progress);
+      runOnce(
+        bc,
+        queues,
+        opts,
+        k,
+        (i) => logFile(`${k}-instance${k > 1 ? 's' : ''}-${i}`),
+        progress,
+        delay?.url,
+      );
     const one = await run(1);
     const many = await run(INSTANCES);
     const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -243,9 +256,10 @@ export async function runPayoutInstances(
       baseline: one.rate,
       baselineLabel: 'payouts_1_instance: the same withdrawals paid by one service instance',
       goal: { op: '≥', ratio: 2.5 },
-      note: `${opts.instancePayouts} withdrawals round-robin over ${WALLETS} wallets, after ${WARMUP_PER_WALLET * WALLETS} warm-up ones, first publish → every wallet's pending nonce at its share; instances ${describe(one)}; ${describe(many)}`,
+      note: `${opts.instanceRpcDelayMs > 0 ? `the node ${opts.instanceRpcDelayMs} ms of round trip away (HTTP RPC through a delaying proxy); ` : ''}${opts.instancePayouts} withdrawals round-robin over ${WALLETS} wallets, after ${WARMUP_PER_WALLET * WALLETS} warm-up ones, first publish → every wallet's pending nonce at its share; instances ${describe(one)}; ${describe(many)}`,
     };
   } finally {
+    await delay?.close();
     await setGasLimit(latest.gasLimit).catch(() => {});
   }
 }

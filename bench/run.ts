@@ -15,6 +15,7 @@
  *   BENCH_PAYOUTS=n        withdrawals in the payout part (500)
  *   BENCH_GAS_PAYOUTS=n    withdrawals in the gas part, batched and one by one (100)
  *   BENCH_INSTANCE_PAYOUTS=n  withdrawals over 10 wallets in the instances part, 1 then 3 instances (600)
+ *   BENCH_INSTANCE_RPC_DELAY_MS=n  the instances part's node n ms of round trip away, through a proxy (0)
  *   BENCH_PROFILE=dir      CPU profile of each service child; read with bench/profile-summary.ts
  *   BENCH_KEEP=1           keep the service logs (a temp folder, printed at the end)
  */
