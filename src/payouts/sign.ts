@@ -15,6 +15,9 @@ import { failure, isAnsweredKind, payoutResponse } from './respond.js';
 import { type GroupMove, IN_FLIGHT_PAYOUT_STATES, movePayout, movePayoutGroup } from './state.js';
 import { transferCall } from './transactions.js';
 
+/** Wallets signed for at once in a pass (each a node call and a transaction of its own). */
+const WALLETS_AT_ONCE = 4;
+
 /** The gas of a plain value transfer to an account without code: exact, so it gets no margin. */
 const PLAIN_TRANSFER_GAS = 21_000n;
 
@@ -349,19 +352,31 @@ export function createSigner(common: Common, ctx: PayoutParts) {
     }
     let failedSenders = 0;
     let signed = 0;
-    for (const { sender, fee: groupFee, group } of bySender.values()) {
-      // One wallet that cannot sign now (its node call failed, a row changed under us) must not hold up
-      // the others: its payouts stay accepted for the next pass.
-      try {
-        await signForSender(sender, group, groupFee);
-        signed += group.length;
-      } catch (err) {
-        failedSenders++;
-        logger.warn(
-          { err, sender, payouts: group.length },
-          'signing for this wallet failed; retrying next pass',
-        );
-      }
+    // Wallets side by side (each its own nonces, rows and lease), a wallet's groups one after the other:
+    // with a node a round trip away, one wallet after another would make a pass as long as the wallets.
+    const groupsOf = new Map<string, { sender: Hex; fee: Fees; group: (Decision & { kind: 'pay' })[] }[]>();
+    for (const entry of bySender.values())
+      groupsOf.set(entry.sender, [...(groupsOf.get(entry.sender) ?? []), entry]);
+    const wallets = [...groupsOf.values()];
+    for (let i = 0; i < wallets.length; i += WALLETS_AT_ONCE) {
+      await Promise.all(
+        wallets.slice(i, i + WALLETS_AT_ONCE).map(async (entries) => {
+          for (const { sender, fee: groupFee, group } of entries) {
+            // One wallet that cannot sign now (its node call failed, a row changed under us) must not hold
+            // up the others: its payouts stay accepted for the next pass.
+            try {
+              await signForSender(sender, group, groupFee);
+              signed += group.length;
+            } catch (err) {
+              failedSenders++;
+              logger.warn(
+                { err, sender, payouts: group.length },
+                'signing for this wallet failed; retrying next pass',
+              );
+            }
+          }
+        }),
+      );
     }
     if (failedSenders > 0 && failedSenders === bySender.size)
       throw new Error('signing failed for every wallet');
