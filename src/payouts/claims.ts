@@ -4,7 +4,7 @@ import type { Common } from '../context/common.js';
 import { PaymentError } from '../internal/errors.js';
 import { listLiveInstances } from '../store/repos/instances.js';
 import { heldAmong, holdingsByHolder, leaseTokens } from '../store/repos/leases.js';
-import { setPayoutRoutes, unroutedPayouts, walletsWithPayouts } from '../store/repos/payouts.js';
+import { setPayoutRoutes, unroutedPayouts, walletsWithPayouts } from '../store/repos/payout-routes.js';
 import type { Db, PayoutRow, PayoutState } from '../store/schema.js';
 import type { Vault } from '../vault/vault.js';
 import { isAnsweredKind } from './respond.js';
