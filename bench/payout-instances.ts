@@ -17,12 +17,12 @@ import {
   type TestWallet,
 } from '../test/helpers/payouts.js';
 import { testConfig } from '../test/helpers/service.js';
-import { type BenchChain, randomAddresses, randomAmount, rpcBatch } from './chain.js';
+import { type BenchChain, randomAddresses, randomAmount } from './chain.js';
 import { type ServiceChild, startServiceChild } from './child.js';
 import { startDelayRpc } from './delay-rpc.js';
 import { nowMs } from './ipc.js';
 import type { BenchOptions } from './options.js';
-import { pendingNonces, publishAll, untilPending } from './publish.js';
+import { pendingNonces, publishAll, setBlockGasLimit, untilPending } from './publish.js';
 import type { Figure } from './report.js';
 import { closeRaw, createBenchDatabase, openRaw, type RawDb } from './watched.js';
 
@@ -222,13 +222,7 @@ export async function runPayoutInstances(
   const latest = await bc.chain.publicClient.getBlock({ blockTag: 'latest' });
   const txs = opts.instancePayouts + WARMUP_PER_WALLET * WALLETS;
   const gasLimit = BigInt(Math.max(30_000_000, txs * Number(TRANSFER_GAS) * 2));
-  const setGasLimit = (limit: bigint) =>
-    rpcBatch(rpcUrl, {
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'evm_setBlockGasLimit',
-      params: [`0x${limit.toString(16)}`],
-    });
+  const setGasLimit = (limit: bigint) => setBlockGasLimit(rpcUrl, limit);
   await setGasLimit(gasLimit);
   const delay =
     opts.instanceRpcDelayMs > 0 ? await startDelayRpc(rpcUrl, opts.instanceRpcDelayMs) : undefined;

@@ -19,11 +19,11 @@ import {
   type TestWallet,
 } from '../test/helpers/payouts.js';
 import { testConfig } from '../test/helpers/service.js';
-import { type BenchChain, randomAddresses, randomAmount, rpcBatch } from './chain.js';
+import { type BenchChain, randomAddresses, randomAmount } from './chain.js';
 import { type ServiceChild, startServiceChild } from './child.js';
 import { nowMs } from './ipc.js';
 import type { BenchDb, BenchOptions } from './options.js';
-import { pendingNonces, publishAll, untilPending } from './publish.js';
+import { pendingNonces, publishAll, setBlockGasLimit, untilPending } from './publish.js';
 import type { Figure } from './report.js';
 import { createBenchDatabase } from './watched.js';
 
@@ -163,13 +163,7 @@ export async function runPayoutBench(
   const rpcUrl = bc.chain.anvil.rpcUrl;
   const latest = await bc.chain.publicClient.getBlock({ blockTag: 'latest' });
   const gasLimit = BigInt(Math.max(30_000_000, (n + warmup) * Number(BARE_GAS) * 2));
-  const setGasLimit = (limit: bigint) =>
-    rpcBatch(rpcUrl, {
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'evm_setBlockGasLimit',
-      params: [`0x${limit.toString(16)}`],
-    });
+  const setGasLimit = (limit: bigint) => setBlockGasLimit(rpcUrl, limit);
   await setGasLimit(gasLimit);
   try {
     const collection = newWallet();

@@ -80,3 +80,13 @@ export async function publishAll(queue: QueueConfig, bodies: string[]) {
     await conn.close().catch(() => {});
   }
 }
+
+/** Sets the node's block gas limit (anvil), so one block can hold every transaction of a part's pool. */
+export async function setBlockGasLimit(rpcUrl: string, limit: bigint): Promise<void> {
+  await rpcBatch(rpcUrl, {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'evm_setBlockGasLimit',
+    params: [`0x${limit.toString(16)}`],
+  });
+}
